@@ -1,0 +1,103 @@
+//! One small trait per capability the handler needs, and their implementation on the AWS SDK
+//! clients (`sdk.rs`). Everything crossing this boundary is plain data from `state`.
+
+mod sdk;
+
+use std::future::Future;
+
+pub use sdk::{Sdk, retry_config};
+
+use crate::error::AwsError;
+use crate::state::{Capacity, ServiceState, Target, TargetType, Task};
+
+/// DescribeServices allows at most 10 services per call.
+pub const DESCRIBE_SERVICES_BATCH: usize = 10;
+/// DescribeTasks and DescribeContainerInstances allow at most 100 per call.
+pub const DESCRIBE_TASKS_BATCH: usize = 100;
+/// DescribeScalableTargets allows at most 50 resource ids per call.
+pub const DESCRIBE_SCALABLE_TARGETS_BATCH: usize = 50;
+/// DescribeTargetGroups allows at most 20 ARNs per call.
+pub const DESCRIBE_TARGET_GROUPS_BATCH: usize = 20;
+
+/// The result of one DescribeServices call.
+#[derive(Debug, Default)]
+pub struct DescribedServices {
+    pub found: Vec<(String, ServiceState)>,
+    /// (service name, reason) for names ECS reported as failures, e.g. MISSING.
+    pub missing: Vec<(String, String)>,
+}
+
+/// Reading and changing ECS services.
+pub trait Services: Sync {
+    /// DescribeServices with tags, for at most [`DESCRIBE_SERVICES_BATCH`] names of one cluster.
+    /// Capacity is left `None`: it comes from [`ScalableTargets`].
+    fn describe_services(
+        &self,
+        cluster: &str,
+        names: &[String],
+    ) -> impl Future<Output = Result<DescribedServices, AwsError>> + Send;
+
+    fn set_desired_count(
+        &self,
+        cluster: &str,
+        service: &str,
+        desired: u32,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    fn tag_service(&self, arn: &str, key: &str, value: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    fn untag_service(&self, arn: &str, key: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// Reading ECS tasks and the instances they run on.
+pub trait Tasks: Sync {
+    /// Task ARNs whose desired status is RUNNING (all pages).
+    fn list_running_tasks(&self, cluster: &str, service: &str)
+    -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+
+    /// DescribeTasks for at most [`DESCRIBE_TASKS_BATCH`] ARNs.
+    fn describe_tasks(&self, cluster: &str, arns: &[String]) -> impl Future<Output = Result<Vec<Task>, AwsError>> + Send;
+
+    /// (container instance ARN, EC2 instance id) for at most [`DESCRIBE_TASKS_BATCH`] ARNs.
+    fn describe_container_instances(
+        &self,
+        cluster: &str,
+        arns: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send;
+}
+
+/// Application Auto Scaling scalable targets of ECS services.
+pub trait ScalableTargets: Sync {
+    /// (resource id `service/CLUSTER/NAME`, capacity) for those that exist; at most
+    /// [`DESCRIBE_SCALABLE_TARGETS_BATCH`] ids.
+    fn describe_capacities(
+        &self,
+        resource_ids: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, Capacity)>, AwsError>> + Send;
+
+    fn set_capacity(&self, resource_id: &str, capacity: Capacity) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// Elastic Load Balancing target groups.
+pub trait TargetGroups: Sync {
+    /// (ARN, target type) for at most [`DESCRIBE_TARGET_GROUPS_BATCH`] ARNs.
+    fn describe_target_types(
+        &self,
+        arns: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, TargetType)>, AwsError>> + Send;
+
+    /// Targets registered and not on their way out (draining/unused are left out).
+    fn registered_targets(&self, arn: &str) -> impl Future<Output = Result<Vec<Target>, AwsError>> + Send;
+
+    /// RegisterTargets; every target carries its port.
+    fn register_targets(&self, arn: &str, targets: &[Target]) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// Everything the handler needs.
+pub trait Aws: Services + Tasks + ScalableTargets + TargetGroups {}
+impl<T: Services + Tasks + ScalableTargets + TargetGroups> Aws for T {}
+
+/// The Application Auto Scaling resource id of an ECS service.
+pub fn resource_id(cluster: &str, service: &str) -> String {
+    format!("service/{cluster}/{service}")
+}

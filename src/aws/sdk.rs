@@ -1,0 +1,322 @@
+//! The capability traits on the real AWS SDK clients. Only reads and writes: no decisions.
+
+use aws_config::SdkConfig;
+use aws_config::retry::RetryConfig;
+use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+use aws_sdk_ecs::types::{DesiredStatus, ServiceField};
+use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum, TargetTypeEnum};
+
+use super::{DescribedServices, ScalableTargets, Services, TargetGroups, Tasks};
+use crate::error::AwsError;
+use crate::state::{Capacity, Container, ServiceState, Target, TargetBinding, TargetType, Task};
+
+/// The retry policy every client uses: adaptive, so a throttled account slows down as a whole
+/// instead of every call retrying into the same limit.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::adaptive().with_max_attempts(5)
+}
+
+/// The three SDK clients the handler talks to.
+#[derive(Clone, Debug)]
+pub struct Sdk {
+    pub ecs: aws_sdk_ecs::Client,
+    pub scaling: aws_sdk_applicationautoscaling::Client,
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
+}
+
+impl Sdk {
+    /// Clients from one loaded configuration (region, credentials, `AWS_ENDPOINT_URL`, retries).
+    pub fn new(config: &SdkConfig) -> Sdk {
+        Sdk {
+            ecs: aws_sdk_ecs::Client::new(config),
+            scaling: aws_sdk_applicationautoscaling::Client::new(config),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
+        }
+    }
+}
+
+fn count(n: i32) -> u32 {
+    n.max(0) as u32
+}
+
+fn port(n: Option<i32>) -> Option<u16> {
+    n.and_then(|p| u16::try_from(p).ok())
+}
+
+impl Services for Sdk {
+    async fn describe_services(&self, cluster: &str, names: &[String]) -> Result<DescribedServices, AwsError> {
+        let out = self
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(names.to_vec()))
+            .include(ServiceField::Tags)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeServices", e))?;
+        let mut described = DescribedServices::default();
+        for s in out.services() {
+            let state = ServiceState {
+                arn: s.service_arn().unwrap_or_default().to_string(),
+                status: s.status().unwrap_or_default().to_string(),
+                desired: count(s.desired_count()),
+                tags: s
+                    .tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+                    .collect(),
+                load_balancers: s
+                    .load_balancers()
+                    .iter()
+                    .filter_map(|lb| {
+                        Some(TargetBinding {
+                            target_group_arn: lb.target_group_arn()?.to_string(),
+                            container: lb.container_name()?.to_string(),
+                            container_port: port(lb.container_port())?,
+                        })
+                    })
+                    .collect(),
+                capacity: None,
+            };
+            described
+                .found
+                .push((s.service_name().unwrap_or_default().to_string(), state));
+        }
+        for f in out.failures() {
+            let arn = f.arn().unwrap_or_default();
+            let name = arn.rsplit('/').next().unwrap_or(arn).to_string();
+            described
+                .missing
+                .push((name, f.reason().unwrap_or("unknown reason").to_string()));
+        }
+        Ok(described)
+    }
+
+    async fn set_desired_count(&self, cluster: &str, service: &str, desired: u32) -> Result<(), AwsError> {
+        self.ecs
+            .update_service()
+            .cluster(cluster)
+            .service(service)
+            .desired_count(desired as i32)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("UpdateService", e))?;
+        Ok(())
+    }
+
+    async fn tag_service(&self, arn: &str, key: &str, value: &str) -> Result<(), AwsError> {
+        let tag = aws_sdk_ecs::types::Tag::builder().key(key).value(value).build();
+        self.ecs
+            .tag_resource()
+            .resource_arn(arn)
+            .tags(tag)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("TagResource", e))?;
+        Ok(())
+    }
+
+    async fn untag_service(&self, arn: &str, key: &str) -> Result<(), AwsError> {
+        self.ecs
+            .untag_resource()
+            .resource_arn(arn)
+            .tag_keys(key)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("UntagResource", e))?;
+        Ok(())
+    }
+}
+
+impl Tasks for Sdk {
+    async fn list_running_tasks(&self, cluster: &str, service: &str) -> Result<Vec<String>, AwsError> {
+        let mut arns = Vec::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .ecs
+                .list_tasks()
+                .cluster(cluster)
+                .service_name(service)
+                .desired_status(DesiredStatus::Running)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListTasks", e))?;
+            arns.extend(out.task_arns().iter().cloned());
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(arns);
+            }
+        }
+    }
+
+    async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> Result<Vec<Task>, AwsError> {
+        let out = self
+            .ecs
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(arns.to_vec()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeTasks", e))?;
+        Ok(out
+            .tasks()
+            .iter()
+            .map(|t| Task {
+                arn: t.task_arn().unwrap_or_default().to_string(),
+                group: t.group().map(str::to_string),
+                last_status: t.last_status().unwrap_or_default().to_string(),
+                private_ip: t
+                    .attachments()
+                    .iter()
+                    .filter(|a| a.r#type() == Some("ElasticNetworkInterface"))
+                    .flat_map(|a| a.details())
+                    .find(|d| d.name() == Some("privateIPv4Address"))
+                    .and_then(|d| d.value())
+                    .map(str::to_string),
+                container_instance_arn: t.container_instance_arn().map(str::to_string),
+                containers: t
+                    .containers()
+                    .iter()
+                    .map(|c| Container {
+                        name: c.name().unwrap_or_default().to_string(),
+                        bindings: c
+                            .network_bindings()
+                            .iter()
+                            .filter_map(|b| Some((port(b.container_port())?, port(b.host_port())?)))
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+
+    async fn describe_container_instances(&self, cluster: &str, arns: &[String]) -> Result<Vec<(String, String)>, AwsError> {
+        let out = self
+            .ecs
+            .describe_container_instances()
+            .cluster(cluster)
+            .set_container_instances(Some(arns.to_vec()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeContainerInstances", e))?;
+        Ok(out
+            .container_instances()
+            .iter()
+            .filter_map(|ci| Some((ci.container_instance_arn()?.to_string(), ci.ec2_instance_id()?.to_string())))
+            .collect())
+    }
+}
+
+impl ScalableTargets for Sdk {
+    async fn describe_capacities(&self, resource_ids: &[String]) -> Result<Vec<(String, Capacity)>, AwsError> {
+        let mut found = Vec::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .scaling
+                .describe_scalable_targets()
+                .service_namespace(ServiceNamespace::Ecs)
+                .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+                .set_resource_ids(Some(resource_ids.to_vec()))
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DescribeScalableTargets", e))?;
+            for t in out.scalable_targets() {
+                found.push((
+                    t.resource_id().to_string(),
+                    Capacity {
+                        min: count(t.min_capacity()),
+                        max: count(t.max_capacity()),
+                    },
+                ));
+            }
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+
+    async fn set_capacity(&self, resource_id: &str, capacity: Capacity) -> Result<(), AwsError> {
+        self.scaling
+            .register_scalable_target()
+            .service_namespace(ServiceNamespace::Ecs)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .resource_id(resource_id)
+            .min_capacity(capacity.min as i32)
+            .max_capacity(capacity.max as i32)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("RegisterScalableTarget", e))?;
+        Ok(())
+    }
+}
+
+impl TargetGroups for Sdk {
+    async fn describe_target_types(&self, arns: &[String]) -> Result<Vec<(String, TargetType)>, AwsError> {
+        let out = self
+            .elb
+            .describe_target_groups()
+            .set_target_group_arns(Some(arns.to_vec()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeTargetGroups", e))?;
+        Ok(out
+            .target_groups()
+            .iter()
+            .filter_map(|tg| {
+                let kind = match tg.target_type() {
+                    Some(TargetTypeEnum::Ip) => TargetType::Ip,
+                    Some(TargetTypeEnum::Instance) => TargetType::Instance,
+                    _ => TargetType::Other,
+                };
+                Some((tg.target_group_arn()?.to_string(), kind))
+            })
+            .collect())
+    }
+
+    async fn registered_targets(&self, arn: &str) -> Result<Vec<Target>, AwsError> {
+        let out = self
+            .elb
+            .describe_target_health()
+            .target_group_arn(arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeTargetHealth", e))?;
+        Ok(out
+            .target_health_descriptions()
+            .iter()
+            .filter(|d| {
+                !matches!(
+                    d.target_health().and_then(|h| h.state()),
+                    Some(TargetHealthStateEnum::Draining | TargetHealthStateEnum::Unused)
+                )
+            })
+            .filter_map(|d| {
+                let t = d.target()?;
+                Some(Target {
+                    id: t.id()?.to_string(),
+                    port: port(t.port())?,
+                })
+            })
+            .collect())
+    }
+
+    async fn register_targets(&self, arn: &str, targets: &[Target]) -> Result<(), AwsError> {
+        let descriptions = targets
+            .iter()
+            .map(|t| TargetDescription::builder().id(&t.id).port(i32::from(t.port)).build())
+            .collect();
+        self.elb
+            .register_targets()
+            .target_group_arn(arn)
+            .set_targets(Some(descriptions))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("RegisterTargets", e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,205 @@
+//! The crate's errors. Input problems are never retryable; AWS errors are classified once,
+//! where they happen, before anything turns them into text.
+
+use std::fmt;
+
+use aws_sdk_ecs::config::http::HttpResponse;
+use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
+
+/// What went wrong with an invocation as a whole (per-service failures live in the report).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The payload or event is malformed or names something that does not exist.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// Valid JSON that is neither a payload nor an event this function handles.
+    #[error("unsupported event: {0}")]
+    UnsupportedEvent(String),
+    /// The schedule file could not be read or is invalid.
+    #[error("{0}")]
+    Schedule(#[from] crate::schedule::ScheduleError),
+    /// The report was produced, but at least one service failed.
+    #[error("{failed} of {total} services failed: {summary}")]
+    ServicesFailed {
+        failed: usize,
+        total: usize,
+        summary: String,
+    },
+}
+
+impl Error {
+    /// Whether running the same input again could succeed. Scheduler retries and the DLQ
+    /// only help for these.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::ServicesFailed { .. })
+    }
+
+    /// A stable name for the error, used as the Lambda `errorType`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::InvalidInput(_) => "InvalidInput",
+            Error::UnsupportedEvent(_) => "UnsupportedEvent",
+            Error::Schedule(_) => "InvalidSchedule",
+            Error::ServicesFailed { .. } => "ServicesFailed",
+        }
+    }
+}
+
+impl From<Error> for lambda_runtime::Diagnostic {
+    fn from(error: Error) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: error.kind().to_string(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// How an AWS call failed, decided from the SDK error before it becomes text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AwsErrorKind {
+    /// Rate limits and concurrent-update conflicts: the SDK already retried; a later run will do.
+    Throttled,
+    /// Timeouts, connection failures, 5xx.
+    Transient,
+    /// The cluster, service, target group… does not exist.
+    NotFound,
+    AccessDenied,
+    /// The request itself was rejected (bad parameter, limit exceeded).
+    Invalid,
+    Other,
+}
+
+impl AwsErrorKind {
+    pub fn is_retryable(self) -> bool {
+        matches!(self, AwsErrorKind::Throttled | AwsErrorKind::Transient)
+    }
+}
+
+/// A failed AWS call: which operation, how it failed, and the service's own words.
+#[derive(Debug, thiserror::Error)]
+pub struct AwsError {
+    pub operation: &'static str,
+    pub kind: AwsErrorKind,
+    pub code: Option<String>,
+    pub message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl fmt::Display for AwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.operation)?;
+        if let Some(code) = &self.code {
+            write!(f, ": {code}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "ConcurrentUpdateException",
+    "ProvisionedThroughputExceededException",
+];
+
+impl AwsError {
+    /// Classify an SDK error. Generic over every operation's error type, so each adapter
+    /// call site is one `map_err`.
+    pub fn from_sdk<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let (kind, code, message) = match &err {
+            SdkError::TimeoutError(_) => (AwsErrorKind::Transient, None, "request timed out".to_string()),
+            SdkError::DispatchFailure(d) => (
+                AwsErrorKind::Transient,
+                None,
+                format!("could not reach the endpoint: {:?}", d.as_connector_error()),
+            ),
+            SdkError::ServiceError(service) => {
+                let e = service.err();
+                let code = e.code().map(str::to_string);
+                let message = e.message().unwrap_or("no message").to_string();
+                let kind = match classify_code(code.as_deref(), &message) {
+                    // A 5xx without a modeled code is transient whatever the body says.
+                    AwsErrorKind::Other if service.raw().status().is_server_error() => {
+                        AwsErrorKind::Transient
+                    }
+                    kind => kind,
+                };
+                (kind, code, message)
+            }
+            SdkError::ResponseError(_) => (
+                AwsErrorKind::Transient,
+                None,
+                "unreadable response from the service".to_string(),
+            ),
+            other => (AwsErrorKind::Other, None, format!("{other}")),
+        };
+        AwsError {
+            operation,
+            kind,
+            code,
+            message,
+            source: Some(Box::new(err)),
+        }
+    }
+
+    /// An error found in a successful response (e.g. DescribeServices `failures`).
+    pub fn in_response(operation: &'static str, kind: AwsErrorKind, message: String) -> Self {
+        AwsError {
+            operation,
+            kind,
+            code: None,
+            message,
+            source: None,
+        }
+    }
+}
+
+fn classify_code(code: Option<&str>, message: &str) -> AwsErrorKind {
+    let Some(code) = code else {
+        return AwsErrorKind::Other;
+    };
+    if THROTTLING_CODES.contains(&code) {
+        AwsErrorKind::Throttled
+    } else if code.ends_with("NotFoundException")
+        || code.ends_with("NotFound")
+        || code == "ObjectNotFoundException"
+    {
+        AwsErrorKind::NotFound
+    } else if code.starts_with("AccessDenied") || code == "UnauthorizedOperation" {
+        AwsErrorKind::AccessDenied
+    } else if code == "ServerException" || code == "InternalFailure" || code == "ServiceUnavailable" {
+        AwsErrorKind::Transient
+    } else if code.starts_with("Invalid") || code.contains("Validation") || code.ends_with("LimitExceededException") {
+        AwsErrorKind::Invalid
+    } else if message.contains("Rate exceeded") {
+        AwsErrorKind::Throttled
+    } else {
+        AwsErrorKind::Other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_classified() {
+        assert_eq!(classify_code(Some("ThrottlingException"), ""), AwsErrorKind::Throttled);
+        assert_eq!(classify_code(Some("ConcurrentUpdateException"), ""), AwsErrorKind::Throttled);
+        assert_eq!(classify_code(Some("ServiceNotFoundException"), ""), AwsErrorKind::NotFound);
+        assert_eq!(classify_code(Some("ClusterNotFoundException"), ""), AwsErrorKind::NotFound);
+        assert_eq!(classify_code(Some("TargetGroupNotFound"), ""), AwsErrorKind::NotFound);
+        assert_eq!(classify_code(Some("AccessDeniedException"), ""), AwsErrorKind::AccessDenied);
+        assert_eq!(classify_code(Some("ServerException"), ""), AwsErrorKind::Transient);
+        assert_eq!(classify_code(Some("InvalidParameterException"), ""), AwsErrorKind::Invalid);
+        assert_eq!(classify_code(Some("ClientException"), "Rate exceeded"), AwsErrorKind::Throttled);
+        assert_eq!(classify_code(None, ""), AwsErrorKind::Other);
+    }
+}

@@ -1,0 +1,189 @@
+//! Typed inputs: everything the function can receive, parsed in two steps (what kind of input,
+//! then its fields) so every error names what was received and where.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::Error;
+
+/// The invocation payload of DESIGN §3 (Scheduler input or a manual test event).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Payload {
+    pub action: Action,
+    pub environment: String,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Save a snapshot, then scale the environment's services to zero.
+    Stop,
+    /// Restore the snapshot, then register running tasks in their target groups.
+    Start,
+    /// Only make sure running tasks are registered in their target groups.
+    Register,
+    /// Report the current state; change nothing.
+    Status,
+}
+
+impl Action {
+    pub const NAMES: &[&str] = &["stop", "start", "register", "status"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Stop => "stop",
+            Action::Start => "start",
+            Action::Register => "register",
+            Action::Status => "status",
+        }
+    }
+}
+
+/// Everything the function accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Payload(Payload),
+}
+
+impl Input {
+    /// Decide what kind of input this is, then parse it. EventBridge events are recognised by
+    /// `source`/`detail-type`; payloads by `action`.
+    pub fn parse(value: Value) -> Result<Input, Error> {
+        let Value::Object(object) = &value else {
+            return Err(Error::UnsupportedEvent(format!(
+                "expected a JSON object, received {}",
+                json_kind(&value)
+            )));
+        };
+        if object.contains_key("source") || object.contains_key("detail-type") {
+            let field = |k: &str| object.get(k).and_then(Value::as_str).unwrap_or("<missing>").to_string();
+            return Err(Error::UnsupportedEvent(format!(
+                "source `{}`, detail-type `{}` is not an event this function handles",
+                field("source"),
+                field("detail-type")
+            )));
+        }
+        if !object.contains_key("action") {
+            let keys: Vec<&str> = object.keys().map(String::as_str).collect();
+            return Err(Error::UnsupportedEvent(format!(
+                "expected a payload with `action` and `environment`, received an object with keys [{}]",
+                keys.join(", ")
+            )));
+        }
+        let payload: Payload = serde_path_to_error::deserialize(value).map_err(|e| {
+            Error::InvalidInput(format!("invalid payload at `{}`: {}", e.path(), e.inner()))
+        })?;
+        Ok(Input::Payload(payload))
+    }
+
+    /// Parse raw text (the CLI's `--payload` or `--event` file).
+    pub fn parse_str(text: &str) -> Result<Input, Error> {
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            Error::InvalidInput(format!(
+                "the input is not valid JSON: {} at line {} column {}",
+                json_error_message(&e),
+                e.line(),
+                e.column()
+            ))
+        })?;
+        Input::parse(value)
+    }
+}
+
+fn json_error_message(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" at line ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn err(v: Value) -> String {
+        Input::parse(v).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn payloads_parse() {
+        assert_eq!(
+            Input::parse(json!({"action": "stop", "environment": "staging"})).unwrap(),
+            Input::Payload(Payload {
+                action: Action::Stop,
+                environment: "staging".into(),
+                dry_run: false
+            })
+        );
+        assert_eq!(
+            Input::parse(json!({"action": "start", "environment": "dev", "dry_run": true})).unwrap(),
+            Input::Payload(Payload {
+                action: Action::Start,
+                environment: "dev".into(),
+                dry_run: true
+            })
+        );
+    }
+
+    #[test]
+    fn errors_name_the_path() {
+        assert_eq!(
+            err(json!({"action": "restart", "environment": "staging"})),
+            "invalid payload at `action`: unknown variant `restart`, expected one of `stop`, `start`, `register`, `status`"
+        );
+        assert_eq!(
+            err(json!({"action": "stop"})),
+            "invalid payload at `.`: missing field `environment`"
+        );
+        assert_eq!(
+            err(json!({"action": "stop", "environment": 3})),
+            "invalid payload at `environment`: invalid type: integer `3`, expected a string"
+        );
+        assert_eq!(
+            err(json!({"action": "stop", "environment": "s", "dry_run": "yes"})),
+            "invalid payload at `dry_run`: invalid type: string \"yes\", expected a boolean"
+        );
+        assert_eq!(
+            err(json!({"action": "stop", "environment": "s", "dryrun": true})),
+            "invalid payload at `dryrun`: unknown field `dryrun`, expected one of `action`, `environment`, `dry_run`"
+        );
+    }
+
+    #[test]
+    fn other_inputs_are_unsupported() {
+        assert_eq!(
+            err(json!({"source": "aws.ecs", "detail-type": "ECS Task State Change", "detail": {}})),
+            "unsupported event: source `aws.ecs`, detail-type `ECS Task State Change` is not an event this function handles"
+        );
+        assert_eq!(
+            err(json!({"Records": []})),
+            "unsupported event: expected a payload with `action` and `environment`, received an object with keys [Records]"
+        );
+        assert_eq!(err(json!([1])), "unsupported event: expected a JSON object, received an array");
+        assert!(!Input::parse(json!("x")).unwrap_err().is_retryable());
+    }
+
+    #[test]
+    fn malformed_json() {
+        assert_eq!(
+            Input::parse_str("{\"action\": \"stop\",").unwrap_err().to_string(),
+            "the input is not valid JSON: EOF while parsing an object at line 1 column 17"
+        );
+    }
+}

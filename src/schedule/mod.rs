@@ -1,0 +1,445 @@
+//! The schedule file (DESIGN §2): the YAML model, validated while it is read, every problem
+//! reported as `FILE:LINE:COL: message`. Pure: no AWS, no clock.
+
+pub mod cron;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::path::Path;
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+pub use cron::Cron;
+
+/// A validated schedule file.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub timezone: Tz,
+    pub holidays: Holidays,
+    pub environments: BTreeMap<String, Environment>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Holidays {
+    pub calendar: Option<HolidayCalendar>,
+    pub dates: BTreeSet<NaiveDate>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HolidayCalendar {
+    Japan,
+}
+
+/// One environment: the services stopped and started together, and when.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub name: String,
+    pub stop: Vec<Cron>,
+    pub start: Vec<Cron>,
+    pub services: Vec<ServiceConfig>,
+}
+
+/// An ECS service as the schedule file names it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ServiceRef {
+    pub cluster: String,
+    pub service: String,
+}
+
+impl fmt::Display for ServiceRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.cluster, self.service)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub id: ServiceRef,
+    /// Used on start only when no snapshot exists.
+    pub desired_count: Option<u32>,
+    pub min_capacity: Option<u32>,
+    pub max_capacity: Option<u32>,
+    /// Target groups the ECS service itself does not know about.
+    pub target_groups: Vec<ExtraTargetGroup>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraTargetGroup {
+    pub arn: String,
+    pub container: String,
+    pub port: u16,
+}
+
+impl Schedule {
+    /// Read and validate a schedule file.
+    pub fn load(path: &Path) -> Result<Schedule, ScheduleError> {
+        let file = path.display().to_string();
+        let source = std::fs::read_to_string(path).map_err(|e| ScheduleError {
+            file: file.clone(),
+            problems: vec![Problem {
+                line: 0,
+                column: 0,
+                message: format!("cannot read the schedule file: {e}"),
+            }],
+        })?;
+        Schedule::parse(&source, &file)
+    }
+
+    /// Validate schedule text; `file` only names the source in errors.
+    pub fn parse(source: &str, file: &str) -> Result<Schedule, ScheduleError> {
+        let fail = |problems| ScheduleError {
+            file: file.to_string(),
+            problems,
+        };
+        let raw: RawSchedule = serde_saphyr::from_str(source).map_err(|e| fail(vec![Problem::from_yaml(&e)]))?;
+        validate(raw).map_err(fail)
+    }
+
+    pub fn environment_names(&self) -> Vec<&str> {
+        self.environments.keys().map(String::as_str).collect()
+    }
+}
+
+/// Every problem found in one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleError {
+    pub file: String,
+    pub problems: Vec<Problem>,
+}
+
+impl std::error::Error for ScheduleError {}
+
+impl fmt::Display for ScheduleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            if p.line == 0 {
+                write!(f, "{}: {}", self.file, p.message)?;
+            } else {
+                write!(f, "{}:{}:{}: {}", self.file, p.line, p.column, p.message)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One problem at a place in the file (line and column from 1; 0 when it concerns the file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+impl Problem {
+    fn at<T>(spanned: &Spanned<T>, message: impl Into<String>) -> Problem {
+        Problem {
+            line: spanned.referenced.line(),
+            column: spanned.referenced.column(),
+            message: message.into(),
+        }
+    }
+
+    fn from_yaml(e: &serde_saphyr::Error) -> Problem {
+        let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+        Problem {
+            line,
+            column,
+            message: yaml_message(&e.without_snippet().to_string()),
+        }
+    }
+}
+
+/// The parser's message without the position it already prefixes (we print our own).
+fn yaml_message(rendered: &str) -> String {
+    let first = rendered.lines().next().unwrap_or(rendered).trim();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let first = match first.strip_prefix("line ") {
+        Some(rest) => rest.split_once(": ").map(|(_, msg)| msg).unwrap_or(rest),
+        None => first,
+    };
+    let first = first.split(" at line ").next().unwrap_or(first);
+    if first == "unexpected end of input" {
+        "the file is empty: expected a mapping with `environments`".to_string()
+    } else {
+        first.to_string()
+    }
+}
+
+// ---- raw shape, exactly as written, with positions ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    timezone: Option<Spanned<String>>,
+    holidays: Option<RawHolidays>,
+    environments: Spanned<RawEnvironments>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHolidays {
+    calendar: Option<Spanned<String>>,
+    #[serde(default)]
+    dates: Vec<Spanned<String>>,
+}
+
+/// Environments in file order, keys with their positions.
+struct RawEnvironments(Vec<(Spanned<String>, RawEnvironment)>);
+
+impl<'de> Deserialize<'de> for RawEnvironments {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = RawEnvironments;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a mapping of environment names to environments")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(RawEnvironments(entries))
+            }
+        }
+        d.deserialize_map(Entries)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnvironment {
+    #[serde(default)]
+    stop: Vec<Spanned<String>>,
+    #[serde(default)]
+    start: Vec<Spanned<String>>,
+    services: Spanned<Vec<RawService>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    cluster: Spanned<String>,
+    service: Spanned<String>,
+    desired_count: Option<Spanned<u32>>,
+    min_capacity: Option<Spanned<u32>>,
+    max_capacity: Option<Spanned<u32>>,
+    #[serde(default)]
+    target_groups: Vec<RawTargetGroup>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTargetGroup {
+    arn: Spanned<String>,
+    container: Spanned<String>,
+    port: Spanned<u16>,
+}
+
+// ---- validation: collect every problem, build the model only when there are none ----
+
+/// ECS allows up to 5,000 tasks per service; a larger count is a typo.
+const MAX_TASKS: u32 = 5000;
+
+fn validate(raw: RawSchedule) -> Result<Schedule, Vec<Problem>> {
+    let mut problems = Vec::new();
+
+    let timezone = match &raw.timezone {
+        None => chrono_tz::Asia::Tokyo,
+        Some(tz) => tz.value.parse::<Tz>().unwrap_or_else(|_| {
+            problems.push(Problem::at(
+                tz,
+                format!("unknown time zone `{}`: use an IANA name such as Asia/Tokyo", tz.value),
+            ));
+            chrono_tz::Asia::Tokyo
+        }),
+    };
+
+    let mut holidays = Holidays::default();
+    if let Some(h) = &raw.holidays {
+        if let Some(cal) = &h.calendar {
+            match cal.value.as_str() {
+                "japan" => holidays.calendar = Some(HolidayCalendar::Japan),
+                other => problems.push(Problem::at(
+                    cal,
+                    format!("unknown holiday calendar `{other}`: the supported calendar is `japan`"),
+                )),
+            }
+        }
+        for d in &h.dates {
+            match NaiveDate::parse_from_str(&d.value, "%Y-%m-%d") {
+                Ok(date) if d.value.len() == 10 => {
+                    holidays.dates.insert(date);
+                }
+                _ => problems.push(Problem::at(
+                    d,
+                    format!("`{}` is not a date: write YYYY-MM-DD, e.g. 2026-12-29", d.value),
+                )),
+            }
+        }
+    }
+
+    if raw.environments.value.0.is_empty() {
+        problems.push(Problem::at(&raw.environments, "no environments: add at least one under `environments`"));
+    }
+
+    let mut environments = BTreeMap::new();
+    // Where each service was first listed, to point at duplicates.
+    let mut seen: HashMap<ServiceRef, (String, u64)> = HashMap::new();
+    for (name, env) in &raw.environments.value.0 {
+        if !is_environment_name(&name.value) {
+            problems.push(Problem::at(
+                name,
+                format!(
+                    "environment name `{}` must be 1-32 characters of a-z, 0-9 and -",
+                    name.value
+                ),
+            ));
+        }
+        let stop = crons(&env.stop, &mut problems);
+        let start = crons(&env.start, &mut problems);
+        if env.services.value.is_empty() {
+            problems.push(Problem::at(
+                &env.services,
+                format!("environment `{}` lists no services", name.value),
+            ));
+        }
+        let mut services = Vec::new();
+        for s in &env.services.value {
+            if let Some(service) = service_config(s, &mut problems) {
+                match seen.get(&service.id) {
+                    Some((other_env, line)) => problems.push(Problem::at(
+                        &s.service,
+                        format!(
+                            "service {} is already listed in environment `{other_env}` (line {line}); a service belongs to one environment only",
+                            service.id
+                        ),
+                    )),
+                    None => {
+                        seen.insert(service.id.clone(), (name.value.clone(), s.service.referenced.line()));
+                    }
+                }
+                services.push(service);
+            }
+        }
+        environments.insert(
+            name.value.clone(),
+            Environment {
+                name: name.value.clone(),
+                stop,
+                start,
+                services,
+            },
+        );
+    }
+
+    if problems.is_empty() {
+        Ok(Schedule {
+            timezone,
+            holidays,
+            environments,
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+fn crons(raw: &[Spanned<String>], problems: &mut Vec<Problem>) -> Vec<Cron> {
+    raw.iter()
+        .filter_map(|c| match c.value.parse::<Cron>() {
+            Ok(cron) => Some(cron),
+            Err(e) => {
+                problems.push(Problem::at(c, format!("{}: {e}", c.value)));
+                None
+            }
+        })
+        .collect()
+}
+
+fn service_config(s: &RawService, problems: &mut Vec<Problem>) -> Option<ServiceConfig> {
+    let before = problems.len();
+    for (what, name) in [("cluster", &s.cluster), ("service", &s.service)] {
+        if !is_ecs_name(&name.value) {
+            problems.push(Problem::at(
+                name,
+                format!(
+                    "{what} `{}` is not an ECS {what} name (1-255 letters, digits, - and _; not an ARN)",
+                    name.value
+                ),
+            ));
+        }
+    }
+    for count in [&s.desired_count, &s.min_capacity, &s.max_capacity].into_iter().flatten() {
+        if count.value > MAX_TASKS {
+            problems.push(Problem::at(count, format!("{} is more than ECS's {MAX_TASKS} tasks per service", count.value)));
+        }
+    }
+    if let (Some(min), Some(max)) = (&s.min_capacity, &s.max_capacity) {
+        if min.value > max.value {
+            problems.push(Problem::at(
+                min,
+                format!("min_capacity {} is greater than max_capacity {}", min.value, max.value),
+            ));
+        }
+    }
+    let mut target_groups = Vec::new();
+    for tg in &s.target_groups {
+        if !is_target_group_arn(&tg.arn.value) {
+            problems.push(Problem::at(
+                &tg.arn,
+                format!(
+                    "`{}` is not a target group ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID)",
+                    tg.arn.value
+                ),
+            ));
+        }
+        if tg.container.value.is_empty() {
+            problems.push(Problem::at(&tg.container, "container name is empty"));
+        }
+        if tg.port.value == 0 {
+            problems.push(Problem::at(&tg.port, "port must be 1-65535"));
+        }
+        target_groups.push(ExtraTargetGroup {
+            arn: tg.arn.value.clone(),
+            container: tg.container.value.clone(),
+            port: tg.port.value,
+        });
+    }
+    (problems.len() == before).then(|| ServiceConfig {
+        id: ServiceRef {
+            cluster: s.cluster.value.clone(),
+            service: s.service.value.clone(),
+        },
+        desired_count: s.desired_count.as_ref().map(|c| c.value),
+        min_capacity: s.min_capacity.as_ref().map(|c| c.value),
+        max_capacity: s.max_capacity.as_ref().map(|c| c.value),
+        target_groups,
+    })
+}
+
+fn is_environment_name(s: &str) -> bool {
+    (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn is_ecs_name(s: &str) -> bool {
+    (1..=255).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn is_target_group_arn(s: &str) -> bool {
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", partition, "elasticloadbalancing", region, account, resource]
+        if partition.starts_with("aws")
+            && !region.is_empty()
+            && account.len() == 12
+            && account.bytes().all(|b| b.is_ascii_digit())
+            && resource.strip_prefix("targetgroup/").is_some_and(|r| r.split('/').count() == 2 && !r.contains("//")))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,490 @@
+#!/usr/bin/env python3
+"""Seed a moto server with the ECS world used by the tests and the demo.
+
+Usage:
+    python tests/seed/seed.py --endpoint http://127.0.0.1:PORT e2e
+    python tests/seed/seed.py --endpoint http://127.0.0.1:PORT demo
+    python tests/seed/seed.py --endpoint http://127.0.0.1:PORT \
+        run-tasks --cluster C --service S --count N
+
+Prints exactly one JSON object on stdout and exits 0. On any failure a message
+goes to stderr and the exit status is 1. Nothing is written to disk.
+
+Moto quirks handled here:
+- CreateService with awsvpc needs networkConfiguration securityGroups
+  (otherwise moto answers HTTP 500).
+- Fargate RunTask needs container-level `memory` and a VPC with DNS hostnames.
+- moto starts no tasks for a service; tasks are created with RunTask and
+  group "service:NAME". They are RUNNING at once only after the ecs::task
+  state transition is pinned via the moto-api (done before every RunTask).
+- ip target groups need no load balancer association in moto to accept
+  register_targets, so `svc-c-extra` is left unattached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+import boto3
+from botocore.config import Config
+
+REGION = "ap-northeast-1"
+ACCOUNT_ID = "123456789012"
+CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+IMAGE = "public.ecr.aws/nginx/nginx:latest"
+RUN_TASK_BATCH = 10  # RunTask accepts at most 10 tasks per call.
+
+
+# --------------------------------------------------------------------------
+# World specification
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TargetGroupSpec:
+    name: str
+    protocol: str  # HTTP or TCP
+    port: int
+    load_balancer: str | None  # name of the LB whose listener forwards to it
+    path_pattern: str | None = None  # listener rule on an ALB; None = default
+
+
+@dataclass(frozen=True)
+class LoadBalancerSpec:
+    name: str
+    kind: str  # "application" or "network"
+    listener_protocol: str
+    listener_port: int
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    cluster: str
+    desired: int
+    container_ports: tuple[int, ...]
+    target_group: str | None = None  # TG name; container `app`, first port
+    scaling: tuple[int, int] | None = None  # (min, max) of the scalable target
+
+
+@dataclass(frozen=True)
+class WorldSpec:
+    vpc_cidr: str
+    subnets: tuple[tuple[str, str], ...]  # (cidr, availability zone)
+    security_group: str
+    clusters: tuple[str, ...]
+    load_balancers: tuple[LoadBalancerSpec, ...]
+    target_groups: tuple[TargetGroupSpec, ...]
+    services: tuple[ServiceSpec, ...]
+
+
+E2E_WORLD = WorldSpec(
+    vpc_cidr="10.0.0.0/16",
+    subnets=(("10.0.1.0/24", "ap-northeast-1a"), ("10.0.2.0/24", "ap-northeast-1c")),
+    security_group="e2e-tasks",
+    clusters=("alpha", "beta"),
+    load_balancers=(
+        LoadBalancerSpec("alpha-alb", "application", "HTTP", 80),
+        LoadBalancerSpec("alpha-nlb", "network", "TCP", 9090),
+    ),
+    target_groups=(
+        TargetGroupSpec("svc-a-tg", "HTTP", 8080, "alpha-alb"),
+        TargetGroupSpec("svc-b-tg", "TCP", 9090, "alpha-nlb"),
+        TargetGroupSpec("svc-c-tg", "HTTP", 8080, "alpha-alb", "/c/*"),
+        # Deliberately attached to no service and no load balancer.
+        TargetGroupSpec("svc-c-extra", "HTTP", 8081, None),
+    ),
+    services=(
+        ServiceSpec("svc-a", "alpha", 3, (8080,), "svc-a-tg", (1, 4)),
+        ServiceSpec("svc-b", "alpha", 2, (9090,), "svc-b-tg"),
+        ServiceSpec("svc-c", "beta", 1, (8080, 8081), "svc-c-tg"),
+    ),
+)
+
+DEMO_WORLD = WorldSpec(
+    vpc_cidr="10.0.0.0/16",
+    subnets=(("10.0.1.0/24", "ap-northeast-1a"), ("10.0.2.0/24", "ap-northeast-1c")),
+    security_group="shop-tasks",
+    clusters=("shop-stg", "shop-dev"),
+    load_balancers=(
+        LoadBalancerSpec("shop-stg-alb", "application", "HTTP", 80),
+        LoadBalancerSpec("shop-dev-nlb", "network", "TCP", 80),
+    ),
+    target_groups=(
+        TargetGroupSpec("web-tg", "HTTP", 8080, "shop-stg-alb"),
+        TargetGroupSpec("api-tg", "HTTP", 8080, "shop-stg-alb", "/api/*"),
+        TargetGroupSpec("web-dev-tg", "TCP", 8080, "shop-dev-nlb"),
+    ),
+    services=(
+        ServiceSpec("web", "shop-stg", 2, (8080,), "web-tg", (2, 6)),
+        ServiceSpec("api", "shop-stg", 3, (8080,), "api-tg", (1, 4)),
+        ServiceSpec("worker", "shop-stg", 1, ()),
+        ServiceSpec("web-dev", "shop-dev", 1, (8080,), "web-dev-tg", (1, 2)),
+    ),
+)
+
+WORLDS: dict[str, WorldSpec] = {"e2e": E2E_WORLD, "demo": DEMO_WORLD}
+
+
+# --------------------------------------------------------------------------
+# Clients
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Clients:
+    endpoint: str
+    ec2: Any = field(repr=False)
+    ecs: Any = field(repr=False)
+    elbv2: Any = field(repr=False)
+    autoscaling: Any = field(repr=False)
+
+
+def make_clients(endpoint: str) -> Clients:
+    config = Config(retries={"max_attempts": 1})
+
+    def client(service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=endpoint,
+            region_name=REGION,
+            config=config,
+            **CREDENTIALS,
+        )
+
+    return Clients(
+        endpoint=endpoint,
+        ec2=client("ec2"),
+        ecs=client("ecs"),
+        elbv2=client("elbv2"),
+        autoscaling=client("application-autoscaling"),
+    )
+
+
+def log(message: str) -> None:
+    print(f"seed: {message}", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------
+# Building blocks
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Network:
+    vpc: str
+    subnets: list[str]
+    security_group: str
+
+
+def create_network(c: Clients, spec: WorldSpec) -> Network:
+    vpc = c.ec2.create_vpc(CidrBlock=spec.vpc_cidr)["Vpc"]["VpcId"]
+    # Fargate RunTask in moto requires DNS hostnames on the VPC.
+    c.ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsSupport={"Value": True})
+    c.ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnets = [
+        c.ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=az)["Subnet"][
+            "SubnetId"
+        ]
+        for cidr, az in spec.subnets
+    ]
+    sg = c.ec2.create_security_group(
+        GroupName=spec.security_group,
+        Description=f"{spec.security_group} ECS tasks",
+        VpcId=vpc,
+    )["GroupId"]
+    log(f"vpc {vpc}, subnets {subnets}, security group {sg}")
+    return Network(vpc=vpc, subnets=subnets, security_group=sg)
+
+
+def create_clusters(c: Clients, names: tuple[str, ...]) -> dict[str, str]:
+    return {
+        name: c.ecs.create_cluster(clusterName=name)["cluster"]["clusterArn"]
+        for name in names
+    }
+
+
+def create_load_balancers(
+    c: Clients, specs: tuple[LoadBalancerSpec, ...], net: Network
+) -> dict[str, str]:
+    arns: dict[str, str] = {}
+    for spec in specs:
+        kwargs: dict[str, Any] = {
+            "Name": spec.name,
+            "Subnets": net.subnets,
+            "Scheme": "internet-facing",
+            "Type": spec.kind,
+        }
+        if spec.kind == "application":
+            kwargs["SecurityGroups"] = [net.security_group]
+        lb = c.elbv2.create_load_balancer(**kwargs)["LoadBalancers"][0]
+        arns[spec.name] = lb["LoadBalancerArn"]
+    return arns
+
+
+def create_target_group(c: Clients, spec: TargetGroupSpec, vpc: str) -> str:
+    kwargs: dict[str, Any] = {
+        "Name": spec.name,
+        "Protocol": spec.protocol,
+        "Port": spec.port,
+        "VpcId": vpc,
+        "TargetType": "ip",
+        "HealthCheckProtocol": spec.protocol,
+    }
+    if spec.protocol == "HTTP":
+        kwargs["HealthCheckPath"] = "/"
+    return c.elbv2.create_target_group(**kwargs)["TargetGroups"][0]["TargetGroupArn"]
+
+
+def attach_target_groups(
+    c: Clients,
+    lb_specs: tuple[LoadBalancerSpec, ...],
+    lb_arns: dict[str, str],
+    tg_specs: tuple[TargetGroupSpec, ...],
+    tg_arns: dict[str, str],
+) -> None:
+    """One listener per LB forwarding to its default TG, plus path rules."""
+    for lb in lb_specs:
+        attached = [t for t in tg_specs if t.load_balancer == lb.name]
+        defaults = [t for t in attached if t.path_pattern is None]
+        if len(defaults) != 1:
+            raise ValueError(f"load balancer {lb.name} needs exactly one default TG")
+        listener = c.elbv2.create_listener(
+            LoadBalancerArn=lb_arns[lb.name],
+            Protocol=lb.listener_protocol,
+            Port=lb.listener_port,
+            DefaultActions=[
+                {"Type": "forward", "TargetGroupArn": tg_arns[defaults[0].name]}
+            ],
+        )["Listeners"][0]["ListenerArn"]
+        rules = [t for t in attached if t.path_pattern is not None]
+        for priority, tg in enumerate(rules, start=10):
+            c.elbv2.create_rule(
+                ListenerArn=listener,
+                Priority=priority,
+                Conditions=[{"Field": "path-pattern", "Values": [tg.path_pattern]}],
+                Actions=[{"Type": "forward", "TargetGroupArn": tg_arns[tg.name]}],
+            )
+
+
+def register_task_definition(c: Clients, spec: ServiceSpec) -> str:
+    container: dict[str, Any] = {
+        "name": "app",
+        "image": IMAGE,
+        "essential": True,
+        "cpu": 256,
+        # moto's Fargate RunTask requires container-level memory.
+        "memory": 512,
+        "portMappings": [
+            {"containerPort": port, "hostPort": port, "protocol": "tcp"}
+            for port in spec.container_ports
+        ],
+    }
+    td = c.ecs.register_task_definition(
+        family=spec.name,
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        containerDefinitions=[container],
+    )["taskDefinition"]
+    return td["taskDefinitionArn"]
+
+
+def network_configuration(net: Network) -> dict[str, Any]:
+    return {
+        "awsvpcConfiguration": {
+            "subnets": net.subnets,
+            # Without securityGroups moto's CreateService fails with HTTP 500.
+            "securityGroups": [net.security_group],
+            "assignPublicIp": "DISABLED",
+        }
+    }
+
+
+def create_service(
+    c: Clients,
+    spec: ServiceSpec,
+    task_definition: str,
+    net: Network,
+    tg_arns: dict[str, str],
+) -> str:
+    kwargs: dict[str, Any] = {
+        "cluster": spec.cluster,
+        "serviceName": spec.name,
+        "taskDefinition": task_definition,
+        "desiredCount": spec.desired,
+        "launchType": "FARGATE",
+        "networkConfiguration": network_configuration(net),
+    }
+    if spec.target_group is not None:
+        kwargs["loadBalancers"] = [
+            {
+                "targetGroupArn": tg_arns[spec.target_group],
+                "containerName": "app",
+                "containerPort": spec.container_ports[0],
+            }
+        ]
+    return c.ecs.create_service(**kwargs)["service"]["serviceArn"]
+
+
+def register_scalable_target(c: Clients, spec: ServiceSpec) -> None:
+    if spec.scaling is None:
+        return
+    min_capacity, max_capacity = spec.scaling
+    c.autoscaling.register_scalable_target(
+        ServiceNamespace="ecs",
+        ResourceId=f"service/{spec.cluster}/{spec.name}",
+        ScalableDimension="ecs:service:DesiredCount",
+        MinCapacity=min_capacity,
+        MaxCapacity=max_capacity,
+    )
+
+
+# --------------------------------------------------------------------------
+# Scenarios
+# --------------------------------------------------------------------------
+
+
+def seed_world(c: Clients, spec: WorldSpec) -> dict[str, Any]:
+    net = create_network(c, spec)
+    clusters = create_clusters(c, spec.clusters)
+    lb_arns = create_load_balancers(c, spec.load_balancers, net)
+    tg_arns = {t.name: create_target_group(c, t, net.vpc) for t in spec.target_groups}
+    attach_target_groups(c, spec.load_balancers, lb_arns, spec.target_groups, tg_arns)
+
+    services: dict[str, Any] = {}
+    for svc in spec.services:
+        task_definition = register_task_definition(c, svc)
+        arn = create_service(c, svc, task_definition, net, tg_arns)
+        register_scalable_target(c, svc)
+        services[svc.name] = {
+            "cluster": svc.cluster,
+            "arn": arn,
+            "task_definition": task_definition,
+            "desired": svc.desired,
+        }
+        log(f"service {svc.cluster}/{svc.name} desired={svc.desired}")
+
+    return {
+        "endpoint": c.endpoint,
+        "vpc": net.vpc,
+        "subnets": net.subnets,
+        "security_group": net.security_group,
+        "clusters": clusters,
+        "services": services,
+        "target_groups": tg_arns,
+    }
+
+
+def pin_task_transition(endpoint: str) -> None:
+    """Make moto tasks RUNNING as soon as RunTask returns."""
+    body = json.dumps(
+        {
+            "model_name": "ecs::task",
+            "transition": {"progression": "manual", "times": 1000},
+        }
+    ).encode()
+    request = urllib.request.Request(
+        f"{endpoint.rstrip('/')}/moto-api/state-manager/set-transition",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        if response.status >= 300:
+            raise RuntimeError(f"set-transition answered HTTP {response.status}")
+
+
+def task_ip(task: dict[str, Any]) -> str:
+    for attachment in task.get("attachments", []):
+        for detail in attachment.get("details", []):
+            if detail.get("name") == "privateIPv4Address":
+                return detail["value"]
+    raise RuntimeError(f"task {task.get('taskArn')} has no privateIPv4Address")
+
+
+def run_tasks(c: Clients, cluster: str, service: str, count: int) -> dict[str, Any]:
+    if count < 1:
+        raise ValueError("--count must be at least 1")
+    described = c.ecs.describe_services(cluster=cluster, services=[service])
+    if not described["services"]:
+        failures = described.get("failures", [])
+        raise RuntimeError(f"service {cluster}/{service} not found: {failures}")
+    svc = described["services"][0]
+    net_conf = svc.get("networkConfiguration")
+    if not net_conf:
+        raise RuntimeError(f"service {cluster}/{service} has no networkConfiguration")
+
+    pin_task_transition(c.endpoint)
+    tasks: list[dict[str, str]] = []
+    remaining = count
+    while remaining > 0:
+        batch = min(remaining, RUN_TASK_BATCH)
+        response = c.ecs.run_task(
+            cluster=cluster,
+            taskDefinition=svc["taskDefinition"],
+            count=batch,
+            launchType="FARGATE",
+            group=f"service:{service}",
+            networkConfiguration=net_conf,
+        )
+        if response.get("failures"):
+            raise RuntimeError(f"RunTask failures: {response['failures']}")
+        tasks.extend({"arn": t["taskArn"], "ip": task_ip(t)} for t in response["tasks"])
+        remaining -= batch
+    log(f"started {len(tasks)} task(s) for {cluster}/{service}")
+    return {"tasks": tasks}
+
+
+# --------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that exits 1 (not 2) on usage errors, per the CLI contract."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        sys.exit(1)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = ArgumentParser(description="Seed a moto server for ecs-cost-saver.")
+    parser.add_argument("--endpoint", required=True, help="moto server URL")
+    sub = parser.add_subparsers(
+        dest="scenario", required=True, parser_class=ArgumentParser
+    )
+    sub.add_parser("e2e", help="three-service world of the tests")
+    sub.add_parser("demo", help="realistic demo environment")
+    run = sub.add_parser("run-tasks", help="start tasks for a service")
+    run.add_argument("--cluster", required=True)
+    run.add_argument("--service", required=True)
+    run.add_argument("--count", required=True, type=int)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        clients = make_clients(args.endpoint)
+        if args.scenario == "run-tasks":
+            result = run_tasks(clients, args.cluster, args.service, args.count)
+        else:
+            result = seed_world(clients, WORLDS[args.scenario])
+    except Exception as exc:  # noqa: BLE001 - any failure is fatal for the CLI
+        print(f"seed: {args.scenario} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
