@@ -183,7 +183,7 @@ mod tests {
     fn malformed_json() {
         assert_eq!(
             Input::parse_str("{\"action\": \"stop\",").unwrap_err().to_string(),
-            "the input is not valid JSON: EOF while parsing an object at line 1 column 17"
+            "the input is not valid JSON: EOF while parsing a value at line 1 column 18"
         );
     }
 }

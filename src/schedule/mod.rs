@@ -312,21 +312,22 @@ fn validate(raw: RawSchedule) -> Result<Schedule, Vec<Problem>> {
         }
         let mut services = Vec::new();
         for s in &env.services.value {
-            if let Some(service) = service_config(s, &mut problems) {
-                match seen.get(&service.id) {
-                    Some((other_env, line)) => problems.push(Problem::at(
-                        &s.service,
-                        format!(
-                            "service {} is already listed in environment `{other_env}` (line {line}); a service belongs to one environment only",
-                            service.id
-                        ),
-                    )),
-                    None => {
-                        seen.insert(service.id.clone(), (name.value.clone(), s.service.referenced.line()));
-                    }
+            let id = ServiceRef {
+                cluster: s.cluster.value.clone(),
+                service: s.service.value.clone(),
+            };
+            match seen.get(&id) {
+                Some((other_env, line)) => problems.push(Problem::at(
+                    &s.service,
+                    format!(
+                        "service {id} is already listed in environment `{other_env}` (line {line}); a service belongs to one environment only"
+                    ),
+                )),
+                None => {
+                    seen.insert(id, (name.value.clone(), s.service.referenced.line()));
                 }
-                services.push(service);
             }
+            services.extend(service_config(s, &mut problems));
         }
         environments.insert(
             name.value.clone(),

@@ -71,11 +71,11 @@ environments:
             "s.yaml:4:11: `2026-02-30` is not a date: write YYYY-MM-DD, e.g. 2026-12-29",
             "s.yaml:6:3: environment name `Staging` must be 1-32 characters of a-z, 0-9 and -",
             &format!("s.yaml:7:12: cron(0 22 * * MON-FRI *): {}", "cron(0 22 * * MON-FRI *)".parse::<Cron>().unwrap_err()),
-            "s.yaml:9:52: min_capacity 5 is greater than max_capacity 2",
+            "s.yaml:9:49: min_capacity 5 is greater than max_capacity 2",
             "s.yaml:10:20: cluster `arn:aws:ecs:x` is not an ECS cluster name (1-255 letters, digits, - and _; not an ARN)",
-            "s.yaml:13:31: service c/s is already listed in environment `Staging` (line 9); a service belongs to one environment only",
+            "s.yaml:13:32: service c/s is already listed in environment `Staging` (line 9); a service belongs to one environment only",
             "s.yaml:16:32: `tg-1` is not a target group ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID)",
-            "s.yaml:16:60: port must be 1-65535",
+            "s.yaml:16:62: port must be 1-65535",
         ]
     );
 }
@@ -92,7 +92,7 @@ fn empty_and_structural_errors() {
     assert_eq!(dup.len(), 1);
     assert!(dup[0].starts_with("s.yaml:3:3: duplicate mapping key"), "{dup:?}");
     let neg = problems("environments:\n  dev:\n    services: [{cluster: c, service: s, desired_count: -1}]\n");
-    assert_eq!(neg, vec!["s.yaml:3:54: invalid u32"]);
+    assert_eq!(neg, vec!["s.yaml:3:56: invalid u32"]);
 }
 
 #[test]

@@ -1,0 +1,378 @@
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::schedule::ExtraTargetGroup;
+use crate::state::Container;
+
+fn config() -> ServiceConfig {
+    ServiceConfig {
+        id: ServiceRef {
+            cluster: "c".into(),
+            service: "s".into(),
+        },
+        desired_count: None,
+        min_capacity: None,
+        max_capacity: None,
+        target_groups: vec![],
+    }
+}
+
+fn state(desired: u32, capacity: Option<(u32, u32)>, snapshot: Option<&str>) -> ServiceState {
+    let mut tags = BTreeMap::from([("team".to_string(), "web".to_string())]);
+    if let Some(s) = snapshot {
+        tags.insert(SNAPSHOT_TAG.to_string(), s.to_string());
+    }
+    ServiceState {
+        arn: "arn:aws:ecs:ap-northeast-1:123456789012:service/c/s".into(),
+        status: "ACTIVE".into(),
+        desired,
+        tags,
+        load_balancers: vec![],
+        capacity: capacity.map(|(min, max)| Capacity { min, max }),
+    }
+}
+
+fn cap(min: u32, max: u32) -> Capacity {
+    Capacity { min, max }
+}
+
+fn steps(action: Action, config: &ServiceConfig, state: &ServiceState) -> Decision {
+    plan_service(action, config, state).decision
+}
+
+// ---- snapshot ----
+
+#[test]
+fn snapshot_round_trips_and_stays_within_ecs_tag_rules() {
+    for s in [
+        Snapshot {
+            desired: 3,
+            capacity: Some(cap(1, 4)),
+        },
+        Snapshot {
+            desired: 0,
+            capacity: None,
+        },
+        Snapshot {
+            desired: 5000,
+            capacity: Some(cap(5000, 5000)),
+        },
+    ] {
+        let value = s.encode();
+        assert_eq!(Snapshot::decode(&value), Ok(s));
+        assert!(value.len() <= 256);
+        assert!(
+            value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || " +-=._:/@".contains(c)),
+            "{value}"
+        );
+    }
+    assert_eq!(Snapshot { desired: 3, capacity: Some(cap(1, 4)) }.encode(), "desired=3 min=1 max=4");
+    assert!(SNAPSHOT_TAG.len() <= 128 && !SNAPSHOT_TAG.starts_with("aws:"));
+}
+
+#[test]
+fn snapshot_rejects_garbage_with_a_fix() {
+    assert_eq!(
+        Snapshot::decode("desired=3 min=1"),
+        Err("the ecs-cost-saver:snapshot tag holds `desired=3 min=1`, which is not a snapshot (min and max go together); set it to e.g. `desired=2 min=1 max=4` or delete it".into())
+    );
+    for bad in ["", "3", "desired=x", "desired=1 desired=2", "desired=1 foo=2", "desired=-1"] {
+        assert!(Snapshot::decode(bad).is_err(), "{bad}");
+    }
+}
+
+// ---- stop ----
+
+#[test]
+fn stop_saves_snapshot_first_then_capacity_then_desired() {
+    let plan = plan_service(Action::Stop, &config(), &state(3, Some((1, 4)), None));
+    assert_eq!(
+        plan.decision,
+        Decision::Change(vec![
+            Step::SaveSnapshot(Snapshot {
+                desired: 3,
+                capacity: Some(cap(1, 4))
+            }),
+            Step::SetCapacity(cap(0, 0)),
+            Step::SetDesired(0),
+        ])
+    );
+    assert_eq!(plan.before, Counts { desired: 3, min: Some(1), max: Some(4) });
+    assert_eq!(plan.after, Counts { desired: 0, min: Some(0), max: Some(0) });
+}
+
+#[test]
+fn stop_without_scalable_target_only_sets_desired() {
+    let plan = plan_service(Action::Stop, &config(), &state(2, None, None));
+    assert_eq!(
+        plan.decision,
+        Decision::Change(vec![
+            Step::SaveSnapshot(Snapshot {
+                desired: 2,
+                capacity: None
+            }),
+            Step::SetDesired(0)
+        ])
+    );
+    assert_eq!(plan.after, Counts { desired: 0, min: None, max: None });
+}
+
+#[test]
+fn stop_of_a_stopped_service_makes_no_call() {
+    assert_eq!(steps(Action::Stop, &config(), &state(0, Some((0, 0)), Some("desired=3 min=1 max=4"))), Decision::Unchanged);
+    assert_eq!(steps(Action::Stop, &config(), &state(0, None, Some("desired=2"))), Decision::Unchanged);
+    // Stopped by hand, no snapshot: saving zeros would erase the YAML fallback; do nothing.
+    assert_eq!(steps(Action::Stop, &config(), &state(0, None, None)), Decision::Unchanged);
+}
+
+#[test]
+fn second_stop_never_overwrites_the_snapshot() {
+    // A first stop saved the snapshot and set capacity, then failed before desiredCount.
+    assert_eq!(
+        steps(Action::Stop, &config(), &state(3, Some((0, 0)), Some("desired=3 min=1 max=4"))),
+        Decision::Change(vec![Step::SetDesired(0)])
+    );
+    // A deploy scaled a stopped service back up: stop again, keep the original snapshot.
+    assert_eq!(
+        steps(Action::Stop, &config(), &state(2, None, Some("desired=5"))),
+        Decision::Change(vec![Step::SetDesired(0)])
+    );
+}
+
+#[test]
+fn stop_refuses_what_cannot_be_snapshotted() {
+    let mut short = state(2, None, None);
+    short.arn = "arn:aws:ecs:ap-northeast-1:123456789012:service/s".into();
+    let Decision::Fail(why) = steps(Action::Stop, &config(), &short) else { panic!() };
+    assert!(why.starts_with("cannot save the snapshot: arn:aws:ecs:ap-northeast-1:123456789012:service/s uses the old short ARN format"), "{why}");
+
+    let mut full = state(2, None, None);
+    full.tags = (0..50).map(|i| (format!("k{i}"), "v".into())).collect();
+    assert_eq!(
+        steps(Action::Stop, &config(), &full),
+        Decision::Fail("cannot save the snapshot: the service already has 50 tags, ECS's limit is 50; remove one".into())
+    );
+
+    let garbage = state(2, None, Some("two"));
+    assert!(matches!(steps(Action::Stop, &config(), &garbage), Decision::Fail(w) if w.contains("not a snapshot")));
+
+    let mut draining = state(2, None, None);
+    draining.status = "DRAINING".into();
+    assert_eq!(steps(Action::Stop, &config(), &draining), Decision::Fail("the service is DRAINING, not ACTIVE".into()));
+}
+
+// ---- start ----
+
+#[test]
+fn start_restores_the_snapshot_exactly_then_clears_it() {
+    let plan = plan_service(Action::Start, &config(), &state(0, Some((0, 0)), Some("desired=3 min=1 max=4")));
+    assert_eq!(
+        plan.decision,
+        Decision::Change(vec![Step::SetCapacity(cap(1, 4)), Step::SetDesired(3), Step::ClearSnapshot])
+    );
+    assert_eq!(plan.after, Counts { desired: 3, min: Some(1), max: Some(4) });
+}
+
+#[test]
+fn snapshot_wins_over_yaml() {
+    let mut c = config();
+    c.desired_count = Some(9);
+    c.min_capacity = Some(9);
+    c.max_capacity = Some(9);
+    assert_eq!(
+        steps(Action::Start, &c, &state(0, Some((0, 0)), Some("desired=2 min=1 max=3"))),
+        Decision::Change(vec![Step::SetCapacity(cap(1, 3)), Step::SetDesired(2), Step::ClearSnapshot])
+    );
+}
+
+#[test]
+fn start_without_snapshot_falls_back_to_yaml_then_one() {
+    let mut c = config();
+    c.desired_count = Some(2);
+    c.min_capacity = Some(1);
+    c.max_capacity = Some(4);
+    assert_eq!(
+        steps(Action::Start, &c, &state(0, Some((0, 0)), None)),
+        Decision::Change(vec![Step::SetCapacity(cap(1, 4)), Step::SetDesired(2)])
+    );
+    assert_eq!(
+        steps(Action::Start, &config(), &state(0, Some((0, 0)), None)),
+        Decision::Change(vec![Step::SetCapacity(cap(1, 1)), Step::SetDesired(1)])
+    );
+    assert_eq!(steps(Action::Start, &config(), &state(0, None, None)), Decision::Change(vec![Step::SetDesired(1)]));
+}
+
+#[test]
+fn start_leaves_a_running_service_without_snapshot_alone() {
+    let mut c = config();
+    c.desired_count = Some(2);
+    assert_eq!(steps(Action::Start, &c, &state(5, Some((1, 8)), None)), Decision::Unchanged);
+    assert_eq!(steps(Action::Start, &c, &state(1, None, None)), Decision::Unchanged);
+}
+
+#[test]
+fn partial_snapshots() {
+    // Snapshot without min/max, scalable target added while stopped: YAML fills min/max.
+    let mut c = config();
+    c.min_capacity = Some(2);
+    c.max_capacity = Some(6);
+    let plan = plan_service(Action::Start, &c, &state(0, Some((0, 0)), Some("desired=3")));
+    assert_eq!(
+        plan.decision,
+        Decision::Change(vec![Step::SetCapacity(cap(2, 6)), Step::SetDesired(3), Step::ClearSnapshot])
+    );
+    assert_eq!(plan.notes.len(), 1);
+    // Snapshot with min/max, scalable target deleted while stopped: desired only, noted.
+    let plan = plan_service(Action::Start, &config(), &state(0, None, Some("desired=3 min=1 max=4")));
+    assert_eq!(plan.decision, Decision::Change(vec![Step::SetDesired(3), Step::ClearSnapshot]));
+    assert!(plan.notes[0].contains("no longer has a scalable target"));
+    // The restore half-done (capacity restored, desired not yet): finish and clear.
+    assert_eq!(
+        steps(Action::Start, &config(), &state(0, Some((1, 4)), Some("desired=3 min=1 max=4"))),
+        Decision::Change(vec![Step::SetDesired(3), Step::ClearSnapshot])
+    );
+}
+
+#[test]
+fn start_after_a_restore_that_only_failed_to_clear_just_clears() {
+    assert_eq!(
+        steps(Action::Start, &config(), &state(3, Some((1, 4)), Some("desired=3 min=1 max=4"))),
+        Decision::Change(vec![Step::ClearSnapshot])
+    );
+}
+
+#[test]
+fn status_and_register_never_change_counts() {
+    for action in [Action::Status, Action::Register] {
+        let plan = plan_service(action, &config(), &state(0, Some((0, 0)), Some("desired=3 min=1 max=4")));
+        assert_eq!(plan.decision, Decision::Unchanged);
+        assert_eq!(plan.before, plan.after);
+    }
+}
+
+// ---- registration ----
+
+fn task(id: &str, status: &str, ip: Option<&str>, instance: Option<&str>, bindings: Vec<(u16, u16)>) -> Task {
+    Task {
+        arn: format!("arn:aws:ecs:ap-northeast-1:123456789012:task/c/{id}"),
+        group: Some("service:s".into()),
+        last_status: status.into(),
+        private_ip: ip.map(str::to_string),
+        container_instance_arn: instance.map(str::to_string),
+        containers: vec![Container {
+            name: "app".into(),
+            bindings,
+        }],
+    }
+}
+
+fn binding(tg: &str, port: u16) -> TargetBinding {
+    TargetBinding {
+        target_group_arn: tg.into(),
+        container: "app".into(),
+        container_port: port,
+    }
+}
+
+#[test]
+fn ip_targets_are_task_ip_and_container_port() {
+    let facts = TargetFacts {
+        types: HashMap::from([("tg-ip".into(), TargetType::Ip)]),
+        registered: HashMap::from([(
+            "tg-ip".into(),
+            BTreeSet::from([Target {
+                id: "10.0.0.1".into(),
+                port: 8080,
+            }]),
+        )]),
+        ..TargetFacts::default()
+    };
+    let tasks = [
+        task("t1", "RUNNING", Some("10.0.0.1"), None, vec![]),
+        task("t2", "RUNNING", Some("10.0.0.2"), None, vec![]),
+        task("t3", "PENDING", Some("10.0.0.3"), None, vec![]),
+    ];
+    let (wanted, problems) = plan_registrations(&[binding("tg-ip", 8080)], &tasks, &facts);
+    assert!(problems.is_empty());
+    assert_eq!(
+        wanted.iter().map(|r| (r.target.id.as_str(), r.target.port)).collect::<Vec<_>>(),
+        vec![("10.0.0.2", 8080)],
+        "registered and not-running tasks are left out"
+    );
+}
+
+#[test]
+fn instance_targets_are_ec2_id_and_host_port() {
+    let facts = TargetFacts {
+        types: HashMap::from([("tg-inst".into(), TargetType::Instance)]),
+        instances: HashMap::from([("ci-1".into(), "i-0abc".into())]),
+        ..TargetFacts::default()
+    };
+    let tasks = [
+        task("t1", "RUNNING", None, Some("ci-1"), vec![(8080, 32768)]),
+        task("t2", "RUNNING", None, Some("ci-2"), vec![(8080, 32769)]),
+        task("t3", "RUNNING", None, Some("ci-1"), vec![(9090, 32770)]),
+    ];
+    let (wanted, problems) = plan_registrations(&[binding("tg-inst", 8080)], &tasks, &facts);
+    assert_eq!(
+        wanted.iter().map(|r| (r.target.id.as_str(), r.target.port)).collect::<Vec<_>>(),
+        vec![("i-0abc", 32768)]
+    );
+    assert_eq!(
+        problems,
+        vec![
+            "task t2 runs on no known EC2 instance for instance target group tg-inst",
+            "container `app` of task t3 has no host port for container port 8080 (tg-inst)",
+        ]
+    );
+}
+
+#[test]
+fn missing_target_groups_and_addresses_are_problems() {
+    let facts = TargetFacts {
+        types: HashMap::from([("tg-ip".into(), TargetType::Ip)]),
+        ..TargetFacts::default()
+    };
+    let tasks = [task("t1", "RUNNING", None, None, vec![])];
+    let (wanted, problems) = plan_registrations(&[binding("tg-gone", 80), binding("tg-ip", 80)], &tasks, &facts);
+    assert!(wanted.is_empty());
+    assert_eq!(
+        problems,
+        vec![
+            "target group tg-gone was not found",
+            "task t1 has no private IPv4 address for ip target group tg-ip (is it in awsvpc mode?)",
+        ]
+    );
+}
+
+#[test]
+fn bindings_add_yaml_extras_once() {
+    let mut c = config();
+    c.target_groups = vec![
+        ExtraTargetGroup {
+            arn: "tg-extra".into(),
+            container: "app".into(),
+            port: 8081,
+        },
+        ExtraTargetGroup {
+            arn: "tg-svc".into(),
+            container: "app".into(),
+            port: 8080,
+        },
+    ];
+    let mut s = state(1, None, None);
+    s.load_balancers = vec![binding("tg-svc", 8080)];
+    assert_eq!(bindings(&c, &s), vec![binding("tg-svc", 8080), binding("tg-extra", 8081)]);
+}
+
+#[test]
+fn settled_needs_enough_running_and_none_starting() {
+    let running = task("a", "RUNNING", None, None, vec![]);
+    let pending = task("b", "PENDING", None, None, vec![]);
+    assert!(settled(&[running.clone(), running.clone()], 2));
+    assert!(!settled(std::slice::from_ref(&running), 2));
+    assert!(!settled(&[running.clone(), running, pending], 2));
+    assert!(settled(&[], 0));
+}
