@@ -442,6 +442,27 @@ def run_tasks(c: Clients, cluster: str, service: str, count: int) -> dict[str, A
     return {"tasks": tasks}
 
 
+def legacy_service(c: Clients, cluster: str, service: str) -> dict[str, Any]:
+    """A service with the old short ARN (service/NAME), which real ECS cannot tag.
+
+    Moto tags it anyway, so the test shows the code refuses on its own. Moto derives every
+    service ARN from the current account setting, so the setting stays disabled: use this
+    scenario in a world of its own.
+    """
+    c.ecs.put_account_setting(name="serviceLongArnFormat", value="disabled")
+    td = c.ecs.register_task_definition(
+        family=f"{service}-legacy",
+        containerDefinitions=[{"name": "app", "image": "nginx", "memory": 256}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    if cluster not in {arn.rsplit("/", 1)[-1] for arn in c.ecs.list_clusters()["clusterArns"]}:
+        c.ecs.create_cluster(clusterName=cluster)
+    arn = c.ecs.create_service(
+        cluster=cluster, serviceName=service, taskDefinition=td, desiredCount=2
+    )["service"]["serviceArn"]
+    log(f"created legacy-ARN service {arn}")
+    return {"arn": arn}
+
+
 # --------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------
@@ -468,6 +489,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     run.add_argument("--cluster", required=True)
     run.add_argument("--service", required=True)
     run.add_argument("--count", required=True, type=int)
+    legacy = sub.add_parser("legacy-service", help="a service with a short ARN")
+    legacy.add_argument("--cluster", required=True)
+    legacy.add_argument("--service", required=True)
     return parser.parse_args(argv)
 
 
@@ -477,6 +501,8 @@ def main(argv: list[str] | None = None) -> int:
         clients = make_clients(args.endpoint)
         if args.scenario == "run-tasks":
             result = run_tasks(clients, args.cluster, args.service, args.count)
+        elif args.scenario == "legacy-service":
+            result = legacy_service(clients, args.cluster, args.service)
         else:
             result = seed_world(clients, WORLDS[args.scenario])
     except Exception as exc:  # noqa: BLE001 - any failure is fatal for the CLI

@@ -1,0 +1,201 @@
+//! Test setup for the emulator layer: a moto server of its own per test, on 127.0.0.1, seeded
+//! by `tests/seed/seed.py`. A missing or unstartable moto fails the test; it never skips.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_sdk_ecs::config::{Credentials, Region};
+use ecs_cost_saver::aws::Sdk;
+use serde_json::Value;
+
+pub const REGION: &str = "ap-northeast-1";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The venv that `scripts/test` installs moto into (override with ECS_COST_SAVER_VENV).
+fn venv() -> PathBuf {
+    std::env::var_os("ECS_COST_SAVER_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv"))
+}
+
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+    port: u16,
+}
+
+impl Moto {
+    /// Start a fresh moto server and wait until it answers.
+    pub fn start() -> Moto {
+        let bin = venv().join("bin/moto_server");
+        assert!(
+            bin.exists(),
+            "moto server not found at {}: run `bash scripts/test`, which installs it into .venv",
+            bin.display()
+        );
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let mut moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            port,
+        };
+        let started = Instant::now();
+        loop {
+            if let Ok((200, _)) = moto.http("GET", "/moto-api/", "") {
+                break;
+            }
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                panic!("moto server exited at start: {status}");
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "moto server did not answer within 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Tasks stay in the state RunTask gives them (RUNNING) instead of advancing per read.
+        moto.post(
+            "/moto-api/state-manager/set-transition",
+            r#"{"model_name":"ecs::task","transition":{"progression":"manual","times":1000}}"#,
+        );
+        moto
+    }
+
+    /// A plain HTTP/1.0 request to the server (its management API).
+    pub fn http(&self, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        write!(
+            s,
+            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )?;
+        let mut response = String::new();
+        s.read_to_string(&mut response)?;
+        let status = response
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        Ok((status, body))
+    }
+
+    pub fn post(&self, path: &str, body: &str) -> String {
+        let (status, body) = self.http("POST", path, body).expect("moto answers");
+        assert!((200..300).contains(&status), "POST {path}: {status} {body}");
+        body
+    }
+
+    /// Run `tests/seed/seed.py` with the given scenario arguments; its JSON output.
+    pub fn seed(&self, args: &[&str]) -> Value {
+        let out = Command::new(venv().join("bin/python"))
+            .arg(repo().join("tests/seed/seed.py"))
+            .args(["--endpoint", &self.endpoint])
+            .args(args)
+            .output()
+            .expect("python from the test venv runs");
+        assert!(
+            out.status.success(),
+            "seed {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("seed prints JSON")
+    }
+
+    /// SDK clients pointed at this server; one attempt per call so an emulator error shows at
+    /// once.
+    pub async fn sdk(&self) -> Sdk {
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .retry_config(RetryConfig::standard().with_max_attempts(1))
+            .load()
+            .await;
+        Sdk::new(&config)
+    }
+
+    /// Record every AWS request made while `f` runs; the operation names, in order.
+    pub async fn recording<F: std::future::Future>(&self, f: F) -> (F::Output, Vec<String>) {
+        self.post("/moto-api/recorder/reset-recording", "");
+        self.post("/moto-api/recorder/start-recording", "");
+        let out = f.await;
+        self.post("/moto-api/recorder/stop-recording", "");
+        let (_, log) = self.http("GET", "/moto-api/recorder/download-recording", "").unwrap();
+        let ops = log
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| operation(&serde_json::from_str::<Value>(l).expect("recorder lines are JSON")))
+            .collect();
+        (out, ops)
+    }
+}
+
+/// The AWS operation of a recorded request: `X-Amz-Target` for JSON protocols, `Action=` for
+/// query protocols (ELB).
+fn operation(entry: &Value) -> String {
+    if let Some(target) = entry["headers"]["X-Amz-Target"].as_str() {
+        return target.rsplit('.').next().unwrap_or(target).to_string();
+    }
+    let body = entry["body"].as_str().unwrap_or_default();
+    let body = if entry["body_encoded"].as_bool() == Some(true) {
+        decode_base64(body)
+    } else {
+        body.to_string()
+    };
+    let url = entry["url"].as_str().unwrap_or_default();
+    body.split('&')
+        .chain(url.split(['?', '&']))
+        .find_map(|kv| kv.strip_prefix("Action="))
+        .unwrap_or("unknown")
+        .to_string()
+}
+
+fn decode_base64(s: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in s.bytes().filter(|c| *c != b'=') {
+        let Some(v) = ALPHABET.iter().position(|a| *a == c) else { continue };
+        bits = (bits << 6) | v as u32;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+            bits &= (1 << n) - 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Operations that change something in AWS.
+pub const MUTATING: &[&str] = &[
+    "UpdateService",
+    "TagResource",
+    "UntagResource",
+    "RegisterScalableTarget",
+    "RegisterTargets",
+    "DeregisterTargets",
+];
