@@ -99,10 +99,7 @@ pub async fn run<A: Aws>(aws: &A, intent: &Intent<'_>, wait_until: Instant, sett
             .collect();
         let registered = register(aws, waiting, intent.dry_run, wait_until, settings).await;
         for report in &mut reports {
-            let id = ServiceRef {
-                cluster: report.cluster.clone(),
-                service: report.service.clone(),
-            };
+            let id = ServiceRef { cluster: report.cluster.clone(), service: report.service.clone() };
             let Some(r) = registered.get(&id) else { continue };
             if r.targets.iter().any(|t| t.change != TargetChange::Failed) && report.outcome == Outcome::Unchanged {
                 report.outcome = Outcome::Changed;
@@ -187,10 +184,8 @@ async fn register<A: Aws>(
         for w in waiting {
             match tasks.remove(&w.id).unwrap_or_else(|| Err("not observed".into())) {
                 Err(e) => {
-                    let r = Registered {
-                        problems: vec![format!("could not read tasks: {e}")],
-                        ..Registered::default()
-                    };
+                    let r =
+                        Registered { problems: vec![format!("could not read tasks: {e}")], ..Registered::default() };
                     results.insert(w.id, r);
                 }
                 Ok(t) if last_round || plan::settled(&t, w.desired) => ready.push((w, t)),
@@ -214,10 +209,8 @@ async fn register_ready<A: Aws>(
     dry_run: bool,
     settings: &Settings,
 ) -> Vec<(ServiceRef, Registered)> {
-    let target_groups: BTreeSet<String> = ready
-        .iter()
-        .flat_map(|(w, _)| w.bindings.iter().map(|b| b.target_group_arn.clone()))
-        .collect();
+    let target_groups: BTreeSet<String> =
+        ready.iter().flat_map(|(w, _)| w.bindings.iter().map(|b| b.target_group_arn.clone())).collect();
     let mut container_instances: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (w, tasks) in &ready {
         for arn in tasks.iter().filter_map(|t| t.container_instance_arn.clone()) {
@@ -232,27 +225,17 @@ async fn register_ready<A: Aws>(
         let mut r = Registered::default();
         let running = tasks.iter().filter(|t| t.is_running()).count();
         if !plan::settled(&tasks, w.desired) && !dry_run {
-            r.not_running = tasks
-                .iter()
-                .filter(|t| !t.is_running())
-                .map(|t| format!("{} ({})", t.id(), t.last_status))
-                .collect();
-            r.notes.push(format!(
-                "{running} of {} tasks RUNNING when the wait ended; registered those",
-                w.desired
-            ));
+            r.not_running =
+                tasks.iter().filter(|t| !t.is_running()).map(|t| format!("{} ({})", t.id(), t.last_status)).collect();
+            r.notes.push(format!("{running} of {} tasks RUNNING when the wait ended; registered those", w.desired));
         }
         for b in &w.bindings {
             if let Some(e) = errors.get(&b.target_group_arn) {
                 r.problems.push(format!("target group {}: {e}", b.target_group_arn));
             }
         }
-        let bindings: Vec<TargetBinding> = w
-            .bindings
-            .iter()
-            .filter(|b| !errors.contains_key(&b.target_group_arn))
-            .cloned()
-            .collect();
+        let bindings: Vec<TargetBinding> =
+            w.bindings.iter().filter(|b| !errors.contains_key(&b.target_group_arn)).cloned().collect();
         let (wanted, problems) = plan::plan_registrations(&bindings, &tasks, facts);
         r.problems.extend(problems);
         let mut by_group: BTreeMap<&str, Vec<&Registration>> = BTreeMap::new();
@@ -261,11 +244,7 @@ async fn register_ready<A: Aws>(
         }
         let calls = by_group.into_iter().map(|(tg, regs)| async move {
             let targets: Vec<Target> = regs.iter().map(|r| r.target.clone()).collect();
-            let result = if dry_run {
-                Ok(())
-            } else {
-                aws.register_targets(tg, &targets).await
-            };
+            let result = if dry_run { Ok(()) } else { aws.register_targets(tg, &targets).await };
             (tg, targets, result)
         });
         for (tg, targets, result) in futures_util::future::join_all(calls).await {

@@ -9,8 +9,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::Value;
 
 use crate::aws::{Sdk, retry_config};
-use crate::dispatch::{Settings, handle};
+use crate::dispatch::{Settings, handle, intent};
 use crate::error::Error;
+use crate::event::Input;
 use crate::schedule::Schedule;
 
 #[derive(Debug, Parser)]
@@ -62,20 +63,15 @@ pub async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Validate { files } => validate(&files),
-        Command::Invoke {
-            schedule,
-            payload,
-            event,
-            dry_run,
-            timeout,
-            format,
-        } => match invoke(schedule, payload, event, dry_run, Duration::from_secs(timeout), format).await {
-            Ok(code) => code,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
+        Command::Invoke { schedule, payload, event, dry_run, timeout, format } => {
+            match invoke(schedule, payload, event, dry_run, Duration::from_secs(timeout), format).await {
+                Ok(code) => code,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
             }
-        },
+        }
     }
 }
 
@@ -106,23 +102,19 @@ async fn invoke(
             .map_err(|e| Error::InvalidInput(format!("cannot read {}: {e}", path.display())))?,
         (None, None) => unreachable!("clap requires --payload or --event"),
     };
-    let mut input: Value = serde_json::from_str(&text).map_err(|e| {
-        Error::InvalidInput(format!("the input is not valid JSON: {e}"))
-    })?;
+    let mut input = crate::event::json(&text)?;
     if dry_run {
         if let Some(object) = input.as_object_mut().filter(|o| o.contains_key("action")) {
             object.insert("dry_run".into(), Value::Bool(true));
         }
     }
+    // Reject a bad input before looking for credentials or a region: the answer to a typo
+    // should not be "no AWS region".
+    intent(&schedule, Input::parse(input.clone())?)?;
     let settings = Settings::from_env().map_err(Error::InvalidInput)?;
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .retry_config(retry_config())
-        .load()
-        .await;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).retry_config(retry_config()).load().await;
     if config.region().is_none() {
-        return Err(Error::InvalidInput(
-            "no AWS region: set AWS_REGION or use a profile that has one".into(),
-        ));
+        return Err(Error::InvalidInput("no AWS region: set AWS_REGION or use a profile that has one".into()));
     }
     let aws = Sdk::new(&config);
     let report = handle(&aws, &schedule, input, deadline, &settings).await?;

@@ -25,11 +25,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Settings {
-        Settings {
-            concurrency: 8,
-            poll_interval: Duration::from_secs(5),
-            safety_margin: Duration::from_secs(10),
-        }
+        Settings { concurrency: 8, poll_interval: Duration::from_secs(5), safety_margin: Duration::from_secs(10) }
     }
 }
 
@@ -41,10 +37,7 @@ impl Settings {
         let read = |name: &str| -> Result<Option<u64>, String> {
             match std::env::var(name) {
                 Err(_) => Ok(None),
-                Ok(v) => v
-                    .parse::<u64>()
-                    .map(Some)
-                    .map_err(|_| format!("{name}={v:?} is not a whole number")),
+                Ok(v) => v.parse::<u64>().map(Some).map_err(|_| format!("{name}={v:?} is not a whole number")),
             }
         };
         if let Some(c) = read("ECS_COST_SAVER_CONCURRENCY")? {
@@ -81,11 +74,7 @@ pub fn intent(schedule: &Schedule, input: Input) -> Result<Intent<'_>, Error> {
             schedule.environment_names().join(", ")
         ))
     })?;
-    Ok(Intent {
-        action: payload.action,
-        environment,
-        dry_run: payload.dry_run,
-    })
+    Ok(Intent { action: payload.action, environment, dry_run: payload.dry_run })
 }
 
 /// Handle one input. `deadline` is when the invocation must have returned; waiting for tasks

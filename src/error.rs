@@ -20,11 +20,7 @@ pub enum Error {
     Schedule(#[from] crate::schedule::ScheduleError),
     /// The report was produced, but at least one service failed.
     #[error("{failed} of {total} services failed: {summary}")]
-    ServicesFailed {
-        failed: usize,
-        total: usize,
-        summary: String,
-    },
+    ServicesFailed { failed: usize, total: usize, summary: String },
 }
 
 impl Error {
@@ -47,10 +43,7 @@ impl Error {
 
 impl From<Error> for lambda_runtime::Diagnostic {
     fn from(error: Error) -> Self {
-        lambda_runtime::Diagnostic {
-            error_type: error.kind().to_string(),
-            error_message: error.to_string(),
-        }
+        lambda_runtime::Diagnostic { error_type: error.kind().to_string(), error_message: error.to_string() }
     }
 }
 
@@ -115,49 +108,31 @@ impl AwsError {
     {
         let (kind, code, message) = match &err {
             SdkError::TimeoutError(_) => (AwsErrorKind::Transient, None, "request timed out".to_string()),
-            SdkError::DispatchFailure(d) => (
-                AwsErrorKind::Transient,
-                None,
-                format!("could not reach the endpoint: {:?}", d.as_connector_error()),
-            ),
+            SdkError::DispatchFailure(d) => {
+                (AwsErrorKind::Transient, None, format!("could not reach the endpoint: {:?}", d.as_connector_error()))
+            }
             SdkError::ServiceError(service) => {
                 let e = service.err();
                 let code = e.code().map(str::to_string);
                 let message = e.message().unwrap_or("no message").to_string();
                 let kind = match classify_code(code.as_deref(), &message) {
                     // A 5xx without a modeled code is transient whatever the body says.
-                    AwsErrorKind::Other if service.raw().status().is_server_error() => {
-                        AwsErrorKind::Transient
-                    }
+                    AwsErrorKind::Other if service.raw().status().is_server_error() => AwsErrorKind::Transient,
                     kind => kind,
                 };
                 (kind, code, message)
             }
-            SdkError::ResponseError(_) => (
-                AwsErrorKind::Transient,
-                None,
-                "unreadable response from the service".to_string(),
-            ),
+            SdkError::ResponseError(_) => {
+                (AwsErrorKind::Transient, None, "unreadable response from the service".to_string())
+            }
             other => (AwsErrorKind::Other, None, format!("{other}")),
         };
-        AwsError {
-            operation,
-            kind,
-            code,
-            message,
-            source: Some(Box::new(err)),
-        }
+        AwsError { operation, kind, code, message, source: Some(Box::new(err)) }
     }
 
     /// An error found in a successful response (e.g. DescribeServices `failures`).
     pub fn in_response(operation: &'static str, kind: AwsErrorKind, message: String) -> Self {
-        AwsError {
-            operation,
-            kind,
-            code: None,
-            message,
-            source: None,
-        }
+        AwsError { operation, kind, code: None, message, source: None }
     }
 }
 
@@ -167,10 +142,7 @@ fn classify_code(code: Option<&str>, message: &str) -> AwsErrorKind {
     };
     if THROTTLING_CODES.contains(&code) {
         AwsErrorKind::Throttled
-    } else if code.ends_with("NotFoundException")
-        || code.ends_with("NotFound")
-        || code == "ObjectNotFoundException"
-    {
+    } else if code.ends_with("NotFoundException") || code.ends_with("NotFound") || code == "ObjectNotFoundException" {
         AwsErrorKind::NotFound
     } else if code.starts_with("AccessDenied") || code == "UnauthorizedOperation" {
         AwsErrorKind::AccessDenied

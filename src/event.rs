@@ -53,10 +53,7 @@ impl Input {
     /// `source`/`detail-type`; payloads by `action`.
     pub fn parse(value: Value) -> Result<Input, Error> {
         let Value::Object(object) = &value else {
-            return Err(Error::UnsupportedEvent(format!(
-                "expected a JSON object, received {}",
-                json_kind(&value)
-            )));
+            return Err(Error::UnsupportedEvent(format!("expected a JSON object, received {}", json_kind(&value))));
         };
         if object.contains_key("source") || object.contains_key("detail-type") {
             let field = |k: &str| object.get(k).and_then(Value::as_str).unwrap_or("<missing>").to_string();
@@ -73,24 +70,27 @@ impl Input {
                 keys.join(", ")
             )));
         }
-        let payload: Payload = serde_path_to_error::deserialize(value).map_err(|e| {
-            Error::InvalidInput(format!("invalid payload at `{}`: {}", e.path(), e.inner()))
-        })?;
+        let payload: Payload = serde_path_to_error::deserialize(value)
+            .map_err(|e| Error::InvalidInput(format!("invalid payload at `{}`: {}", e.path(), e.inner())))?;
         Ok(Input::Payload(payload))
     }
 
     /// Parse raw text (the CLI's `--payload` or `--event` file).
     pub fn parse_str(text: &str) -> Result<Input, Error> {
-        let value: Value = serde_json::from_str(text).map_err(|e| {
-            Error::InvalidInput(format!(
-                "the input is not valid JSON: {} at line {} column {}",
-                json_error_message(&e),
-                e.line(),
-                e.column()
-            ))
-        })?;
-        Input::parse(value)
+        Input::parse(json(text)?)
     }
+}
+
+/// Raw text to JSON, with an error that says where the text is broken.
+pub fn json(text: &str) -> Result<Value, Error> {
+    serde_json::from_str(text).map_err(|e| {
+        Error::InvalidInput(format!(
+            "the input is not valid JSON: {} at line {} column {}",
+            json_error_message(&e),
+            e.line(),
+            e.column()
+        ))
+    })
 }
 
 fn json_error_message(e: &serde_json::Error) -> String {
@@ -125,19 +125,11 @@ mod tests {
     fn payloads_parse() {
         assert_eq!(
             Input::parse(json!({"action": "stop", "environment": "staging"})).unwrap(),
-            Input::Payload(Payload {
-                action: Action::Stop,
-                environment: "staging".into(),
-                dry_run: false
-            })
+            Input::Payload(Payload { action: Action::Stop, environment: "staging".into(), dry_run: false })
         );
         assert_eq!(
             Input::parse(json!({"action": "start", "environment": "dev", "dry_run": true})).unwrap(),
-            Input::Payload(Payload {
-                action: Action::Start,
-                environment: "dev".into(),
-                dry_run: true
-            })
+            Input::Payload(Payload { action: Action::Start, environment: "dev".into(), dry_run: true })
         );
     }
 
@@ -147,10 +139,7 @@ mod tests {
             err(json!({"action": "restart", "environment": "staging"})),
             "invalid payload at `action`: unknown variant `restart`, expected one of `stop`, `start`, `register`, `status`"
         );
-        assert_eq!(
-            err(json!({"action": "stop"})),
-            "invalid payload at `.`: missing field `environment`"
-        );
+        assert_eq!(err(json!({"action": "stop"})), "invalid payload at `.`: missing field `environment`");
         assert_eq!(
             err(json!({"action": "stop", "environment": 3})),
             "invalid payload at `environment`: invalid type: integer `3`, expected a string"

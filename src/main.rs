@@ -35,10 +35,7 @@ async fn run_lambda() -> Result<(), lambda_runtime::Error> {
     });
     let schedule = Schedule::load(&path)?;
     let settings = Settings::from_env()?;
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .retry_config(retry_config())
-        .load()
-        .await;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).retry_config(retry_config()).load().await;
     let aws = Sdk::new(&config);
     let (aws, schedule, settings) = (&aws, &schedule, &settings);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
@@ -47,13 +44,18 @@ async fn run_lambda() -> Result<(), lambda_runtime::Error> {
     .await
 }
 
-async fn invocation(aws: &Sdk, schedule: &Schedule, settings: &Settings, event: LambdaEvent<Value>) -> Result<Value, Error> {
+async fn invocation(
+    aws: &Sdk,
+    schedule: &Schedule,
+    settings: &Settings,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Error> {
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
     let remaining = Duration::from_millis(event.context.deadline.saturating_sub(now_ms));
     let deadline = tokio::time::Instant::now() + remaining;
-    let report = handle(aws, schedule, event.payload, deadline, settings)
-        .await
-        .inspect_err(|e| tracing::error!(error = %e, kind = e.kind(), retryable = e.is_retryable(), "input rejected"))?;
+    let report = handle(aws, schedule, event.payload, deadline, settings).await.inspect_err(
+        |e| tracing::error!(error = %e, kind = e.kind(), retryable = e.is_retryable(), "input rejected"),
+    )?;
     // The report is the invocation's log record: one JSON line, whatever the log format.
     println!("{}", report.to_json_line());
     match report.error() {

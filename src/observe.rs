@@ -12,7 +12,7 @@ use crate::aws::{
 use crate::error::{AwsError, AwsErrorKind};
 use crate::plan::TargetFacts;
 use crate::schedule::ServiceRef;
-use crate::state::{ServiceState, Task, TargetType};
+use crate::state::{ServiceState, TargetType, Task};
 
 /// Per service: its state, or why it could not be read.
 pub type ServiceStates = HashMap<ServiceRef, Result<ServiceState, String>>;
@@ -40,9 +40,11 @@ pub async fn services<A: Services + ScalableTargets>(aws: &A, ids: &[ServiceRef]
     .collect::<Vec<_>>();
 
     let resource_ids: Vec<String> = ids.iter().map(|id| resource_id(&id.cluster, &id.service)).collect();
-    let capacities = stream::iter(resource_ids.chunks(DESCRIBE_SCALABLE_TARGETS_BATCH).map(|chunk| async move {
-        (chunk, aws.describe_capacities(chunk).await)
-    }))
+    let capacities = stream::iter(
+        resource_ids
+            .chunks(DESCRIBE_SCALABLE_TARGETS_BATCH)
+            .map(|chunk| async move { (chunk, aws.describe_capacities(chunk).await) }),
+    )
     .buffer_unordered(concurrency)
     .collect::<Vec<_>>();
 
@@ -110,12 +112,11 @@ pub type ServiceTasks = HashMap<ServiceRef, Result<Vec<Task>, String>>;
 /// from.
 pub async fn tasks<A: Tasks>(aws: &A, ids: &[ServiceRef], concurrency: usize) -> ServiceTasks {
     let clusters = by_cluster(ids);
-    let listed = stream::iter(ids.iter().map(|id| async move {
-        (id, aws.list_running_tasks(&id.cluster, &id.service).await)
-    }))
-    .buffer_unordered(concurrency)
-    .collect::<Vec<_>>()
-    .await;
+    let listed =
+        stream::iter(ids.iter().map(|id| async move { (id, aws.list_running_tasks(&id.cluster, &id.service).await) }))
+            .buffer_unordered(concurrency)
+            .collect::<Vec<_>>()
+            .await;
 
     let mut result = ServiceTasks::new();
     let mut arns_by_cluster: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
@@ -163,9 +164,7 @@ pub async fn tasks<A: Tasks>(aws: &A, ids: &[ServiceRef], concurrency: usize) ->
             }
             let tasks = match cluster_errors.get(cluster) {
                 Some(e) => Err(e.clone()),
-                None => Ok(by_group
-                    .remove(&(cluster, format!("service:{}", id.service)))
-                    .unwrap_or_default()),
+                None => Ok(by_group.remove(&(cluster, format!("service:{}", id.service))).unwrap_or_default()),
             };
             result.insert(id.clone(), tasks);
         }
@@ -186,8 +185,7 @@ pub async fn targets<A: TargetGroups + Tasks>(
 
     let arns: Vec<String> = target_groups.iter().cloned().collect();
     let typed = stream::iter(
-        arns.chunks(DESCRIBE_TARGET_GROUPS_BATCH)
-            .map(|chunk| async move { describe_types(aws, chunk).await }),
+        arns.chunks(DESCRIBE_TARGET_GROUPS_BATCH).map(|chunk| async move { describe_types(aws, chunk).await }),
     )
     .buffer_unordered(concurrency)
     .collect::<Vec<_>>();
@@ -216,20 +214,13 @@ pub async fn targets<A: TargetGroups + Tasks>(
         }
     }
 
-    let wanted: Vec<&String> = facts
-        .types
-        .iter()
-        .filter(|(_, t)| **t != TargetType::Other)
-        .map(|(arn, _)| arn)
-        .collect();
-    let registered = stream::iter(
-        wanted
-            .into_iter()
-            .map(|arn| async move { (arn.clone(), aws.registered_targets(arn).await) }),
-    )
-    .buffer_unordered(concurrency)
-    .collect::<Vec<_>>()
-    .await;
+    let wanted: Vec<&String> =
+        facts.types.iter().filter(|(_, t)| **t != TargetType::Other).map(|(arn, _)| arn).collect();
+    let registered =
+        stream::iter(wanted.into_iter().map(|arn| async move { (arn.clone(), aws.registered_targets(arn).await) }))
+            .buffer_unordered(concurrency)
+            .collect::<Vec<_>>()
+            .await;
     for (arn, result) in registered {
         match result {
             Ok(targets) => {

@@ -74,11 +74,7 @@ pub struct Counts {
 
 impl Counts {
     fn new(desired: u32, capacity: Option<Capacity>) -> Counts {
-        Counts {
-            desired,
-            min: capacity.map(|c| c.min),
-            max: capacity.map(|c| c.max),
-        }
+        Counts { desired, min: capacity.map(|c| c.min), max: capacity.map(|c| c.max) }
     }
 
     pub fn of(state: &ServiceState) -> Counts {
@@ -200,10 +196,7 @@ fn plan_stop(state: &ServiceState, snapshot: Option<Snapshot>) -> Result<(Vec<St
                 state.tags.len()
             ));
         }
-        steps.push(Step::SaveSnapshot(Snapshot {
-            desired: state.desired,
-            capacity: state.capacity,
-        }));
+        steps.push(Step::SaveSnapshot(Snapshot { desired: state.desired, capacity: state.capacity }));
     }
     // Capacity first, so Application Auto Scaling cannot scale the service back up.
     if state.capacity.is_some_and(|c| c != ZERO) {
@@ -244,7 +237,10 @@ fn plan_start(
         }
     });
     if state.capacity.is_none() && snapshot.is_some_and(|s| s.capacity.is_some()) {
-        notes.push("the snapshot has min/max but the service no longer has a scalable target; restored desiredCount only".into());
+        notes.push(
+            "the snapshot has min/max but the service no longer has a scalable target; restored desiredCount only"
+                .into(),
+        );
     }
     let mut steps = Vec::new();
     if let Some(c) = capacity.filter(|c| Some(*c) != state.capacity) {
@@ -326,10 +322,7 @@ pub fn plan_registrations(
             };
             let target = match kind {
                 TargetType::Ip => match &task.private_ip {
-                    Some(ip) => Target {
-                        id: ip.clone(),
-                        port: binding.container_port,
-                    },
+                    Some(ip) => Target { id: ip.clone(), port: binding.container_port },
                     None => {
                         problems.push(format!(
                             "task {} has no private IPv4 address for ip target group {tg} (is it in awsvpc mode?)",
@@ -368,11 +361,7 @@ pub fn plan_registrations(
                 TargetType::Other => continue,
             };
             if !facts.registered.get(tg).is_some_and(|r| r.contains(&target)) {
-                wanted.insert(Registration {
-                    target_group_arn: tg.clone(),
-                    target,
-                    task_arn: task.arn.clone(),
-                });
+                wanted.insert(Registration { target_group_arn: tg.clone(), target, task_arn: task.arn.clone() });
             }
         }
     }

@@ -125,14 +125,7 @@ impl Report {
             .services
             .iter()
             .filter(|s| s.outcome == Outcome::Failed)
-            .map(|s| {
-                format!(
-                    "{}/{}: {}",
-                    s.cluster,
-                    s.service,
-                    s.error.as_deref().unwrap_or("failed")
-                )
-            })
+            .map(|s| format!("{}/{}: {}", s.cluster, s.service, s.error.as_deref().unwrap_or("failed")))
             .collect();
         (!failed.is_empty()).then(|| crate::error::Error::ServicesFailed {
             failed: failed.len(),

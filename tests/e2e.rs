@@ -14,11 +14,7 @@ use serde_json::{Value, json};
 use support::{MUTATING, Moto};
 
 fn settings() -> Settings {
-    Settings {
-        concurrency: 8,
-        poll_interval: Duration::from_millis(100),
-        safety_margin: Duration::ZERO,
-    }
+    Settings { concurrency: 8, poll_interval: Duration::from_millis(100), safety_margin: Duration::ZERO }
 }
 
 fn schedule(world: &Value, extra_services: &str) -> Schedule {
@@ -56,12 +52,7 @@ async fn service(sdk: &Sdk, cluster: &str, name: &str) -> (i32, Option<String>) 
         .await
         .unwrap();
     let s = &out.services()[0];
-    let tag = s
-        .tags()
-        .iter()
-        .find(|t| t.key() == Some(SNAPSHOT_TAG))
-        .and_then(|t| t.value())
-        .map(str::to_string);
+    let tag = s.tags().iter().find(|t| t.key() == Some(SNAPSHOT_TAG)).and_then(|t| t.value()).map(str::to_string);
     (s.desired_count(), tag)
 }
 
@@ -87,12 +78,7 @@ async fn targets(sdk: &Sdk, tg: &str) -> BTreeSet<(String, i32)> {
 }
 
 fn ips(run_tasks: &Value, port: i32) -> BTreeSet<(String, i32)> {
-    run_tasks["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| (t["ip"].as_str().unwrap().to_string(), port))
-        .collect()
+    run_tasks["tasks"].as_array().unwrap().iter().map(|t| (t["ip"].as_str().unwrap().to_string(), port)).collect()
 }
 
 fn outcomes(report: &Report) -> Vec<(String, Outcome)> {
@@ -108,10 +94,15 @@ async fn stop_twice_then_start_restores_exactly_and_registers_tasks() {
     let tg = |name: &str| world["target_groups"][name].as_str().unwrap().to_string();
 
     // Stop: everything to zero, snapshots saved.
-    let report = run(&sdk, &schedule, json!({"action": "stop", "environment": "staging"}), Duration::from_secs(5)).await;
+    let report =
+        run(&sdk, &schedule, json!({"action": "stop", "environment": "staging"}), Duration::from_secs(5)).await;
     assert_eq!(
         outcomes(&report),
-        vec![("svc-a".into(), Outcome::Changed), ("svc-b".into(), Outcome::Changed), ("svc-c".into(), Outcome::Changed)]
+        vec![
+            ("svc-a".into(), Outcome::Changed),
+            ("svc-b".into(), Outcome::Changed),
+            ("svc-c".into(), Outcome::Changed)
+        ]
     );
     assert!(report.error().is_none());
     assert_eq!(
@@ -144,7 +135,8 @@ async fn stop_twice_then_start_restores_exactly_and_registers_tasks() {
     let c = moto.seed(&["run-tasks", "--cluster", "beta", "--service", "svc-c", "--count", "1"]);
 
     // Start: exactly 3 (1..4), 2 and 1 restored, snapshots cleared, every task registered.
-    let report = run(&sdk, &schedule, json!({"action": "start", "environment": "staging"}), Duration::from_secs(10)).await;
+    let report =
+        run(&sdk, &schedule, json!({"action": "start", "environment": "staging"}), Duration::from_secs(10)).await;
     assert!(report.error().is_none(), "{report}");
     assert_eq!(
         report.services[0].actions,
@@ -205,7 +197,8 @@ async fn one_failing_service_does_not_stop_the_others() {
         &world,
         "      - { cluster: alpha, service: svc-gone }\n      - { cluster: nowhere, service: svc-x }\n",
     );
-    let report = run(&sdk, &schedule, json!({"action": "stop", "environment": "staging"}), Duration::from_secs(5)).await;
+    let report =
+        run(&sdk, &schedule, json!({"action": "stop", "environment": "staging"}), Duration::from_secs(5)).await;
     let by_name = |n: &str| report.services.iter().find(|s| s.service == n).unwrap();
     for ok in ["svc-a", "svc-b", "svc-c"] {
         assert_eq!(by_name(ok).outcome, Outcome::Changed);
@@ -216,7 +209,9 @@ async fn one_failing_service_does_not_stop_the_others() {
     );
     assert_eq!(
         by_name("svc-x").error.as_deref(),
-        Some("cluster nowhere not found in this account and region (DescribeServices: ClusterNotFoundException: Cluster not found.)")
+        Some(
+            "cluster nowhere not found in this account and region (DescribeServices: ClusterNotFoundException: Cluster not found.)"
+        )
     );
     assert_eq!(service(&sdk, "alpha", "svc-a").await.0, 0);
     let error = report.error().expect("the invocation fails after the report");
@@ -265,15 +260,13 @@ async fn tasks_still_starting_are_reported_when_time_is_up() {
     // Only one of svc-a's three tasks comes up.
     let a = moto.seed(&["run-tasks", "--cluster", "alpha", "--service", "svc-a", "--count", "1"]);
     let started = std::time::Instant::now();
-    let report = run(&sdk, &schedule, json!({"action": "start", "environment": "staging"}), Duration::from_secs(1)).await;
+    let report =
+        run(&sdk, &schedule, json!({"action": "start", "environment": "staging"}), Duration::from_secs(1)).await;
     assert!(started.elapsed() < Duration::from_secs(3), "the wait is bounded by the deadline");
     let svc_a = &report.services[0];
     assert_eq!(svc_a.outcome, Outcome::Changed);
     assert_eq!(svc_a.notes, vec!["1 of 3 tasks RUNNING when the wait ended; registered those"]);
-    assert_eq!(
-        targets(&sdk, world["target_groups"]["svc-a-tg"].as_str().unwrap()).await,
-        ips(&a, 8080)
-    );
+    assert_eq!(targets(&sdk, world["target_groups"]["svc-a-tg"].as_str().unwrap()).await, ips(&a, 8080));
 }
 
 #[tokio::test]
@@ -291,13 +284,11 @@ async fn register_only_registers_and_status_only_reads() {
     assert_eq!(report.services[0].before.unwrap().desired, 3);
     assert_eq!(ops.iter().filter(|op| MUTATING.contains(&op.as_str())).count(), 0, "{ops:?}");
 
-    let report = run(&sdk, &schedule, json!({"action": "register", "environment": "staging"}), Duration::from_secs(1)).await;
+    let report =
+        run(&sdk, &schedule, json!({"action": "register", "environment": "staging"}), Duration::from_secs(1)).await;
     let svc_b = &report.services[1];
     assert_eq!(svc_b.outcome, Outcome::Changed);
     assert!(svc_b.actions.is_empty(), "register changes no counts");
-    assert_eq!(
-        targets(&sdk, world["target_groups"]["svc-b-tg"].as_str().unwrap()).await,
-        ips(&b, 9090)
-    );
+    assert_eq!(targets(&sdk, world["target_groups"]["svc-b-tg"].as_str().unwrap()).await, ips(&b, 9090));
     assert_eq!(service(&sdk, "alpha", "svc-a").await, (3, None));
 }

@@ -52,11 +52,18 @@ pub trait Services: Sync {
 /// Reading ECS tasks and the instances they run on.
 pub trait Tasks: Sync {
     /// Task ARNs whose desired status is RUNNING (all pages).
-    fn list_running_tasks(&self, cluster: &str, service: &str)
-    -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+    fn list_running_tasks(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
 
     /// DescribeTasks for at most [`DESCRIBE_TASKS_BATCH`] ARNs.
-    fn describe_tasks(&self, cluster: &str, arns: &[String]) -> impl Future<Output = Result<Vec<Task>, AwsError>> + Send;
+    fn describe_tasks(
+        &self,
+        cluster: &str,
+        arns: &[String],
+    ) -> impl Future<Output = Result<Vec<Task>, AwsError>> + Send;
 
     /// (container instance ARN, EC2 instance id) for at most [`DESCRIBE_TASKS_BATCH`] ARNs.
     fn describe_container_instances(

@@ -78,16 +78,12 @@ impl Services for Sdk {
                     .collect(),
                 capacity: None,
             };
-            described
-                .found
-                .push((s.service_name().unwrap_or_default().to_string(), state));
+            described.found.push((s.service_name().unwrap_or_default().to_string(), state));
         }
         for f in out.failures() {
             let arn = f.arn().unwrap_or_default();
             let name = arn.rsplit('/').next().unwrap_or(arn).to_string();
-            described
-                .missing
-                .push((name, f.reason().unwrap_or("unknown reason").to_string()));
+            described.missing.push((name, f.reason().unwrap_or("unknown reason").to_string()));
         }
         Ok(described)
     }
@@ -192,7 +188,11 @@ impl Tasks for Sdk {
             .collect())
     }
 
-    async fn describe_container_instances(&self, cluster: &str, arns: &[String]) -> Result<Vec<(String, String)>, AwsError> {
+    async fn describe_container_instances(
+        &self,
+        cluster: &str,
+        arns: &[String],
+    ) -> Result<Vec<(String, String)>, AwsError> {
         let out = self
             .ecs
             .describe_container_instances()
@@ -227,10 +227,7 @@ impl ScalableTargets for Sdk {
             for t in out.scalable_targets() {
                 found.push((
                     t.resource_id().to_string(),
-                    Capacity {
-                        min: count(t.min_capacity()),
-                        max: count(t.max_capacity()),
-                    },
+                    Capacity { min: count(t.min_capacity()), max: count(t.max_capacity()) },
                 ));
             }
             token = out.next_token().map(str::to_string);
@@ -297,19 +294,14 @@ impl TargetGroups for Sdk {
             })
             .filter_map(|d| {
                 let t = d.target()?;
-                Some(Target {
-                    id: t.id()?.to_string(),
-                    port: port(t.port())?,
-                })
+                Some(Target { id: t.id()?.to_string(), port: port(t.port())? })
             })
             .collect())
     }
 
     async fn register_targets(&self, arn: &str, targets: &[Target]) -> Result<(), AwsError> {
-        let descriptions = targets
-            .iter()
-            .map(|t| TargetDescription::builder().id(&t.id).port(i32::from(t.port)).build())
-            .collect();
+        let descriptions =
+            targets.iter().map(|t| TargetDescription::builder().id(&t.id).port(i32::from(t.port)).build()).collect();
         self.elb
             .register_targets()
             .target_group_arn(arn)

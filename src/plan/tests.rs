@@ -6,10 +6,7 @@ use crate::state::Container;
 
 fn config() -> ServiceConfig {
     ServiceConfig {
-        id: ServiceRef {
-            cluster: "c".into(),
-            service: "s".into(),
-        },
+        id: ServiceRef { cluster: "c".into(), service: "s".into() },
         desired_count: None,
         min_capacity: None,
         max_capacity: None,
@@ -45,28 +42,14 @@ fn steps(action: Action, config: &ServiceConfig, state: &ServiceState) -> Decisi
 #[test]
 fn snapshot_round_trips_and_stays_within_ecs_tag_rules() {
     for s in [
-        Snapshot {
-            desired: 3,
-            capacity: Some(cap(1, 4)),
-        },
-        Snapshot {
-            desired: 0,
-            capacity: None,
-        },
-        Snapshot {
-            desired: 5000,
-            capacity: Some(cap(5000, 5000)),
-        },
+        Snapshot { desired: 3, capacity: Some(cap(1, 4)) },
+        Snapshot { desired: 0, capacity: None },
+        Snapshot { desired: 5000, capacity: Some(cap(5000, 5000)) },
     ] {
         let value = s.encode();
         assert_eq!(Snapshot::decode(&value), Ok(s));
         assert!(value.len() <= 256);
-        assert!(
-            value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || " +-=._:/@".contains(c)),
-            "{value}"
-        );
+        assert!(value.chars().all(|c| c.is_ascii_alphanumeric() || " +-=._:/@".contains(c)), "{value}");
     }
     assert_eq!(Snapshot { desired: 3, capacity: Some(cap(1, 4)) }.encode(), "desired=3 min=1 max=4");
     assert!(SNAPSHOT_TAG.len() <= 128 && !SNAPSHOT_TAG.starts_with("aws:"));
@@ -91,10 +74,7 @@ fn stop_saves_snapshot_first_then_capacity_then_desired() {
     assert_eq!(
         plan.decision,
         Decision::Change(vec![
-            Step::SaveSnapshot(Snapshot {
-                desired: 3,
-                capacity: Some(cap(1, 4))
-            }),
+            Step::SaveSnapshot(Snapshot { desired: 3, capacity: Some(cap(1, 4)) }),
             Step::SetCapacity(cap(0, 0)),
             Step::SetDesired(0),
         ])
@@ -108,20 +88,17 @@ fn stop_without_scalable_target_only_sets_desired() {
     let plan = plan_service(Action::Stop, &config(), &state(2, None, None));
     assert_eq!(
         plan.decision,
-        Decision::Change(vec![
-            Step::SaveSnapshot(Snapshot {
-                desired: 2,
-                capacity: None
-            }),
-            Step::SetDesired(0)
-        ])
+        Decision::Change(vec![Step::SaveSnapshot(Snapshot { desired: 2, capacity: None }), Step::SetDesired(0)])
     );
     assert_eq!(plan.after, Counts { desired: 0, min: None, max: None });
 }
 
 #[test]
 fn stop_of_a_stopped_service_makes_no_call() {
-    assert_eq!(steps(Action::Stop, &config(), &state(0, Some((0, 0)), Some("desired=3 min=1 max=4"))), Decision::Unchanged);
+    assert_eq!(
+        steps(Action::Stop, &config(), &state(0, Some((0, 0)), Some("desired=3 min=1 max=4"))),
+        Decision::Unchanged
+    );
     assert_eq!(steps(Action::Stop, &config(), &state(0, None, Some("desired=2"))), Decision::Unchanged);
     // Stopped by hand, no snapshot: saving zeros would erase the YAML fallback; do nothing.
     assert_eq!(steps(Action::Stop, &config(), &state(0, None, None)), Decision::Unchanged);
@@ -146,13 +123,20 @@ fn stop_refuses_what_cannot_be_snapshotted() {
     let mut short = state(2, None, None);
     short.arn = "arn:aws:ecs:ap-northeast-1:123456789012:service/s".into();
     let Decision::Fail(why) = steps(Action::Stop, &config(), &short) else { panic!() };
-    assert!(why.starts_with("cannot save the snapshot: arn:aws:ecs:ap-northeast-1:123456789012:service/s uses the old short ARN format"), "{why}");
+    assert!(
+        why.starts_with(
+            "cannot save the snapshot: arn:aws:ecs:ap-northeast-1:123456789012:service/s uses the old short ARN format"
+        ),
+        "{why}"
+    );
 
     let mut full = state(2, None, None);
     full.tags = (0..50).map(|i| (format!("k{i}"), "v".into())).collect();
     assert_eq!(
         steps(Action::Stop, &config(), &full),
-        Decision::Fail("cannot save the snapshot: the service already has 50 tags, ECS's limit is 50; remove one".into())
+        Decision::Fail(
+            "cannot save the snapshot: the service already has 50 tags, ECS's limit is 50; remove one".into()
+        )
     );
 
     let garbage = state(2, None, Some("two"));
@@ -261,32 +245,19 @@ fn task(id: &str, status: &str, ip: Option<&str>, instance: Option<&str>, bindin
         last_status: status.into(),
         private_ip: ip.map(str::to_string),
         container_instance_arn: instance.map(str::to_string),
-        containers: vec![Container {
-            name: "app".into(),
-            bindings,
-        }],
+        containers: vec![Container { name: "app".into(), bindings }],
     }
 }
 
 fn binding(tg: &str, port: u16) -> TargetBinding {
-    TargetBinding {
-        target_group_arn: tg.into(),
-        container: "app".into(),
-        container_port: port,
-    }
+    TargetBinding { target_group_arn: tg.into(), container: "app".into(), container_port: port }
 }
 
 #[test]
 fn ip_targets_are_task_ip_and_container_port() {
     let facts = TargetFacts {
         types: HashMap::from([("tg-ip".into(), TargetType::Ip)]),
-        registered: HashMap::from([(
-            "tg-ip".into(),
-            BTreeSet::from([Target {
-                id: "10.0.0.1".into(),
-                port: 8080,
-            }]),
-        )]),
+        registered: HashMap::from([("tg-ip".into(), BTreeSet::from([Target { id: "10.0.0.1".into(), port: 8080 }]))]),
         ..TargetFacts::default()
     };
     let tasks = [
@@ -331,10 +302,7 @@ fn instance_targets_are_ec2_id_and_host_port() {
 
 #[test]
 fn missing_target_groups_and_addresses_are_problems() {
-    let facts = TargetFacts {
-        types: HashMap::from([("tg-ip".into(), TargetType::Ip)]),
-        ..TargetFacts::default()
-    };
+    let facts = TargetFacts { types: HashMap::from([("tg-ip".into(), TargetType::Ip)]), ..TargetFacts::default() };
     let tasks = [task("t1", "RUNNING", None, None, vec![])];
     let (wanted, problems) = plan_registrations(&[binding("tg-gone", 80), binding("tg-ip", 80)], &tasks, &facts);
     assert!(wanted.is_empty());
@@ -351,16 +319,8 @@ fn missing_target_groups_and_addresses_are_problems() {
 fn bindings_add_yaml_extras_once() {
     let mut c = config();
     c.target_groups = vec![
-        ExtraTargetGroup {
-            arn: "tg-extra".into(),
-            container: "app".into(),
-            port: 8081,
-        },
-        ExtraTargetGroup {
-            arn: "tg-svc".into(),
-            container: "app".into(),
-            port: 8080,
-        },
+        ExtraTargetGroup { arn: "tg-extra".into(), container: "app".into(), port: 8081 },
+        ExtraTargetGroup { arn: "tg-svc".into(), container: "app".into(), port: 8080 },
     ];
     let mut s = state(1, None, None);
     s.load_balancers = vec![binding("tg-svc", 8080)];

@@ -98,18 +98,11 @@ impl FromStr for Cron {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let trimmed = text.trim();
-        let Some(inner) = trimmed
-            .strip_prefix("cron(")
-            .and_then(|rest| rest.strip_suffix(')'))
-        else {
+        let Some(inner) = trimmed.strip_prefix("cron(").and_then(|rest| rest.strip_suffix(')')) else {
             if trimmed.starts_with("rate(") || trimmed.starts_with("at(") {
-                return Err(CronError::new(format!(
-                    "only cron(...) expressions are accepted here, got {text:?}"
-                )));
+                return Err(CronError::new(format!("only cron(...) expressions are accepted here, got {text:?}")));
             }
-            return Err(CronError::new(format!(
-                "expected cron({FIELD_NAMES}), got {text:?}"
-            )));
+            return Err(CronError::new(format!("expected cron({FIELD_NAMES}), got {text:?}")));
         };
 
         let fields: Vec<&str> = inner.split_whitespace().collect();
@@ -126,33 +119,19 @@ impl FromStr for Cron {
         let day_of_month = parse_day_of_month(day_of_month)?;
         let months = BitSet64::from_bits(&parse_plain_field(&MONTH, months)?);
         let day_of_week = parse_day_of_week(day_of_week)?;
-        let years = Years {
-            bits: parse_plain_field(&YEAR, years)?.words,
-        };
+        let years = Years { bits: parse_plain_field(&YEAR, years)?.words };
 
         match (&day_of_month, &day_of_week) {
             (DayOfMonth::Unspecified, DayOfWeek::Unspecified) => {
-                return Err(CronError::new(
-                    "day-of-month and day-of-week cannot both be ?",
-                ));
+                return Err(CronError::new("day-of-month and day-of-week cannot both be ?"));
             }
             (DayOfMonth::Unspecified, _) | (_, DayOfWeek::Unspecified) => {}
             _ => {
-                return Err(CronError::new(
-                    "day-of-month and day-of-week cannot both be set; use ? in one of them",
-                ));
+                return Err(CronError::new("day-of-month and day-of-week cannot both be set; use ? in one of them"));
             }
         }
 
-        Ok(Cron {
-            text: text.to_owned(),
-            minutes,
-            hours,
-            day_of_month,
-            months,
-            day_of_week,
-            years,
-        })
+        Ok(Cron { text: text.to_owned(), minutes, hours, day_of_month, months, day_of_week, years })
     }
 }
 
@@ -330,10 +309,7 @@ impl Years {
 
     /// The years in ascending order.
     pub fn iter(&self) -> YearsIter {
-        YearsIter {
-            years: *self,
-            next: Self::MIN,
-        }
+        YearsIter { years: *self, next: Self::MIN }
     }
 
     /// Whether every year 1970-2199 is in the set (e.g. the field was `*`).
@@ -403,9 +379,7 @@ pub struct CronError {
 
 impl CronError {
     fn new(message: impl Into<String>) -> Self {
-        CronError {
-            message: message.into(),
-        }
+        CronError { message: message.into() }
     }
 
     /// The human-readable message (same as the `Display` output).
@@ -428,9 +402,7 @@ impl std::error::Error for CronError {}
 
 const FIELD_NAMES: &str = "minutes hours day-of-month month day-of-week year";
 
-const MONTH_NAMES: &[&str] = &[
-    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
-];
+const MONTH_NAMES: &[&str] = &["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
 const WEEKDAY_NAMES: &[&str] = &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
 /// Static description of one cron field.
@@ -446,38 +418,10 @@ struct Field {
     steps: bool,
 }
 
-const MINUTES: Field = Field {
-    name: "minutes",
-    min: 0,
-    max: 59,
-    names: &[],
-    wraps: false,
-    steps: true,
-};
-const HOURS: Field = Field {
-    name: "hours",
-    min: 0,
-    max: 23,
-    names: &[],
-    wraps: false,
-    steps: true,
-};
-const DAY_OF_MONTH: Field = Field {
-    name: "day-of-month",
-    min: 1,
-    max: 31,
-    names: &[],
-    wraps: false,
-    steps: true,
-};
-const MONTH: Field = Field {
-    name: "month",
-    min: 1,
-    max: 12,
-    names: MONTH_NAMES,
-    wraps: true,
-    steps: true,
-};
+const MINUTES: Field = Field { name: "minutes", min: 0, max: 59, names: &[], wraps: false, steps: true };
+const HOURS: Field = Field { name: "hours", min: 0, max: 23, names: &[], wraps: false, steps: true };
+const DAY_OF_MONTH: Field = Field { name: "day-of-month", min: 1, max: 31, names: &[], wraps: false, steps: true };
+const MONTH: Field = Field { name: "month", min: 1, max: 12, names: MONTH_NAMES, wraps: true, steps: true };
 const DAY_OF_WEEK: Field = Field {
     name: "day-of-week",
     min: 1,
@@ -487,14 +431,7 @@ const DAY_OF_WEEK: Field = Field {
     // EventBridge Scheduler documents `, - * ? L #` for day-of-week: no steps.
     steps: false,
 };
-const YEAR: Field = Field {
-    name: "year",
-    min: Years::MIN,
-    max: Years::MAX,
-    names: &[],
-    wraps: false,
-    steps: true,
-};
+const YEAR: Field = Field { name: "year", min: Years::MIN, max: Years::MAX, names: &[], wraps: false, steps: true };
 
 impl Field {
     fn error(&self, detail: impl fmt::Display) -> CronError {
@@ -536,17 +473,11 @@ impl Field {
             return Err(self.error(format!("{reason} (got {atom:?})")));
         }
         if self.names.is_empty() {
-            Err(self.error(format!(
-                "{atom:?} is not a number (expected {})",
-                self.accepted()
-            )))
+            Err(self.error(format!("{atom:?} is not a number (expected {})", self.accepted())))
         } else if atom.bytes().all(|b| b.is_ascii_alphabetic()) {
             Err(self.error(format!("unknown name {atom:?} (use {})", self.accepted())))
         } else {
-            Err(self.error(format!(
-                "{atom:?} is not a number or name (use {})",
-                self.accepted()
-            )))
+            Err(self.error(format!("{atom:?} is not a number or name (use {})", self.accepted())))
         }
     }
 
@@ -561,10 +492,7 @@ impl Field {
         match step.parse::<u32>() {
             Ok(0) => Err(self.error(format!("step 0 in {item:?} must be at least 1"))),
             Ok(n) if n <= u32::from(self.span()) => Ok(n as u16),
-            _ => Err(self.error(format!(
-                "step {step} in {item:?} must be at most {}",
-                self.span()
-            ))),
+            _ => Err(self.error(format!("step {step} in {item:?} must be at most {}", self.span()))),
         }
     }
 
@@ -576,9 +504,7 @@ impl Field {
             None => (item, None),
         };
         if step_text.is_some() && base.is_empty() {
-            return Err(self.error(format!(
-                "{item:?} is missing the start before \"/\" (e.g. */5 or 0/5)"
-            )));
+            return Err(self.error(format!("{item:?} is missing the start before \"/\" (e.g. */5 or 0/5)")));
         }
 
         let (start, end) = if base == "*" {
@@ -607,9 +533,7 @@ impl Field {
 
         let step = match step_text {
             Some(_) if !self.steps => {
-                return Err(self.error(format!(
-                    "steps (\"/\") are not allowed in this field (got {item:?})"
-                )));
+                return Err(self.error(format!("steps (\"/\") are not allowed in this field (got {item:?})")));
             }
             Some(step) => self.parse_step(item, step)?,
             None => 1,
@@ -618,11 +542,7 @@ impl Field {
         // Walk from `start` to `end`, wrapping past `max` back to `min` when
         // start > end (only possible for fields that wrap).
         let span = self.span();
-        let len = if start <= end {
-            end - start + 1
-        } else {
-            (self.max - start + 1) + (end - self.min + 1)
-        };
+        let len = if start <= end { end - start + 1 } else { (self.max - start + 1) + (end - self.min + 1) };
         for k in (0..len).step_by(usize::from(step)) {
             acc.insert((start - self.min + k) % span);
         }
@@ -647,9 +567,7 @@ impl Field {
         if !text.contains('?') {
             Ok(())
         } else if allowed {
-            Err(self.error(format!(
-                "? must be the whole field, not part of a list or range (got {text:?})"
-            )))
+            Err(self.error(format!("? must be the whole field, not part of a list or range (got {text:?})")))
         } else {
             Err(self.error("? is only allowed in day-of-month or day-of-week"))
         }
@@ -661,14 +579,11 @@ impl Field {
 fn misplaced_special(atom: &str) -> Option<&'static str> {
     let digits_then = |suffix: char| {
         let upper = atom.to_ascii_uppercase();
-        upper
-            .strip_suffix(suffix)
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        upper.strip_suffix(suffix).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
     };
     if atom.contains('#') {
         Some("# is only allowed in day-of-week")
-    } else if atom.eq_ignore_ascii_case("L") || atom.eq_ignore_ascii_case("LW") || digits_then('L')
-    {
+    } else if atom.eq_ignore_ascii_case("L") || atom.eq_ignore_ascii_case("LW") || digits_then('L') {
         Some("L is only allowed in day-of-month and day-of-week")
     } else if atom.eq_ignore_ascii_case("W") || digits_then('W') {
         Some("W is only allowed in day-of-month")
@@ -704,9 +619,7 @@ fn parse_day_of_month(text: &str) -> Result<DayOfMonth, CronError> {
 
     let has_special = text.bytes().any(|b| matches!(b, b'L' | b'l' | b'W' | b'w'));
     if !has_special {
-        return Ok(DayOfMonth::Days(BitSet64::from_bits(
-            &field.parse_list(text)?,
-        )));
+        return Ok(DayOfMonth::Days(BitSet64::from_bits(&field.parse_list(text)?)));
     }
     if text.contains(',') {
         return Err(field.error(SPECIAL_IN_LIST));
@@ -724,9 +637,7 @@ fn parse_day_of_month(text: &str) -> Result<DayOfMonth, CronError> {
         // parse_value checks 1-31; the result always fits in a u8.
         return Ok(DayOfMonth::NearestWeekday(field.parse_value(day)? as u8));
     }
-    Err(field.error(format!(
-        "{text:?} is not supported (use L, LW or a day followed by W, e.g. 15W)"
-    )))
+    Err(field.error(format!("{text:?} is not supported (use L, LW or a day followed by W, e.g. 15W)")))
 }
 
 fn parse_day_of_week(text: &str) -> Result<DayOfWeek, CronError> {
@@ -739,9 +650,7 @@ fn parse_day_of_week(text: &str) -> Result<DayOfWeek, CronError> {
     // No weekday name contains L or #, so these always mean the special forms.
     let has_special = text.bytes().any(|b| matches!(b, b'L' | b'l' | b'#'));
     if !has_special {
-        return Ok(DayOfWeek::Days(BitSet64::from_bits(
-            &field.parse_list(text)?,
-        )));
+        return Ok(DayOfWeek::Days(BitSet64::from_bits(&field.parse_list(text)?)));
     }
     if text.contains(',') {
         return Err(field.error(SPECIAL_IN_LIST));
@@ -753,38 +662,27 @@ fn parse_day_of_week(text: &str) -> Result<DayOfWeek, CronError> {
         }
         let weekday = field.parse_value(weekday)?;
         // Check the digits first: u8::from_str would also accept "+1".
-        let occurrence = if nth.bytes().all(|b| b.is_ascii_digit()) {
-            nth.parse::<u8>().ok()
-        } else {
-            None
-        };
+        let occurrence = if nth.bytes().all(|b| b.is_ascii_digit()) { nth.parse::<u8>().ok() } else { None };
         return match occurrence {
-            Some(nth @ 1..=5) => Ok(DayOfWeek::Nth {
-                weekday: weekday as u8,
-                nth,
-            }),
-            _ => Err(field.error(format!(
-                "occurrence {nth:?} in {text:?} must be 1-5 (e.g. MON#2 is the second Monday)"
-            ))),
+            Some(nth @ 1..=5) => Ok(DayOfWeek::Nth { weekday: weekday as u8, nth }),
+            _ => {
+                Err(field
+                    .error(format!("occurrence {nth:?} in {text:?} must be 1-5 (e.g. MON#2 is the second Monday)")))
+            }
         };
     }
 
     if text.eq_ignore_ascii_case("L") {
         // A lone L is the last day of the week: Saturday.
-        return Ok(DayOfWeek::Days(BitSet64::from_bits(&Bits::single(
-            field, 7,
-        ))));
+        return Ok(DayOfWeek::Days(BitSet64::from_bits(&Bits::single(field, 7))));
     }
     if let Some(weekday) = strip_suffix_ignore_case(text, "L")
         && !weekday.is_empty()
-        && (weekday.bytes().all(|b| b.is_ascii_digit())
-            || weekday.bytes().all(|b| b.is_ascii_alphabetic()))
+        && (weekday.bytes().all(|b| b.is_ascii_digit()) || weekday.bytes().all(|b| b.is_ascii_alphabetic()))
     {
         return Ok(DayOfWeek::LastOfMonth(field.parse_value(weekday)? as u8));
     }
-    Err(field.error(format!(
-        "{text:?} is not supported (use L alone or a weekday followed by L, e.g. 6L or FRIL)"
-    )))
+    Err(field.error(format!("{text:?} is not supported (use L alone or a weekday followed by L, e.g. 6L or FRIL)")))
 }
 
 /// Accumulator used while parsing: bit `v - min` is set for value `v`. 256 bits cover
@@ -797,11 +695,7 @@ struct Bits {
 
 impl Bits {
     fn new(field: &Field) -> Self {
-        Bits {
-            words: [0; 4],
-            min: field.min,
-            max: field.max,
-        }
+        Bits { words: [0; 4], min: field.min, max: field.max }
     }
 
     fn single(field: &Field, value: u16) -> Self {
@@ -820,8 +714,7 @@ impl Bits {
 
     /// Offsets (value - min) in ascending order.
     fn iter(&self) -> impl Iterator<Item = u16> + '_ {
-        (0..=self.max - self.min)
-            .filter(|&offset| self.words[usize::from(offset) / 64] & (1 << (offset % 64)) != 0)
+        (0..=self.max - self.min).filter(|&offset| self.words[usize::from(offset) / 64] & (1 << (offset % 64)) != 0)
     }
 }
 
@@ -1062,22 +955,12 @@ mod tests {
         for case in cases {
             let cron = parse(case.expr).unwrap_or_else(|e| panic!("{}: {e}", case.expr));
             let to_u16 = |s: &BitSet64| s.iter().map(u16::from).collect::<Vec<_>>();
-            assert_eq!(
-                to_u16(cron.minutes()),
-                case.minutes,
-                "{} minutes",
-                case.expr
-            );
+            assert_eq!(to_u16(cron.minutes()), case.minutes, "{} minutes", case.expr);
             assert_eq!(to_u16(cron.hours()), case.hours, "{} hours", case.expr);
             assert_eq!(*cron.day_of_month(), case.dom, "{} day-of-month", case.expr);
             assert_eq!(to_u16(cron.months()), case.months, "{} months", case.expr);
             assert_eq!(*cron.day_of_week(), case.dow, "{} day-of-week", case.expr);
-            assert_eq!(
-                cron.years().iter().collect::<Vec<_>>(),
-                case.years,
-                "{} years",
-                case.expr
-            );
+            assert_eq!(cron.years().iter().collect::<Vec<_>>(), case.years, "{} years", case.expr);
             assert_eq!(cron.as_str(), case.expr);
             assert_eq!(cron.to_string(), case.expr);
         }
@@ -1088,44 +971,19 @@ mod tests {
         let names = "minutes hours day-of-month month day-of-week year";
         let cases: Vec<(&str, String)> = vec![
             // Wrapper and field count.
-            (
-                "0 22 * * *",
-                format!("expected cron({names}), got \"0 22 * * *\""),
-            ),
+            ("0 22 * * *", format!("expected cron({names}), got \"0 22 * * *\"")),
             ("", format!("expected cron({names}), got \"\"")),
-            (
-                "CRON(0 22 ? * * *)",
-                format!("expected cron({names}), got \"CRON(0 22 ? * * *)\""),
-            ),
-            (
-                "cron(0 22 ? * * *",
-                format!("expected cron({names}), got \"cron(0 22 ? * * *\""),
-            ),
-            (
-                "rate(5 minutes)",
-                "only cron(...) expressions are accepted here, got \"rate(5 minutes)\"".into(),
-            ),
+            ("CRON(0 22 ? * * *)", format!("expected cron({names}), got \"CRON(0 22 ? * * *)\"")),
+            ("cron(0 22 ? * * *", format!("expected cron({names}), got \"cron(0 22 ? * * *\"")),
+            ("rate(5 minutes)", "only cron(...) expressions are accepted here, got \"rate(5 minutes)\"".into()),
             (
                 "at(2026-01-01T00:00:00)",
-                "only cron(...) expressions are accepted here, got \"at(2026-01-01T00:00:00)\""
-                    .into(),
+                "only cron(...) expressions are accepted here, got \"at(2026-01-01T00:00:00)\"".into(),
             ),
-            (
-                "cron(0 22 * * *)",
-                format!("cron has 5 fields, EventBridge Scheduler needs 6: {names}"),
-            ),
-            (
-                "cron(0 0 22 * * ? *)",
-                format!("cron has 7 fields, EventBridge Scheduler needs 6: {names}"),
-            ),
-            (
-                "cron()",
-                format!("cron has 0 fields, EventBridge Scheduler needs 6: {names}"),
-            ),
-            (
-                "cron(*)",
-                format!("cron has 1 field, EventBridge Scheduler needs 6: {names}"),
-            ),
+            ("cron(0 22 * * *)", format!("cron has 5 fields, EventBridge Scheduler needs 6: {names}")),
+            ("cron(0 0 22 * * ? *)", format!("cron has 7 fields, EventBridge Scheduler needs 6: {names}")),
+            ("cron()", format!("cron has 0 fields, EventBridge Scheduler needs 6: {names}")),
+            ("cron(*)", format!("cron has 1 field, EventBridge Scheduler needs 6: {names}")),
             // Out of range values.
             ("cron(60 0 ? * * *)", "minutes: 60 is out of range 0-59".into()),
             ("cron(0 25 ? * * *)", "hours: 25 is out of range 0-23".into()),
@@ -1136,168 +994,87 @@ mod tests {
             ("cron(0 0 ? * 8 *)", "day-of-week: 8 is out of range 1-7".into()),
             ("cron(0 0 ? * * 1969)", "year: 1969 is out of range 1970-2199".into()),
             ("cron(0 0 ? * * 2200)", "year: 2200 is out of range 1970-2199".into()),
-            (
-                "cron(99999999999 0 ? * * *)",
-                "minutes: 99999999999 is out of range 0-59".into(),
-            ),
+            ("cron(99999999999 0 ? * * *)", "minutes: 99999999999 is out of range 0-59".into()),
             ("cron(0 0 32W * ? *)", "day-of-month: 32 is out of range 1-31".into()),
             ("cron(0 0 ? * 8L *)", "day-of-week: 8 is out of range 1-7".into()),
             ("cron(0 0 ? * 9#1 *)", "day-of-week: 9 is out of range 1-7".into()),
             // Names and non-numbers.
-            (
-                "cron(0 9 ? * MOM *)",
-                "day-of-week: unknown name \"MOM\" (use SUN-SAT or 1-7)".into(),
-            ),
-            (
-                "cron(0 9 ? * MONDAY *)",
-                "day-of-week: unknown name \"MONDAY\" (use SUN-SAT or 1-7)".into(),
-            ),
-            (
-                "cron(0 9 1 JAM ? *)",
-                "month: unknown name \"JAM\" (use JAN-DEC or 1-12)".into(),
-            ),
-            (
-                "cron(0 9 1 1x ? *)",
-                "month: \"1x\" is not a number or name (use JAN-DEC or 1-12)".into(),
-            ),
-            (
-                "cron(x 9 ? * * *)",
-                "minutes: \"x\" is not a number (expected 0-59)".into(),
-            ),
-            (
-                "cron(0 9 ? * * -1)",
-                "year: \"-1\" is not a valid range (expected start-end, e.g. 1970-1971)".into(),
-            ),
-            (
-                "cron(0 MON ? * * *)",
-                "hours: \"MON\" is not a number (expected 0-23)".into(),
-            ),
+            ("cron(0 9 ? * MOM *)", "day-of-week: unknown name \"MOM\" (use SUN-SAT or 1-7)".into()),
+            ("cron(0 9 ? * MONDAY *)", "day-of-week: unknown name \"MONDAY\" (use SUN-SAT or 1-7)".into()),
+            ("cron(0 9 1 JAM ? *)", "month: unknown name \"JAM\" (use JAN-DEC or 1-12)".into()),
+            ("cron(0 9 1 1x ? *)", "month: \"1x\" is not a number or name (use JAN-DEC or 1-12)".into()),
+            ("cron(x 9 ? * * *)", "minutes: \"x\" is not a number (expected 0-59)".into()),
+            ("cron(0 9 ? * * -1)", "year: \"-1\" is not a valid range (expected start-end, e.g. 1970-1971)".into()),
+            ("cron(0 MON ? * * *)", "hours: \"MON\" is not a number (expected 0-23)".into()),
             // Day-of-month / day-of-week exclusivity.
-            (
-                "cron(0 9 * * MON *)",
-                "day-of-month and day-of-week cannot both be set; use ? in one of them".into(),
-            ),
-            (
-                "cron(0 9 * * * *)",
-                "day-of-month and day-of-week cannot both be set; use ? in one of them".into(),
-            ),
-            (
-                "cron(0 9 L * 6L *)",
-                "day-of-month and day-of-week cannot both be set; use ? in one of them".into(),
-            ),
-            (
-                "cron(0 9 ? * ? *)",
-                "day-of-month and day-of-week cannot both be ?".into(),
-            ),
+            ("cron(0 9 * * MON *)", "day-of-month and day-of-week cannot both be set; use ? in one of them".into()),
+            ("cron(0 9 * * * *)", "day-of-month and day-of-week cannot both be set; use ? in one of them".into()),
+            ("cron(0 9 L * 6L *)", "day-of-month and day-of-week cannot both be set; use ? in one of them".into()),
+            ("cron(0 9 ? * ? *)", "day-of-month and day-of-week cannot both be ?".into()),
             // Question mark misuse.
-            (
-                "cron(? 9 ? * * *)",
-                "minutes: ? is only allowed in day-of-month or day-of-week".into(),
-            ),
-            (
-                "cron(0 9 1 ? * *)",
-                "month: ? is only allowed in day-of-month or day-of-week".into(),
-            ),
+            ("cron(? 9 ? * * *)", "minutes: ? is only allowed in day-of-month or day-of-week".into()),
+            ("cron(0 9 1 ? * *)", "month: ? is only allowed in day-of-month or day-of-week".into()),
             (
                 "cron(0 9 1,? * * *)",
-                "day-of-month: ? must be the whole field, not part of a list or range (got \"1,?\")"
-                    .into(),
+                "day-of-month: ? must be the whole field, not part of a list or range (got \"1,?\")".into(),
             ),
             (
                 "cron(0 9 * * ?,MON *)",
-                "day-of-week: ? must be the whole field, not part of a list or range (got \"?,MON\")"
-                    .into(),
+                "day-of-week: ? must be the whole field, not part of a list or range (got \"?,MON\")".into(),
             ),
             // The # form.
-            (
-                "cron(0 9 ? * MON# *)",
-                "day-of-week: \"#\" needs a weekday and an occurrence 1-5, e.g. MON#2".into(),
-            ),
-            (
-                "cron(0 9 ? * #2 *)",
-                "day-of-week: \"#\" needs a weekday and an occurrence 1-5, e.g. MON#2".into(),
-            ),
-            (
-                "cron(0 9 ? * MON#2#3 *)",
-                "day-of-week: \"#\" needs a weekday and an occurrence 1-5, e.g. MON#2".into(),
-            ),
+            ("cron(0 9 ? * MON# *)", "day-of-week: \"#\" needs a weekday and an occurrence 1-5, e.g. MON#2".into()),
+            ("cron(0 9 ? * #2 *)", "day-of-week: \"#\" needs a weekday and an occurrence 1-5, e.g. MON#2".into()),
+            ("cron(0 9 ? * MON#2#3 *)", "day-of-week: \"#\" needs a weekday and an occurrence 1-5, e.g. MON#2".into()),
             (
                 "cron(0 9 ? * MON#6 *)",
-                "day-of-week: occurrence \"6\" in \"MON#6\" must be 1-5 (e.g. MON#2 is the second Monday)"
-                    .into(),
+                "day-of-week: occurrence \"6\" in \"MON#6\" must be 1-5 (e.g. MON#2 is the second Monday)".into(),
             ),
             (
                 "cron(0 9 ? * MON#0 *)",
-                "day-of-week: occurrence \"0\" in \"MON#0\" must be 1-5 (e.g. MON#2 is the second Monday)"
-                    .into(),
+                "day-of-week: occurrence \"0\" in \"MON#0\" must be 1-5 (e.g. MON#2 is the second Monday)".into(),
             ),
             (
                 "cron(0 9 ? * 2#+1 *)",
-                "day-of-week: occurrence \"+1\" in \"2#+1\" must be 1-5 (e.g. MON#2 is the second Monday)"
-                    .into(),
+                "day-of-week: occurrence \"+1\" in \"2#+1\" must be 1-5 (e.g. MON#2 is the second Monday)".into(),
             ),
-            (
-                "cron(0 9 ? * MOM#1 *)",
-                "day-of-week: unknown name \"MOM\" (use SUN-SAT or 1-7)".into(),
-            ),
+            ("cron(0 9 ? * MOM#1 *)", "day-of-week: unknown name \"MOM\" (use SUN-SAT or 1-7)".into()),
             // L / W / # in lists, ranges and the wrong fields.
             (
                 "cron(0 9 1,15,L * ? *)",
                 "day-of-month: L, W and # cannot be combined with other values in a list".into(),
             ),
-            (
-                "cron(0 9 1,15W * ? *)",
-                "day-of-month: L, W and # cannot be combined with other values in a list".into(),
-            ),
-            (
-                "cron(0 9 ? * MON,6L *)",
-                "day-of-week: L, W and # cannot be combined with other values in a list".into(),
-            ),
+            ("cron(0 9 1,15W * ? *)", "day-of-month: L, W and # cannot be combined with other values in a list".into()),
+            ("cron(0 9 ? * MON,6L *)", "day-of-week: L, W and # cannot be combined with other values in a list".into()),
             (
                 "cron(0 9 ? * 1,MON#2 *)",
                 "day-of-week: L, W and # cannot be combined with other values in a list".into(),
             ),
             (
                 "cron(0 9 L-3 * ? *)",
-                "day-of-month: \"L-3\" is not supported (use L, LW or a day followed by W, e.g. 15W)"
-                    .into(),
+                "day-of-month: \"L-3\" is not supported (use L, LW or a day followed by W, e.g. 15W)".into(),
             ),
             (
                 "cron(0 9 1-15W * ? *)",
-                "day-of-month: \"1-15W\" is not supported (use L, LW or a day followed by W, e.g. 15W)"
-                    .into(),
+                "day-of-month: \"1-15W\" is not supported (use L, LW or a day followed by W, e.g. 15W)".into(),
             ),
             (
                 "cron(0 9 W * ? *)",
-                "day-of-month: \"W\" is not supported (use L, LW or a day followed by W, e.g. 15W)"
-                    .into(),
+                "day-of-month: \"W\" is not supported (use L, LW or a day followed by W, e.g. 15W)".into(),
             ),
             (
                 "cron(0 9 ? * 2-6L *)",
                 "day-of-week: \"2-6L\" is not supported (use L alone or a weekday followed by L, e.g. 6L or FRIL)"
                     .into(),
             ),
-            (
-                "cron(L 9 ? * * *)",
-                "minutes: L is only allowed in day-of-month and day-of-week (got \"L\")".into(),
-            ),
-            (
-                "cron(0 9 ? L * *)",
-                "month: L is only allowed in day-of-month and day-of-week (got \"L\")".into(),
-            ),
-            (
-                "cron(0 9 ? * 15W *)",
-                "day-of-week: W is only allowed in day-of-month (got \"15W\")".into(),
-            ),
-            (
-                "cron(0 9 2#1 * ? *)",
-                "day-of-month: # is only allowed in day-of-week (got \"2#1\")".into(),
-            ),
+            ("cron(L 9 ? * * *)", "minutes: L is only allowed in day-of-month and day-of-week (got \"L\")".into()),
+            ("cron(0 9 ? L * *)", "month: L is only allowed in day-of-month and day-of-week (got \"L\")".into()),
+            ("cron(0 9 ? * 15W *)", "day-of-week: W is only allowed in day-of-month (got \"15W\")".into()),
+            ("cron(0 9 2#1 * ? *)", "day-of-month: # is only allowed in day-of-week (got \"2#1\")".into()),
             // Ranges.
             (
                 "cron(0 18-8 ? * * *)",
-                "hours: range \"18-8\" runs backwards (only month and day-of-week ranges may wrap around)"
-                    .into(),
+                "hours: range \"18-8\" runs backwards (only month and day-of-week ranges may wrap around)".into(),
             ),
             (
                 "cron(0 9 10-1 * ? *)",
@@ -1306,80 +1083,36 @@ mod tests {
             ),
             (
                 "cron(0 9 ? * * 2027-2026)",
-                "year: range \"2027-2026\" runs backwards (only month and day-of-week ranges may wrap around)"
-                    .into(),
+                "year: range \"2027-2026\" runs backwards (only month and day-of-week ranges may wrap around)".into(),
             ),
-            (
-                "cron(1- 9 ? * * *)",
-                "minutes: \"1-\" is not a valid range (expected start-end, e.g. 0-1)".into(),
-            ),
-            (
-                "cron(1-2-3 9 ? * * *)",
-                "minutes: \"1-2-3\" is not a valid range (expected start-end, e.g. 0-1)".into(),
-            ),
-            (
-                "cron(*-5 9 ? * * *)",
-                "minutes: \"*-5\" is not a valid range (expected start-end, e.g. 0-1)".into(),
-            ),
+            ("cron(1- 9 ? * * *)", "minutes: \"1-\" is not a valid range (expected start-end, e.g. 0-1)".into()),
+            ("cron(1-2-3 9 ? * * *)", "minutes: \"1-2-3\" is not a valid range (expected start-end, e.g. 0-1)".into()),
+            ("cron(*-5 9 ? * * *)", "minutes: \"*-5\" is not a valid range (expected start-end, e.g. 0-1)".into()),
             // Lists.
-            (
-                "cron(1,,2 9 ? * * *)",
-                "minutes: empty value in list \"1,,2\"".into(),
-            ),
-            (
-                "cron(1, 9 ? * * *)",
-                "minutes: empty value in list \"1,\"".into(),
-            ),
+            ("cron(1,,2 9 ? * * *)", "minutes: empty value in list \"1,,2\"".into()),
+            ("cron(1, 9 ? * * *)", "minutes: empty value in list \"1,\"".into()),
             // Steps.
-            (
-                "cron(0/0 9 ? * * *)",
-                "minutes: step 0 in \"0/0\" must be at least 1".into(),
-            ),
-            (
-                "cron(0 */0 ? * * *)",
-                "hours: step 0 in \"*/0\" must be at least 1".into(),
-            ),
-            (
-                "cron(0/61 9 ? * * *)",
-                "minutes: step 61 in \"0/61\" must be at most 60".into(),
-            ),
+            ("cron(0/0 9 ? * * *)", "minutes: step 0 in \"0/0\" must be at least 1".into()),
+            ("cron(0 */0 ? * * *)", "hours: step 0 in \"*/0\" must be at least 1".into()),
+            ("cron(0/61 9 ? * * *)", "minutes: step 61 in \"0/61\" must be at most 60".into()),
             (
                 "cron(0/99999999999 9 ? * * *)",
                 "minutes: step 99999999999 in \"0/99999999999\" must be at most 60".into(),
             ),
-            (
-                "cron(0/x 9 ? * * *)",
-                "minutes: step \"x\" in \"0/x\" is not a number".into(),
-            ),
-            (
-                "cron(0/5/2 9 ? * * *)",
-                "minutes: step \"5/2\" in \"0/5/2\" is not a number".into(),
-            ),
-            (
-                "cron(0/ 9 ? * * *)",
-                "minutes: \"0/\" is missing the step after \"/\"".into(),
-            ),
-            (
-                "cron(/5 9 ? * * *)",
-                "minutes: \"/5\" is missing the start before \"/\" (e.g. */5 or 0/5)".into(),
-            ),
+            ("cron(0/x 9 ? * * *)", "minutes: step \"x\" in \"0/x\" is not a number".into()),
+            ("cron(0/5/2 9 ? * * *)", "minutes: step \"5/2\" in \"0/5/2\" is not a number".into()),
+            ("cron(0/ 9 ? * * *)", "minutes: \"0/\" is missing the step after \"/\"".into()),
+            ("cron(/5 9 ? * * *)", "minutes: \"/5\" is missing the start before \"/\" (e.g. */5 or 0/5)".into()),
             (
                 "cron(0 9 ? * MON/2 *)",
                 "day-of-week: steps (\"/\") are not allowed in this field (got \"MON/2\")".into(),
             ),
-            (
-                "cron(0 9 ? * */2 *)",
-                "day-of-week: steps (\"/\") are not allowed in this field (got \"*/2\")".into(),
-            ),
+            ("cron(0 9 ? * */2 *)", "day-of-week: steps (\"/\") are not allowed in this field (got \"*/2\")".into()),
             // Non-ASCII input must not panic.
-            (
-                "cron(0 9 ? * ДЕНЬ *)",
-                "day-of-week: \"ДЕНЬ\" is not a number or name (use SUN-SAT or 1-7)".into(),
-            ),
+            ("cron(0 9 ? * ДЕНЬ *)", "day-of-week: \"ДЕНЬ\" is not a number or name (use SUN-SAT or 1-7)".into()),
             (
                 "cron(0 9 éW * ? *)",
-                "day-of-month: \"éW\" is not supported (use L, LW or a day followed by W, e.g. 15W)"
-                    .into(),
+                "day-of-month: \"éW\" is not supported (use L, LW or a day followed by W, e.g. 15W)".into(),
             ),
         ];
 

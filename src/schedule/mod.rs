@@ -79,21 +79,14 @@ impl Schedule {
         let file = path.display().to_string();
         let source = std::fs::read_to_string(path).map_err(|e| ScheduleError {
             file: file.clone(),
-            problems: vec![Problem {
-                line: 0,
-                column: 0,
-                message: format!("cannot read the schedule file: {e}"),
-            }],
+            problems: vec![Problem { line: 0, column: 0, message: format!("cannot read the schedule file: {e}") }],
         })?;
         Schedule::parse(&source, &file)
     }
 
     /// Validate schedule text; `file` only names the source in errors.
     pub fn parse(source: &str, file: &str) -> Result<Schedule, ScheduleError> {
-        let fail = |problems| ScheduleError {
-            file: file.to_string(),
-            problems,
-        };
+        let fail = |problems| ScheduleError { file: file.to_string(), problems };
         let raw: RawSchedule = serde_saphyr::from_str(source).map_err(|e| fail(vec![Problem::from_yaml(&e)]))?;
         validate(raw).map_err(fail)
     }
@@ -138,20 +131,12 @@ pub struct Problem {
 
 impl Problem {
     fn at<T>(spanned: &Spanned<T>, message: impl Into<String>) -> Problem {
-        Problem {
-            line: spanned.referenced.line(),
-            column: spanned.referenced.column(),
-            message: message.into(),
-        }
+        Problem { line: spanned.referenced.line(), column: spanned.referenced.column(), message: message.into() }
     }
 
     fn from_yaml(e: &serde_saphyr::Error) -> Problem {
         let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
-        Problem {
-            line,
-            column,
-            message: yaml_message(&e.without_snippet().to_string()),
-        }
+        Problem { line, column, message: yaml_message(&e.without_snippet().to_string()) }
     }
 }
 
@@ -277,10 +262,8 @@ fn validate(raw: RawSchedule) -> Result<Schedule, Vec<Problem>> {
                 Ok(date) if d.value.len() == 10 => {
                     holidays.dates.insert(date);
                 }
-                _ => problems.push(Problem::at(
-                    d,
-                    format!("`{}` is not a date: write YYYY-MM-DD, e.g. 2026-12-29", d.value),
-                )),
+                _ => problems
+                    .push(Problem::at(d, format!("`{}` is not a date: write YYYY-MM-DD, e.g. 2026-12-29", d.value))),
             }
         }
     }
@@ -296,26 +279,17 @@ fn validate(raw: RawSchedule) -> Result<Schedule, Vec<Problem>> {
         if !is_environment_name(&name.value) {
             problems.push(Problem::at(
                 name,
-                format!(
-                    "environment name `{}` must be 1-32 characters of a-z, 0-9 and -",
-                    name.value
-                ),
+                format!("environment name `{}` must be 1-32 characters of a-z, 0-9 and -", name.value),
             ));
         }
         let stop = crons(&env.stop, &mut problems);
         let start = crons(&env.start, &mut problems);
         if env.services.value.is_empty() {
-            problems.push(Problem::at(
-                &env.services,
-                format!("environment `{}` lists no services", name.value),
-            ));
+            problems.push(Problem::at(&env.services, format!("environment `{}` lists no services", name.value)));
         }
         let mut services = Vec::new();
         for s in &env.services.value {
-            let id = ServiceRef {
-                cluster: s.cluster.value.clone(),
-                service: s.service.value.clone(),
-            };
+            let id = ServiceRef { cluster: s.cluster.value.clone(), service: s.service.value.clone() };
             match seen.get(&id) {
                 Some((other_env, line)) => problems.push(Problem::at(
                     &s.service,
@@ -329,26 +303,10 @@ fn validate(raw: RawSchedule) -> Result<Schedule, Vec<Problem>> {
             }
             services.extend(service_config(s, &mut problems));
         }
-        environments.insert(
-            name.value.clone(),
-            Environment {
-                name: name.value.clone(),
-                stop,
-                start,
-                services,
-            },
-        );
+        environments.insert(name.value.clone(), Environment { name: name.value.clone(), stop, start, services });
     }
 
-    if problems.is_empty() {
-        Ok(Schedule {
-            timezone,
-            holidays,
-            environments,
-        })
-    } else {
-        Err(problems)
-    }
+    if problems.is_empty() { Ok(Schedule { timezone, holidays, environments }) } else { Err(problems) }
 }
 
 fn crons(raw: &[Spanned<String>], problems: &mut Vec<Problem>) -> Vec<Cron> {
@@ -378,7 +336,8 @@ fn service_config(s: &RawService, problems: &mut Vec<Problem>) -> Option<Service
     }
     for count in [&s.desired_count, &s.min_capacity, &s.max_capacity].into_iter().flatten() {
         if count.value > MAX_TASKS {
-            problems.push(Problem::at(count, format!("{} is more than ECS's {MAX_TASKS} tasks per service", count.value)));
+            problems
+                .push(Problem::at(count, format!("{} is more than ECS's {MAX_TASKS} tasks per service", count.value)));
         }
     }
     if let (Some(min), Some(max)) = (&s.min_capacity, &s.max_capacity) {
@@ -413,10 +372,7 @@ fn service_config(s: &RawService, problems: &mut Vec<Problem>) -> Option<Service
         });
     }
     (problems.len() == before).then(|| ServiceConfig {
-        id: ServiceRef {
-            cluster: s.cluster.value.clone(),
-            service: s.service.value.clone(),
-        },
+        id: ServiceRef { cluster: s.cluster.value.clone(), service: s.service.value.clone() },
         desired_count: s.desired_count.as_ref().map(|c| c.value),
         min_capacity: s.min_capacity.as_ref().map(|c| c.value),
         max_capacity: s.max_capacity.as_ref().map(|c| c.value),

@@ -35,10 +35,13 @@ fn defaults_to_tokyo_and_no_holidays() {
 
 #[test]
 fn unknown_key_names_line_and_column() {
-    let yaml = "environments:\n  dev:\n    services:\n      - cluster: c\n        service: s\n        desired_cuont: 2\n";
+    let yaml =
+        "environments:\n  dev:\n    services:\n      - cluster: c\n        service: s\n        desired_cuont: 2\n";
     assert_eq!(
         problems(yaml),
-        vec!["s.yaml:6:9: unknown field `desired_cuont`, expected one of cluster, service, desired_count, min_capacity, max_capacity, target_groups"]
+        vec![
+            "s.yaml:6:9: unknown field `desired_cuont`, expected one of cluster, service, desired_count, min_capacity, max_capacity, target_groups"
+        ]
     );
 }
 
@@ -70,7 +73,10 @@ environments:
             "s.yaml:3:13: unknown holiday calendar `korea`: the supported calendar is `japan`",
             "s.yaml:4:11: `2026-02-30` is not a date: write YYYY-MM-DD, e.g. 2026-12-29",
             "s.yaml:6:3: environment name `Staging` must be 1-32 characters of a-z, 0-9 and -",
-            &format!("s.yaml:7:12: cron(0 22 * * MON-FRI *): {}", "cron(0 22 * * MON-FRI *)".parse::<Cron>().unwrap_err()),
+            &format!(
+                "s.yaml:7:12: cron(0 22 * * MON-FRI *): {}",
+                "cron(0 22 * * MON-FRI *)".parse::<Cron>().unwrap_err()
+            ),
             "s.yaml:9:49: min_capacity 5 is greater than max_capacity 2",
             "s.yaml:10:20: cluster `arn:aws:ecs:x` is not an ECS cluster name (1-255 letters, digits, - and _; not an ARN)",
             "s.yaml:13:32: service c/s is already listed in environment `Staging` (line 9); a service belongs to one environment only",
@@ -83,12 +89,17 @@ environments:
 #[test]
 fn empty_and_structural_errors() {
     assert_eq!(problems(""), vec!["s.yaml:1:1: the file is empty: expected a mapping with `environments`"]);
-    assert_eq!(problems("environments: {}\n"), vec!["s.yaml:1:15: no environments: add at least one under `environments`"]);
+    assert_eq!(
+        problems("environments: {}\n"),
+        vec!["s.yaml:1:15: no environments: add at least one under `environments`"]
+    );
     assert_eq!(
         problems("environments:\n  dev:\n    services: []\n"),
         vec!["s.yaml:3:15: environment `dev` lists no services"]
     );
-    let dup = problems("environments:\n  dev: {services: [{cluster: c, service: s}]}\n  dev: {services: [{cluster: c, service: t}]}\n");
+    let dup = problems(
+        "environments:\n  dev: {services: [{cluster: c, service: s}]}\n  dev: {services: [{cluster: c, service: t}]}\n",
+    );
     assert_eq!(dup.len(), 1);
     assert!(dup[0].starts_with("s.yaml:3:3: duplicate mapping key"), "{dup:?}");
     let neg = problems("environments:\n  dev:\n    services: [{cluster: c, service: s, desired_count: -1}]\n");

@@ -23,13 +23,12 @@ fn repo() -> PathBuf {
 
 /// The venv that `scripts/test` installs moto into (override with ECS_COST_SAVER_VENV).
 fn venv() -> PathBuf {
-    std::env::var_os("ECS_COST_SAVER_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(".venv"))
+    std::env::var_os("ECS_COST_SAVER_VENV").map(PathBuf::from).unwrap_or_else(|| repo().join(".venv"))
 }
 
 pub struct Moto {
     child: Child,
+    dir: PathBuf,
     pub endpoint: String,
     port: u16,
 }
@@ -44,17 +43,19 @@ impl Moto {
             bin.display()
         );
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        // Each server records requests into a file of its own, so tests running side by side
+        // never read or reset each other's recording.
+        let dir = std::env::temp_dir().join(format!("ecs-cost-saver-moto-{port}"));
+        std::fs::create_dir_all(&dir).unwrap();
         let child = Command::new(&bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .current_dir(&dir)
+            .env("MOTO_RECORDER_FILEPATH", dir.join("recording"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let mut moto = Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-            port,
-        };
+        let mut moto = Moto { child, dir, endpoint: format!("http://127.0.0.1:{port}"), port };
         let started = Instant::now();
         loop {
             if let Ok((200, _)) = moto.http("GET", "/moto-api/", "") {
@@ -85,11 +86,7 @@ impl Moto {
         )?;
         let mut response = String::new();
         s.read_to_string(&mut response)?;
-        let status = response
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
+        let status = response.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
         let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
         Ok((status, body))
     }
@@ -108,11 +105,7 @@ impl Moto {
             .args(args)
             .output()
             .expect("python from the test venv runs");
-        assert!(
-            out.status.success(),
-            "seed {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "seed {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).expect("seed prints JSON")
     }
 
@@ -152,11 +145,7 @@ fn operation(entry: &Value) -> String {
         return target.rsplit('.').next().unwrap_or(target).to_string();
     }
     let body = entry["body"].as_str().unwrap_or_default();
-    let body = if entry["body_encoded"].as_bool() == Some(true) {
-        decode_base64(body)
-    } else {
-        body.to_string()
-    };
+    let body = if entry["body_encoded"].as_bool() == Some(true) { decode_base64(body) } else { body.to_string() };
     let url = entry["url"].as_str().unwrap_or_default();
     body.split('&')
         .chain(url.split(['?', '&']))
@@ -187,6 +176,7 @@ impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -1,0 +1,314 @@
+//! Exact requests, pinned with aws-smithy-mocks: what moto cannot show (the `Port` of every
+//! target, that a no-op makes no call, that throttling is retried with our retry policy).
+
+use std::time::Duration;
+
+use aws_sdk_applicationautoscaling as aas;
+use aws_sdk_ecs as ecs;
+use aws_sdk_elasticloadbalancingv2 as elb;
+use aws_smithy_async::time::SystemTimeSource;
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use ecs_cost_saver::aws::{Sdk, retry_config};
+use ecs_cost_saver::report::{Outcome, Report};
+use ecs_cost_saver::schedule::Schedule;
+use ecs_cost_saver::{Settings, handle};
+use serde_json::json;
+
+const ACCOUNT: &str = "arn:aws:ecs:ap-northeast-1:123456789012";
+const TG_IP: &str = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/ip/0123456789abcdef";
+const TG_INSTANCE: &str = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/inst/0123456789abcdef";
+
+fn settings() -> Settings {
+    Settings { concurrency: 8, poll_interval: Duration::from_millis(10), safety_margin: Duration::ZERO }
+}
+
+/// Our retry policy (mode, attempts) with the backoff shortened so the test does not sleep.
+/// Adaptive retry paces requests by the clock, so these clients also need the real clock
+/// instead of the frozen one `mock_client!` installs (with it the rate limiter waits forever).
+fn fast_retries() -> aws_config::retry::RetryConfig {
+    retry_config().with_initial_backoff(Duration::from_millis(1)).with_max_backoff(Duration::from_millis(5))
+}
+
+async fn run(sdk: &Sdk, yaml: &str, action: &str) -> Report {
+    let schedule = Schedule::parse(yaml, "mock.yaml").unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    handle(sdk, &schedule, json!({"action": action, "environment": "env"}), deadline, &settings()).await.unwrap()
+}
+
+fn service(name: &str, desired: i32) -> ecs::types::builders::ServiceBuilder {
+    ecs::types::Service::builder()
+        .service_arn(format!("{ACCOUNT}:service/c/{name}"))
+        .service_name(name)
+        .status("ACTIVE")
+        .desired_count(desired)
+}
+
+fn tag(key: &str, value: &str) -> ecs::types::Tag {
+    ecs::types::Tag::builder().key(key).value(value).build()
+}
+
+fn lb(tg: &str, port: i32) -> ecs::types::LoadBalancer {
+    ecs::types::LoadBalancer::builder().target_group_arn(tg).container_name("app").container_port(port).build()
+}
+
+fn no_scalable_targets() -> aws_smithy_mocks::Rule {
+    mock!(aas::Client::describe_scalable_targets)
+        .then_output(|| aas::operation::describe_scalable_targets::DescribeScalableTargetsOutput::builder().build())
+}
+
+#[tokio::test]
+async fn register_targets_carries_id_and_port_for_ip_and_instance_targets() {
+    let describe_services = mock!(ecs::Client::describe_services).then_output(|| {
+        ecs::operation::describe_services::DescribeServicesOutput::builder()
+            .services(service("web", 1).load_balancers(lb(TG_IP, 8080)).build())
+            .services(service("legacy", 1).load_balancers(lb(TG_INSTANCE, 8080)).build())
+            .build()
+    });
+    let list_tasks = mock!(ecs::Client::list_tasks).then_compute_output(|req| {
+        let id = if req.service_name() == Some("web") { "t-web" } else { "t-legacy" };
+        ecs::operation::list_tasks::ListTasksOutput::builder().task_arns(format!("{ACCOUNT}:task/c/{id}")).build()
+    });
+    let describe_tasks = mock!(ecs::Client::describe_tasks).then_compute_output(|req| {
+        let mut out = ecs::operation::describe_tasks::DescribeTasksOutput::builder();
+        for arn in req.tasks() {
+            let task = ecs::types::Task::builder().task_arn(arn).last_status("RUNNING");
+            out = out.tasks(if arn.ends_with("t-web") {
+                task.group("service:web")
+                    .attachments(
+                        ecs::types::Attachment::builder()
+                            .r#type("ElasticNetworkInterface")
+                            .details(
+                                ecs::types::KeyValuePair::builder()
+                                    .name("privateIPv4Address")
+                                    .value("10.0.0.7")
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .containers(ecs::types::Container::builder().name("app").build())
+                    .build()
+            } else {
+                task.group("service:legacy")
+                    .container_instance_arn(format!("{ACCOUNT}:container-instance/c/ci-1"))
+                    .containers(
+                        ecs::types::Container::builder()
+                            .name("app")
+                            .network_bindings(
+                                ecs::types::NetworkBinding::builder().container_port(8080).host_port(32768).build(),
+                            )
+                            .build(),
+                    )
+                    .build()
+            });
+        }
+        out.build()
+    });
+    let describe_instances = mock!(ecs::Client::describe_container_instances).then_output(|| {
+        ecs::operation::describe_container_instances::DescribeContainerInstancesOutput::builder()
+            .container_instances(
+                ecs::types::ContainerInstance::builder()
+                    .container_instance_arn(format!("{ACCOUNT}:container-instance/c/ci-1"))
+                    .ec2_instance_id("i-0abc")
+                    .build(),
+            )
+            .build()
+    });
+    let describe_tgs = mock!(elb::Client::describe_target_groups).then_compute_output(|req| {
+        let mut out = elb::operation::describe_target_groups::DescribeTargetGroupsOutput::builder();
+        for arn in req.target_group_arns() {
+            let kind = if arn == TG_IP { elb::types::TargetTypeEnum::Ip } else { elb::types::TargetTypeEnum::Instance };
+            out = out.target_groups(elb::types::TargetGroup::builder().target_group_arn(arn).target_type(kind).build());
+        }
+        out.build()
+    });
+    let health = mock!(elb::Client::describe_target_health)
+        .then_output(|| elb::operation::describe_target_health::DescribeTargetHealthOutput::builder().build());
+    let target = |id: &str, port: i32| elb::types::TargetDescription::builder().id(id).port(port).build();
+    let register_ip = mock!(elb::Client::register_targets)
+        .match_requests(move |req| req.target_group_arn() == Some(TG_IP) && req.targets() == [target("10.0.0.7", 8080)])
+        .then_output(|| elb::operation::register_targets::RegisterTargetsOutput::builder().build());
+    let register_instance = mock!(elb::Client::register_targets)
+        .match_requests(move |req| {
+            req.target_group_arn() == Some(TG_INSTANCE) && req.targets() == [target("i-0abc", 32768)]
+        })
+        .then_output(|| elb::operation::register_targets::RegisterTargetsOutput::builder().build());
+
+    let sdk = Sdk {
+        ecs: mock_client!(
+            ecs,
+            RuleMode::MatchAny,
+            [&describe_services, &list_tasks, &describe_tasks, &describe_instances]
+        ),
+        scaling: mock_client!(aas, RuleMode::MatchAny, [&no_scalable_targets()]),
+        elb: mock_client!(elb, RuleMode::MatchAny, [&describe_tgs, &health, &register_ip, &register_instance]),
+    };
+    let report = run(
+        &sdk,
+        "environments:\n  env:\n    services: [{cluster: c, service: web}, {cluster: c, service: legacy}]\n",
+        "register",
+    )
+    .await;
+    assert!(report.error().is_none(), "{report}");
+    assert_eq!(register_ip.num_calls(), 1, "ip target registered with the container port");
+    assert_eq!(register_instance.num_calls(), 1, "instance target registered with the host port");
+    assert_eq!(describe_services.num_calls(), 1, "both services in one DescribeServices");
+    assert_eq!(describe_tasks.num_calls(), 1, "both services' tasks in one DescribeTasks");
+    let targets: Vec<(String, u16)> = report.targets.iter().map(|t| (t.target.id.clone(), t.target.port)).collect();
+    assert_eq!(targets.len(), 2);
+    assert!(targets.contains(&("10.0.0.7".into(), 8080)) && targets.contains(&("i-0abc".into(), 32768)));
+}
+
+#[tokio::test]
+async fn an_already_stopped_service_gets_no_mutating_call() {
+    let describe_services = mock!(ecs::Client::describe_services).then_output(|| {
+        ecs::operation::describe_services::DescribeServicesOutput::builder()
+            .services(service("api", 0).tags(tag("ecs-cost-saver:snapshot", "desired=3 min=1 max=4")).build())
+            .build()
+    });
+    let describe_targets = mock!(aas::Client::describe_scalable_targets).then_output(|| {
+        aas::operation::describe_scalable_targets::DescribeScalableTargetsOutput::builder()
+            .scalable_targets(
+                aas::types::ScalableTarget::builder()
+                    .service_namespace(aas::types::ServiceNamespace::Ecs)
+                    .resource_id("service/c/api")
+                    .scalable_dimension(aas::types::ScalableDimension::EcsServiceDesiredCount)
+                    .min_capacity(0)
+                    .max_capacity(0)
+                    .role_arn("arn:aws:iam::123456789012:role/x")
+                    .creation_time(aws_smithy_types::DateTime::from_secs(0))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    });
+    let update = mock!(ecs::Client::update_service)
+        .then_output(|| ecs::operation::update_service::UpdateServiceOutput::builder().build());
+    let tag_resource = mock!(ecs::Client::tag_resource)
+        .then_output(|| ecs::operation::tag_resource::TagResourceOutput::builder().build());
+    let untag = mock!(ecs::Client::untag_resource)
+        .then_output(|| ecs::operation::untag_resource::UntagResourceOutput::builder().build());
+    let register_scalable = mock!(aas::Client::register_scalable_target)
+        .then_output(|| aas::operation::register_scalable_target::RegisterScalableTargetOutput::builder().build());
+    let sdk = Sdk {
+        ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services, &update, &tag_resource, &untag]),
+        scaling: mock_client!(aas, RuleMode::MatchAny, [&describe_targets, &register_scalable]),
+        elb: mock_client!(elb, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+    };
+    let report = run(&sdk, "environments:\n  env:\n    services: [{cluster: c, service: api}]\n", "stop").await;
+    assert_eq!(report.services[0].outcome, Outcome::Unchanged, "{report}");
+    assert_eq!(
+        (update.num_calls(), tag_resource.num_calls(), untag.num_calls(), register_scalable.num_calls()),
+        (0, 0, 0, 0)
+    );
+    assert_eq!((describe_services.num_calls(), describe_targets.num_calls()), (1, 1));
+}
+
+const THROTTLED: &str = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
+
+#[tokio::test]
+async fn throttled_calls_are_retried() {
+    let describe_services = mock!(ecs::Client::describe_services)
+        .sequence()
+        .http_status(400, Some(THROTTLED.into()))
+        .output(|| {
+            ecs::operation::describe_services::DescribeServicesOutput::builder()
+                .services(service("api", 2).build())
+                .build()
+        })
+        .build();
+    let tag_resource = mock!(ecs::Client::tag_resource)
+        .then_output(|| ecs::operation::tag_resource::TagResourceOutput::builder().build());
+    let update = mock!(ecs::Client::update_service)
+        .sequence()
+        .http_status(400, Some(THROTTLED.into()))
+        .times(2)
+        .output(|| ecs::operation::update_service::UpdateServiceOutput::builder().build())
+        .build();
+    let sdk = Sdk {
+        ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services, &tag_resource, &update], |c| c
+            .retry_config(fast_retries())
+            .time_source(SystemTimeSource::new())),
+        scaling: mock_client!(aas, RuleMode::MatchAny, [&no_scalable_targets()]),
+        elb: mock_client!(elb, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+    };
+    let report = run(&sdk, "environments:\n  env:\n    services: [{cluster: c, service: api}]\n", "stop").await;
+    assert_eq!(report.services[0].outcome, Outcome::Changed, "{report}");
+    assert_eq!(report.services[0].actions, vec!["save snapshot desired=2", "set desiredCount 0"]);
+    assert_eq!(describe_services.num_calls(), 2, "DescribeServices retried once");
+    assert_eq!(update.num_calls(), 3, "UpdateService retried twice");
+}
+
+#[tokio::test]
+async fn throttling_that_outlasts_the_retries_fails_that_service_only() {
+    let describe_services = mock!(ecs::Client::describe_services).then_output(|| {
+        ecs::operation::describe_services::DescribeServicesOutput::builder()
+            .services(service("api", 2).build())
+            .services(service("web", 1).build())
+            .build()
+    });
+    let tag_resource = mock!(ecs::Client::tag_resource)
+        .then_output(|| ecs::operation::tag_resource::TagResourceOutput::builder().build());
+    let update_api = mock!(ecs::Client::update_service)
+        .match_requests(|r| r.service() == Some("api"))
+        .sequence()
+        .http_status(400, Some(THROTTLED.into()))
+        .repeatedly()
+        .build();
+    let update_web = mock!(ecs::Client::update_service)
+        .match_requests(|r| r.service() == Some("web"))
+        .then_output(|| ecs::operation::update_service::UpdateServiceOutput::builder().build());
+    let sdk = Sdk {
+        ecs: mock_client!(
+            ecs,
+            RuleMode::MatchAny,
+            [&describe_services, &tag_resource, &update_api, &update_web],
+            |c| c.retry_config(fast_retries()).time_source(SystemTimeSource::new())
+        ),
+        scaling: mock_client!(aas, RuleMode::MatchAny, [&no_scalable_targets()]),
+        elb: mock_client!(elb, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+    };
+    let report = run(
+        &sdk,
+        "environments:\n  env:\n    services: [{cluster: c, service: api}, {cluster: c, service: web}]\n",
+        "stop",
+    )
+    .await;
+    let api = &report.services[0];
+    assert_eq!(api.outcome, Outcome::Failed);
+    assert_eq!(
+        api.error.as_deref(),
+        Some("set desiredCount 0 failed: UpdateService: ThrottlingException: Rate exceeded")
+    );
+    assert_eq!(api.actions, vec!["save snapshot desired=2"], "the snapshot was saved before the failure");
+    assert_eq!(update_api.num_calls(), 5, "our retry policy: 5 attempts");
+    assert_eq!(report.services[1].outcome, Outcome::Changed);
+    assert!(report.error().unwrap().is_retryable());
+}
+
+#[tokio::test]
+async fn describes_are_batched() {
+    let describe_services = mock!(ecs::Client::describe_services)
+        .match_requests(|r| r.services().len() <= 10 && r.include() == [ecs::types::ServiceField::Tags])
+        .then_compute_output(|req| {
+            let mut out = ecs::operation::describe_services::DescribeServicesOutput::builder();
+            for name in req.services() {
+                out = out.services(service(name, 0).build());
+            }
+            out.build()
+        });
+    let describe_targets = mock!(aas::Client::describe_scalable_targets)
+        .match_requests(|r| r.resource_ids().len() <= 50)
+        .then_output(|| aas::operation::describe_scalable_targets::DescribeScalableTargetsOutput::builder().build());
+    let sdk = Sdk {
+        ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services]),
+        scaling: mock_client!(aas, RuleMode::MatchAny, [&describe_targets]),
+        elb: mock_client!(elb, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+    };
+    let services: Vec<String> = (0..25).map(|i| format!("{{cluster: c, service: s{i}}}")).collect();
+    let yaml = format!("environments:\n  env:\n    services: [{}]\n", services.join(", "));
+    let report = run(&sdk, &yaml, "stop").await;
+    assert_eq!(report.services.len(), 25);
+    assert!(report.services.iter().all(|s| s.outcome == Outcome::Unchanged), "{report}");
+    assert_eq!(describe_services.num_calls(), 3, "25 services: 10 + 10 + 5");
+    assert_eq!(describe_targets.num_calls(), 1, "25 resource ids in one call");
+}
