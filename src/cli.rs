@@ -103,10 +103,8 @@ async fn invoke(
         (None, None) => unreachable!("clap requires --payload or --event"),
     };
     let mut input = crate::event::json(&text)?;
-    if dry_run {
-        if let Some(object) = input.as_object_mut().filter(|o| o.contains_key("action")) {
-            object.insert("dry_run".into(), Value::Bool(true));
-        }
+    if dry_run && let Some(object) = input.as_object_mut().filter(|o| o.contains_key("action")) {
+        object.insert("dry_run".into(), Value::Bool(true));
     }
     // Reject a bad input before looking for credentials or a region: the answer to a typo
     // should not be "no AWS region".

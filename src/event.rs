@@ -70,6 +70,21 @@ impl Input {
                 keys.join(", ")
             )));
         }
+        let valid = Action::NAMES.join(", ");
+        match &object["action"] {
+            Value::String(action) if Action::NAMES.contains(&action.as_str()) => {}
+            Value::String(action) => {
+                return Err(Error::InvalidInput(format!(
+                    "invalid payload at `action`: unknown action `{action}`; valid actions: {valid}"
+                )));
+            }
+            other => {
+                return Err(Error::InvalidInput(format!(
+                    "invalid payload at `action`: expected one of {valid} as a string, received {}",
+                    json_kind(other)
+                )));
+            }
+        }
         let payload: Payload = serde_path_to_error::deserialize(value)
             .map_err(|e| Error::InvalidInput(format!("invalid payload at `{}`: {}", e.path(), e.inner())))?;
         Ok(Input::Payload(payload))
@@ -137,7 +152,11 @@ mod tests {
     fn errors_name_the_path() {
         assert_eq!(
             err(json!({"action": "restart", "environment": "staging"})),
-            "invalid payload at `action`: unknown variant `restart`, expected one of `stop`, `start`, `register`, `status`"
+            "invalid payload at `action`: unknown action `restart`; valid actions: stop, start, register, status"
+        );
+        assert_eq!(
+            err(json!({"action": ["stop"], "environment": "staging"})),
+            "invalid payload at `action`: expected one of stop, start, register, status as a string, received an array"
         );
         assert_eq!(err(json!({"action": "stop"})), "invalid payload at `.`: missing field `environment`");
         assert_eq!(

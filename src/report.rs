@@ -174,7 +174,9 @@ impl fmt::Display for Report {
                 writeln!(f, "      {}{a}", if self.dry_run { "would " } else { "" })?;
             }
             if let Some(snapshot) = &s.snapshot {
-                writeln!(f, "      snapshot: {}", snapshot.encode())?;
+                let restored = self.action == Action::Start && s.outcome == Outcome::Changed && !self.dry_run;
+                let label = if restored { "restored from snapshot" } else { "saved snapshot" };
+                writeln!(f, "      {label}: {}", snapshot.encode())?;
             }
             for (label, text) in [("reason", &s.reason), ("error", &s.error)] {
                 if let Some(text) = text {
@@ -214,5 +216,58 @@ impl fmt::Display for Report {
             count(Outcome::Skipped),
             count(Outcome::Failed)
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Target;
+
+    fn counts(desired: u32, capacity: Option<(u32, u32)>) -> Option<Counts> {
+        Some(Counts { desired, min: capacity.map(|c| c.0), max: capacity.map(|c| c.1) })
+    }
+
+    #[test]
+    fn text_report_reads_at_a_glance() {
+        let mut web = ServiceReport::new("shop", "web", Outcome::Changed);
+        web.before = counts(0, Some((0, 0)));
+        web.after = counts(2, Some((2, 6)));
+        web.actions =
+            vec!["set scalable target min 2 max 6".into(), "set desiredCount 2".into(), "clear snapshot".into()];
+        web.snapshot = Snapshot::decode("desired=2 min=2 max=6").ok();
+        web.tasks_not_running = vec!["0a1b (PROVISIONING)".into()];
+        let mut old = ServiceReport::new("shop", "old", Outcome::Failed);
+        old.before = counts(1, None);
+        old.error = Some("UpdateService: AccessDeniedException: no".into());
+        let report = Report {
+            action: Action::Start,
+            environment: "staging".into(),
+            dry_run: false,
+            services: vec![web, old],
+            targets: vec![TargetReport {
+                cluster: "shop".into(),
+                service: "web".into(),
+                target_group: "arn:aws:elasticloadbalancing:ap-northeast-1:1:targetgroup/web-tg/0123".into(),
+                target: Target { id: "10.0.1.7".into(), port: 8080 },
+                change: TargetChange::Registered,
+            }],
+            skipped_reason: None,
+        };
+        assert_eq!(
+            report.to_string(),
+            "\
+start staging
+  shop/web                         changed   desired 0 min 0 max 0 -> desired 2 min 2 max 6
+      set scalable target min 2 max 6
+      set desiredCount 2
+      clear snapshot
+      restored from snapshot: desired=2 min=2 max=6
+      not running yet: 0a1b (PROVISIONING)
+  shop/old                         failed    desired 1
+      error: UpdateService: AccessDeniedException: no
+  registered 10.0.1.7:8080 in web-tg/0123 (shop/web)
+2 services: 1 changed, 0 unchanged, 0 skipped, 1 failed"
+        );
     }
 }

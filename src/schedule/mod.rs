@@ -340,13 +340,11 @@ fn service_config(s: &RawService, problems: &mut Vec<Problem>) -> Option<Service
                 .push(Problem::at(count, format!("{} is more than ECS's {MAX_TASKS} tasks per service", count.value)));
         }
     }
-    if let (Some(min), Some(max)) = (&s.min_capacity, &s.max_capacity) {
-        if min.value > max.value {
-            problems.push(Problem::at(
-                min,
-                format!("min_capacity {} is greater than max_capacity {}", min.value, max.value),
-            ));
-        }
+    if let (Some(min), Some(max)) = (&s.min_capacity, &s.max_capacity)
+        && min.value > max.value
+    {
+        problems
+            .push(Problem::at(min, format!("min_capacity {} is greater than max_capacity {}", min.value, max.value)));
     }
     let mut target_groups = Vec::new();
     for tg in &s.target_groups {

@@ -1,0 +1,177 @@
+//! The binary as users run it: exit codes and the exact texts of `validate` and `invoke`, with
+//! `invoke` pointed at a moto server through `AWS_ENDPOINT_URL` like a user's shell would be.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use support::{Moto, REGION};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The binary with no AWS settings from the environment of whoever runs the tests.
+fn bin(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecs-cost-saver"));
+    cmd.current_dir(dir);
+    for var in ["AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_LAMBDA_RUNTIME_API"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true").env("AWS_CONFIG_FILE", "/dev/null");
+    cmd
+}
+
+fn against(moto: &Moto) -> Command {
+    let mut cmd = bin(&repo());
+    cmd.env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test");
+    cmd
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+/// (exit code, stdout, stderr)
+fn outcome(out: Output) -> (i32, String, String) {
+    (out.status.code().unwrap(), text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn validate_prints_every_problem_with_file_line_and_column() {
+    let out = bin(&repo().join("tests/fixtures/schedules")).args(["validate", "bad.yaml", "bad-cron.yaml"]).output();
+    assert_eq!(
+        outcome(out.unwrap()),
+        (
+            1,
+            String::new(),
+            "\
+bad.yaml:9:9: unknown field `desired_cuont`, expected one of cluster, service, desired_count, min_capacity, max_capacity, target_groups
+bad-cron.yaml:3:12: cron(0 25 ? * MON-FRI *): hours: 25 is out of range 0-23
+bad-cron.yaml:4:13: cron(0 8 * * MON-FRI *): day-of-month and day-of-week cannot both be set; use ? in one of them
+bad-cron.yaml:7:3: environment name `Prod` must be 1-32 characters of a-z, 0-9 and -
+bad-cron.yaml:9:46: service example-cluster/api-stg is already listed in environment `staging` (line 6); a service belongs to one environment only
+"
+            .into()
+        )
+    );
+}
+
+#[test]
+fn validate_accepts_the_shipped_schedules() {
+    let out = bin(&repo()).args(["validate", "schedules/example.yaml", "scripts/demo-schedule.yaml"]).output();
+    assert_eq!(outcome(out.unwrap()), (0, String::new(), String::new()));
+}
+
+#[test]
+fn validate_names_a_missing_file() {
+    let out = bin(&repo()).args(["validate", "schedules/nope.yaml"]).output().unwrap();
+    let (code, stdout, stderr) = outcome(out);
+    assert_eq!((code, stdout.as_str()), (1, ""));
+    assert!(stderr.starts_with("schedules/nope.yaml: cannot read the schedule file: "), "{stderr}");
+}
+
+/// Bad inputs are refused with the exact message, exit 1, and not one request reaches AWS.
+#[tokio::test]
+async fn bad_inputs_are_refused_before_any_aws_call() {
+    let moto = Moto::start();
+    moto.seed(&["e2e"]);
+    let cases = [
+        (
+            r#"{"action":"stop","environment":"prod"}"#,
+            "error: unknown environment `prod`; valid environments: dev, staging\n",
+        ),
+        (
+            r#"{"action":"halt","environment":"dev"}"#,
+            "error: invalid payload at `action`: unknown action `halt`; valid actions: stop, start, register, status\n",
+        ),
+        (r#"{"action":"stop","#, "error: the input is not valid JSON: EOF while parsing a value at line 1 column 17\n"),
+        (
+            r#"{"action":"stop","environment":"dev","dry_run":"yes"}"#,
+            "error: invalid payload at `dry_run`: invalid type: string \"yes\", expected a boolean\n",
+        ),
+        (
+            r#"{"source":"aws.ec2","detail-type":"EC2 Spot Instance Interruption Warning","detail":{}}"#,
+            "error: unsupported event: source `aws.ec2`, detail-type `EC2 Spot Instance Interruption Warning` is not an event this function handles\n",
+        ),
+        (
+            r#"{"environment":"dev"}"#,
+            "error: unsupported event: expected a payload with `action` and `environment`, received an object with keys [environment]\n",
+        ),
+    ];
+    let (results, ops) = moto
+        .recording(async {
+            cases
+                .iter()
+                .map(|(payload, _)| {
+                    let out = against(&moto)
+                        .args(["invoke", "--schedule", "schedules/example.yaml", "--payload", payload])
+                        .output()
+                        .unwrap();
+                    outcome(out)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await;
+    for ((payload, expected), got) in cases.iter().zip(results) {
+        assert_eq!(got, (1, String::new(), expected.to_string()), "payload {payload}");
+    }
+    assert_eq!(ops, Vec::<String>::new(), "no request reached the emulator");
+}
+
+#[tokio::test]
+async fn invoke_runs_the_lambda_handler_against_aws_endpoint_url() {
+    let moto = Moto::start();
+    let world = moto.seed(&["e2e"]);
+    let dir = tempdir();
+    let schedule = dir.join("schedule.yaml");
+    std::fs::write(
+        &schedule,
+        "environments:\n  staging:\n    services:\n      - { cluster: alpha, service: svc-a }\n      - { cluster: alpha, service: svc-b }\n",
+    )
+    .unwrap();
+    let event = dir.join("event.json");
+    std::fs::write(&event, r#"{"action": "stop", "environment": "staging"}"#).unwrap();
+
+    let out = against(&moto)
+        .args(["invoke", "--schedule"])
+        .arg(&schedule)
+        .arg("--event")
+        .arg(&event)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let (code, stdout, stderr) = outcome(out);
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).expect("one JSON report");
+    assert_eq!(report["action"], "stop");
+    assert_eq!(report["dry_run"], false);
+    let services: Vec<(&str, &str, i64)> = report["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (s["service"].as_str().unwrap(), s["outcome"].as_str().unwrap(), s["after"]["desired"].as_i64().unwrap())
+        })
+        .collect();
+    assert_eq!(services, vec![("svc-a", "changed", 0), ("svc-b", "changed", 0)]);
+
+    let sdk = moto.sdk().await;
+    let described =
+        sdk.ecs.describe_services().cluster("alpha").services("svc-a").services("svc-b").send().await.unwrap();
+    let desired: Vec<i32> = described.services().iter().map(|s| s.desired_count()).collect();
+    assert_eq!(desired, vec![0, 0], "the emulator at AWS_ENDPOINT_URL was changed");
+    assert_eq!(world["services"]["svc-a"]["desired"], 3);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn tempdir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ecs-cost-saver-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
