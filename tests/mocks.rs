@@ -312,3 +312,53 @@ async fn describes_are_batched() {
     assert_eq!(describe_services.num_calls(), 3, "25 services: 10 + 10 + 5");
     assert_eq!(describe_targets.num_calls(), 1, "25 resource ids in one call");
 }
+
+#[tokio::test]
+async fn a_failed_restore_keeps_the_snapshot() {
+    let describe_services = mock!(ecs::Client::describe_services).then_output(|| {
+        ecs::operation::describe_services::DescribeServicesOutput::builder()
+            .services(service("api", 0).tags(tag("ecs-cost-saver:snapshot", "desired=3 min=1 max=4")).build())
+            .build()
+    });
+    let describe_targets = mock!(aas::Client::describe_scalable_targets).then_output(|| {
+        aas::operation::describe_scalable_targets::DescribeScalableTargetsOutput::builder()
+            .scalable_targets(
+                aas::types::ScalableTarget::builder()
+                    .service_namespace(aas::types::ServiceNamespace::Ecs)
+                    .resource_id("service/c/api")
+                    .scalable_dimension(aas::types::ScalableDimension::EcsServiceDesiredCount)
+                    .min_capacity(0)
+                    .max_capacity(0)
+                    .role_arn("arn:aws:iam::123456789012:role/x")
+                    .creation_time(aws_smithy_types::DateTime::from_secs(0))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    });
+    let register_scalable = mock!(aas::Client::register_scalable_target)
+        .match_requests(|r| r.min_capacity() == Some(1) && r.max_capacity() == Some(4))
+        .then_output(|| aas::operation::register_scalable_target::RegisterScalableTargetOutput::builder().build());
+    let update = mock!(ecs::Client::update_service)
+        .sequence()
+        .http_status(400, Some(r#"{"__type":"AccessDeniedException","message":"not allowed to update api"}"#.into()))
+        .repeatedly()
+        .build();
+    let untag = mock!(ecs::Client::untag_resource)
+        .then_output(|| ecs::operation::untag_resource::UntagResourceOutput::builder().build());
+    let sdk = Sdk {
+        ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services, &update, &untag]),
+        scaling: mock_client!(aas, RuleMode::MatchAny, [&describe_targets, &register_scalable]),
+        elb: mock_client!(elb, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+    };
+    let report = run(&sdk, "environments:\n  env:\n    services: [{cluster: c, service: api}]\n", "start").await;
+    let api = &report.services[0];
+    assert_eq!(api.outcome, Outcome::Failed, "{report}");
+    assert_eq!(api.actions, vec!["set scalable target min 1 max 4"]);
+    assert_eq!(
+        api.error.as_deref(),
+        Some("set desiredCount 3 failed: UpdateService: AccessDeniedException: not allowed to update api")
+    );
+    assert_eq!((register_scalable.num_calls(), update.num_calls()), (1, 1));
+    assert_eq!(untag.num_calls(), 0, "the snapshot stays until the whole restore succeeded");
+}
