@@ -10,6 +10,7 @@ pub mod cli;
 pub mod dispatch;
 pub mod error;
 pub mod event;
+pub mod holidays;
 pub mod observe;
 pub mod plan;
 pub mod report;

@@ -2,6 +2,7 @@
 //! reported as `FILE:LINE:COL: message`. Pure: no AWS, no clock.
 
 pub mod cron;
+pub mod eval;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
