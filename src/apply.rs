@@ -34,7 +34,7 @@ pub async fn run<A: Aws>(aws: &A, intent: &Intent<'_>, wait_until: Instant, sett
                 plans.push(None);
             }
             Ok(state) => {
-                let plan = plan::plan_service(intent.action, config, &state);
+                let plan = plan::plan_service(intent.effect, config, &state);
                 report.before = Some(plan.before);
                 report.after = Some(plan.after);
                 report.notes = plan.notes.clone();
@@ -82,7 +82,7 @@ pub async fn run<A: Aws>(aws: &A, intent: &Intent<'_>, wait_until: Instant, sett
     }
 
     let mut targets = Vec::new();
-    if matches!(intent.action, Action::Start | Action::Register) {
+    if matches!(intent.effect, Action::Start | Action::Register) {
         let waiting: Vec<Waiting> = configs
             .iter()
             .zip(&plans)
@@ -120,6 +120,8 @@ pub async fn run<A: Aws>(aws: &A, intent: &Intent<'_>, wait_until: Instant, sett
         services: reports,
         targets,
         skipped_reason: None,
+        notes: intent.notes.clone(),
+        override_schedule: None,
     }
 }
 

@@ -1,10 +1,11 @@
-//! The command line (DESIGN §6): `validate` and `invoke`. Argument parsing and printing only;
+//! The command line (DESIGN §6): `validate`, `plan` and `invoke`. Argument parsing and printing only;
 //! `invoke` runs the same handler as the Lambda.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use chrono::{DateTime, FixedOffset, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::Value;
 
@@ -12,7 +13,7 @@ use crate::aws::{Sdk, retry_config};
 use crate::dispatch::{Settings, handle, intent};
 use crate::error::Error;
 use crate::event::Input;
-use crate::schedule::Schedule;
+use crate::schedule::{Environment, Schedule};
 
 #[derive(Debug, Parser)]
 #[command(name = "ecs-cost-saver", version, about = "Stop and start Amazon ECS services on JST schedules")]
@@ -27,6 +28,23 @@ enum Command {
     Validate {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+    },
+    /// The next transitions of each environment in the schedule's zone, holiday skips, a weekly
+    /// on/off timeline and the share of the week each environment is up. Needs no AWS.
+    Plan {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Only this environment.
+        #[arg(long, value_name = "NAME")]
+        environment: Option<String>,
+        /// Start from this time (RFC 3339). Default: now.
+        #[arg(long, value_name = "RFC3339")]
+        from: Option<DateTime<FixedOffset>>,
+        /// Transitions per environment.
+        #[arg(long, value_name = "N", default_value_t = 10)]
+        count: usize,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Run the Lambda handler locally against AWS (honours AWS_ENDPOINT_URL, AWS_PROFILE,
     /// AWS_REGION) and print the report.
@@ -47,6 +65,10 @@ enum Command {
         /// before it).
         #[arg(long, value_name = "SECONDS", default_value_t = 300)]
         timeout: u64,
+        /// Evaluate as if it were this time (RFC 3339): which state `reconcile` wants, whether
+        /// today is a holiday, how far ahead `until` is. Default: now.
+        #[arg(long, value_name = "RFC3339")]
+        now: Option<DateTime<FixedOffset>>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -63,8 +85,16 @@ pub async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Validate { files } => validate(&files),
-        Command::Invoke { schedule, payload, event, dry_run, timeout, format } => {
-            match invoke(schedule, payload, event, dry_run, Duration::from_secs(timeout), format).await {
+        Command::Plan { file, environment, from, count, format } => match plan(&file, environment, from, count, format)
+        {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Invoke { schedule, payload, event, dry_run, timeout, now, format } => {
+            match invoke(schedule, payload, event, dry_run, Duration::from_secs(timeout), now, format).await {
                 Ok(code) => code,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -86,14 +116,42 @@ fn validate(files: &[PathBuf]) -> ExitCode {
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
+fn plan(
+    file: &Path,
+    environment: Option<String>,
+    from: Option<DateTime<FixedOffset>>,
+    count: usize,
+    format: Format,
+) -> Result<(), Error> {
+    let schedule = Schedule::load(file)?;
+    let environments: Vec<&Environment> = match &environment {
+        None => schedule.environments.values().collect(),
+        Some(name) => vec![schedule.environments.get(name).ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "unknown environment `{name}`; valid environments: {}",
+                schedule.environment_names().join(", ")
+            ))
+        })?],
+    };
+    let from = from.map(|t| t.with_timezone(&Utc)).unwrap_or_else(Utc::now);
+    let outlook = crate::outlook::outlook(&schedule, &environments, from, count);
+    match format {
+        Format::Text => print!("{outlook}"),
+        Format::Json => println!("{}", serde_json::to_string(&outlook).expect("an outlook always serializes")),
+    }
+    Ok(())
+}
+
 async fn invoke(
     schedule: PathBuf,
     payload: Option<String>,
     event: Option<PathBuf>,
     dry_run: bool,
     timeout: Duration,
+    now: Option<DateTime<FixedOffset>>,
     format: Format,
 ) -> Result<ExitCode, Error> {
+    let now = now.map(|t| t.with_timezone(&Utc)).unwrap_or_else(Utc::now);
     let deadline = tokio::time::Instant::now() + timeout;
     let schedule = Schedule::load(&schedule)?;
     let text = match (payload, event) {
@@ -108,14 +166,14 @@ async fn invoke(
     }
     // Reject a bad input before looking for credentials or a region: the answer to a typo
     // should not be "no AWS region".
-    intent(&schedule, Input::parse(input.clone())?)?;
+    intent(&schedule, Input::parse(input.clone())?, now)?;
     let settings = Settings::from_env().map_err(Error::InvalidInput)?;
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).retry_config(retry_config()).load().await;
     if config.region().is_none() {
         return Err(Error::InvalidInput("no AWS region: set AWS_REGION or use a profile that has one".into()));
     }
     let aws = Sdk::new(&config);
-    let report = handle(&aws, &schedule, input, deadline, &settings).await?;
+    let report = handle(&aws, &schedule, input, now, deadline, &settings).await?;
     match format {
         Format::Text => println!("{report}"),
         Format::Json => println!("{}", report.to_json_line()),

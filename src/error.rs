@@ -18,6 +18,9 @@ pub enum Error {
     /// The schedule file could not be read or is invalid.
     #[error("{0}")]
     Schedule(#[from] crate::schedule::ScheduleError),
+    /// An AWS call the whole invocation depends on failed; nothing was changed.
+    #[error("{0}")]
+    Aws(String, AwsErrorKind),
     /// The report was produced, but at least one service failed.
     #[error("{failed} of {total} services failed: {summary}")]
     ServicesFailed { failed: usize, total: usize, summary: String },
@@ -27,7 +30,11 @@ impl Error {
     /// Whether running the same input again could succeed. Scheduler retries and the DLQ
     /// only help for these.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::ServicesFailed { .. })
+        match self {
+            Error::ServicesFailed { .. } => true,
+            Error::Aws(_, kind) => kind.is_retryable(),
+            _ => false,
+        }
     }
 
     /// A stable name for the error, used as the Lambda `errorType`.
@@ -37,6 +44,7 @@ impl Error {
             Error::UnsupportedEvent(_) => "UnsupportedEvent",
             Error::Schedule(_) => "InvalidSchedule",
             Error::ServicesFailed { .. } => "ServicesFailed",
+            Error::Aws(..) => "AwsError",
         }
     }
 }

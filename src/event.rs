@@ -1,6 +1,7 @@
 //! Typed inputs: everything the function can receive, parsed in two steps (what kind of input,
 //! then its fields) so every error names what was received and where.
 
+use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -14,6 +15,13 @@ pub struct Payload {
     pub environment: String,
     #[serde(default)]
     pub dry_run: bool,
+    /// `start`/`stop` only: schedule the opposite action at this time (at most 7 days ahead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<FixedOffset>>,
+    /// Set by the Scheduler schedules Terraform creates: this is a *scheduled* run, so a start
+    /// on a holiday is skipped. Manual runs leave it out and always run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scheduled: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -27,10 +35,12 @@ pub enum Action {
     Register,
     /// Report the current state; change nothing.
     Status,
+    /// Bring the environment to the state its crons say it should be in now.
+    Reconcile,
 }
 
 impl Action {
-    pub const NAMES: &[&str] = &["stop", "start", "register", "status"];
+    pub const NAMES: &[&str] = &["stop", "start", "register", "status", "reconcile"];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -38,6 +48,7 @@ impl Action {
             Action::Start => "start",
             Action::Register => "register",
             Action::Status => "status",
+            Action::Reconcile => "reconcile",
         }
     }
 }
@@ -140,11 +151,23 @@ mod tests {
     fn payloads_parse() {
         assert_eq!(
             Input::parse(json!({"action": "stop", "environment": "staging"})).unwrap(),
-            Input::Payload(Payload { action: Action::Stop, environment: "staging".into(), dry_run: false })
+            Input::Payload(Payload {
+                action: Action::Stop,
+                environment: "staging".into(),
+                dry_run: false,
+                until: None,
+                scheduled: false
+            })
         );
         assert_eq!(
             Input::parse(json!({"action": "start", "environment": "dev", "dry_run": true})).unwrap(),
-            Input::Payload(Payload { action: Action::Start, environment: "dev".into(), dry_run: true })
+            Input::Payload(Payload {
+                action: Action::Start,
+                environment: "dev".into(),
+                dry_run: true,
+                until: None,
+                scheduled: false
+            })
         );
     }
 
@@ -152,11 +175,11 @@ mod tests {
     fn errors_name_the_path() {
         assert_eq!(
             err(json!({"action": "restart", "environment": "staging"})),
-            "invalid payload at `action`: unknown action `restart`; valid actions: stop, start, register, status"
+            "invalid payload at `action`: unknown action `restart`; valid actions: stop, start, register, status, reconcile"
         );
         assert_eq!(
             err(json!({"action": ["stop"], "environment": "staging"})),
-            "invalid payload at `action`: expected one of stop, start, register, status as a string, received an array"
+            "invalid payload at `action`: expected one of stop, start, register, status, reconcile as a string, received an array"
         );
         assert_eq!(err(json!({"action": "stop"})), "invalid payload at `.`: missing field `environment`");
         assert_eq!(
@@ -169,7 +192,7 @@ mod tests {
         );
         assert_eq!(
             err(json!({"action": "stop", "environment": "s", "dryrun": true})),
-            "invalid payload at `dryrun`: unknown field `dryrun`, expected one of `action`, `environment`, `dry_run`"
+            "invalid payload at `dryrun`: unknown field `dryrun`, expected one of `action`, `environment`, `dry_run`, `until`, `scheduled`"
         );
     }
 

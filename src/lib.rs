@@ -12,10 +12,12 @@ pub mod error;
 pub mod event;
 pub mod holidays;
 pub mod observe;
+pub mod outlook;
 pub mod plan;
 pub mod report;
 pub mod schedule;
 pub mod state;
+pub mod timeline;
 
 pub use dispatch::{Settings, handle};
 pub use error::Error;

@@ -53,7 +53,7 @@ async fn invocation(
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
     let remaining = Duration::from_millis(event.context.deadline.saturating_sub(now_ms));
     let deadline = tokio::time::Instant::now() + remaining;
-    let report = handle(aws, schedule, event.payload, deadline, settings).await.inspect_err(
+    let report = handle(aws, schedule, event.payload, chrono::Utc::now(), deadline, settings).await.inspect_err(
         |e| tracing::error!(error = %e, kind = e.kind(), retryable = e.is_retryable(), "input rejected"),
     )?;
     // The report is the invocation's log record: one JSON line, whatever the log format.

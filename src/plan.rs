@@ -140,7 +140,8 @@ pub fn plan_service(action: Action, config: &ServiceConfig, state: &ServiceState
         decision: Decision::Unchanged,
         notes: Vec::new(),
     };
-    if matches!(action, Action::Status | Action::Register) {
+    // Reconcile never reaches here: the dispatcher turns it into stop or start first.
+    if matches!(action, Action::Status | Action::Register | Action::Reconcile) {
         return plan;
     }
     if state.status != "ACTIVE" {
@@ -157,7 +158,7 @@ pub fn plan_service(action: Action, config: &ServiceConfig, state: &ServiceState
     let result = match action {
         Action::Stop => plan_stop(state, snapshot),
         Action::Start => Ok(plan_start(state, snapshot, config, &mut plan.notes)),
-        Action::Status | Action::Register => unreachable!("returned above"),
+        Action::Status | Action::Register | Action::Reconcile => unreachable!("returned above"),
     };
     match result {
         Ok((steps, after)) => {

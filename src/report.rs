@@ -16,6 +16,22 @@ pub struct Report {
     pub services: Vec<ServiceReport>,
     pub targets: Vec<TargetReport>,
     pub skipped_reason: Option<String>,
+    /// Why the run did what it did (e.g. what the crons say the state should be now).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// The one-time schedule an `until` created or replaced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub override_schedule: Option<OverrideReport>,
+}
+
+/// The one-time EventBridge Scheduler schedule of an `until`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OverrideReport {
+    pub name: String,
+    pub expression: String,
+    pub timezone: String,
+    /// The action it will run.
+    pub action: Action,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -110,6 +126,30 @@ pub struct TargetReport {
 }
 
 impl Report {
+    /// Nothing was done for `reason` (a holiday, a pending override, a manual-only schedule).
+    pub fn skipped(intent: &crate::dispatch::Intent<'_>, reason: String) -> Report {
+        let services = intent
+            .environment
+            .services
+            .iter()
+            .map(|c| {
+                let mut s = ServiceReport::new(&c.id.cluster, &c.id.service, Outcome::Skipped);
+                s.reason = Some(reason.clone());
+                s
+            })
+            .collect();
+        Report {
+            action: intent.action,
+            environment: intent.environment.name.clone(),
+            dry_run: intent.dry_run,
+            services,
+            targets: Vec::new(),
+            skipped_reason: Some(reason),
+            notes: intent.notes.clone(),
+            override_schedule: None,
+        }
+    }
+
     pub fn failed(&self) -> usize {
         self.services.iter().filter(|s| s.outcome == Outcome::Failed).count()
     }
@@ -160,6 +200,20 @@ impl fmt::Display for Report {
         )?;
         if let Some(reason) = &self.skipped_reason {
             writeln!(f, "  skipped: {reason}")?;
+        }
+        for note in &self.notes {
+            writeln!(f, "  note: {note}")?;
+        }
+        if let Some(o) = &self.override_schedule {
+            writeln!(
+                f,
+                "  {} {} at {} {} (schedule {}, deleted after it runs)",
+                if self.dry_run { "would schedule" } else { "scheduled" },
+                o.action.as_str(),
+                o.expression,
+                o.timezone,
+                o.name
+            )?;
         }
         for s in &self.services {
             let name = format!("{}/{}", s.cluster, s.service);
@@ -253,6 +307,8 @@ mod tests {
                 change: TargetChange::Registered,
             }],
             skipped_reason: None,
+            notes: vec![],
+            override_schedule: None,
         };
         assert_eq!(
             report.to_string(),

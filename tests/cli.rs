@@ -88,7 +88,7 @@ async fn bad_inputs_are_refused_before_any_aws_call() {
         ),
         (
             r#"{"action":"halt","environment":"dev"}"#,
-            "error: invalid payload at `action`: unknown action `halt`; valid actions: stop, start, register, status\n",
+            "error: invalid payload at `action`: unknown action `halt`; valid actions: stop, start, register, status, reconcile\n",
         ),
         (r#"{"action":"stop","#, "error: the input is not valid JSON: EOF while parsing a value at line 1 column 17\n"),
         (

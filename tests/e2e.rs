@@ -14,7 +14,12 @@ use serde_json::{Value, json};
 use support::{MUTATING, Moto};
 
 fn settings() -> Settings {
-    Settings { concurrency: 8, poll_interval: Duration::from_millis(100), safety_margin: Duration::ZERO }
+    Settings {
+        concurrency: 8,
+        poll_interval: Duration::from_millis(100),
+        safety_margin: Duration::ZERO,
+        ..Settings::default()
+    }
 }
 
 fn schedule(world: &Value, extra_services: &str) -> Schedule {
@@ -37,7 +42,7 @@ fn schedule(world: &Value, extra_services: &str) -> Schedule {
 
 async fn run(sdk: &Sdk, schedule: &Schedule, payload: Value, wait: Duration) -> Report {
     let deadline = tokio::time::Instant::now() + wait;
-    handle(sdk, schedule, payload, deadline, &settings()).await.unwrap()
+    handle(sdk, schedule, payload, chrono::Utc::now(), deadline, &settings()).await.unwrap()
 }
 
 /// (desiredCount, snapshot tag) of a service as ECS has it.

@@ -19,7 +19,12 @@ const TG_IP: &str = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:ta
 const TG_INSTANCE: &str = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/inst/0123456789abcdef";
 
 fn settings() -> Settings {
-    Settings { concurrency: 8, poll_interval: Duration::from_millis(10), safety_margin: Duration::ZERO }
+    Settings {
+        concurrency: 8,
+        poll_interval: Duration::from_millis(10),
+        safety_margin: Duration::ZERO,
+        ..Settings::default()
+    }
 }
 
 /// Our retry policy (mode, attempts) with the backoff shortened so the test does not sleep.
@@ -32,7 +37,9 @@ fn fast_retries() -> aws_config::retry::RetryConfig {
 async fn run(sdk: &Sdk, yaml: &str, action: &str) -> Report {
     let schedule = Schedule::parse(yaml, "mock.yaml").unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    handle(sdk, &schedule, json!({"action": action, "environment": "env"}), deadline, &settings()).await.unwrap()
+    handle(sdk, &schedule, json!({"action": action, "environment": "env"}), chrono::Utc::now(), deadline, &settings())
+        .await
+        .unwrap()
 }
 
 fn service(name: &str, desired: i32) -> ecs::types::builders::ServiceBuilder {
@@ -141,6 +148,7 @@ async fn register_targets_carries_id_and_port_for_ip_and_instance_targets() {
         ),
         scaling: mock_client!(aas, RuleMode::MatchAny, [&no_scalable_targets()]),
         elb: mock_client!(elb, RuleMode::MatchAny, [&describe_tgs, &health, &register_ip, &register_instance]),
+        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
     };
     let report = run(
         &sdk,
@@ -193,6 +201,7 @@ async fn an_already_stopped_service_gets_no_mutating_call() {
         ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services, &update, &tag_resource, &untag]),
         scaling: mock_client!(aas, RuleMode::MatchAny, [&describe_targets, &register_scalable]),
         elb: mock_client!(elb, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
     };
     let report = run(&sdk, "environments:\n  env:\n    services: [{cluster: c, service: api}]\n", "stop").await;
     assert_eq!(report.services[0].outcome, Outcome::Unchanged, "{report}");
@@ -230,6 +239,7 @@ async fn throttled_calls_are_retried() {
             .time_source(SystemTimeSource::new())),
         scaling: mock_client!(aas, RuleMode::MatchAny, [&no_scalable_targets()]),
         elb: mock_client!(elb, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
     };
     let report = run(&sdk, "environments:\n  env:\n    services: [{cluster: c, service: api}]\n", "stop").await;
     assert_eq!(report.services[0].outcome, Outcome::Changed, "{report}");
@@ -266,6 +276,7 @@ async fn throttling_that_outlasts_the_retries_fails_that_service_only() {
         ),
         scaling: mock_client!(aas, RuleMode::MatchAny, [&no_scalable_targets()]),
         elb: mock_client!(elb, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
     };
     let report = run(
         &sdk,
@@ -303,6 +314,7 @@ async fn describes_are_batched() {
         ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services]),
         scaling: mock_client!(aas, RuleMode::MatchAny, [&describe_targets]),
         elb: mock_client!(elb, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
     };
     let services: Vec<String> = (0..25).map(|i| format!("{{cluster: c, service: s{i}}}")).collect();
     let yaml = format!("environments:\n  env:\n    services: [{}]\n", services.join(", "));
@@ -350,6 +362,7 @@ async fn a_failed_restore_keeps_the_snapshot() {
         ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services, &update, &untag]),
         scaling: mock_client!(aas, RuleMode::MatchAny, [&describe_targets, &register_scalable]),
         elb: mock_client!(elb, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
     };
     let report = run(&sdk, "environments:\n  env:\n    services: [{cluster: c, service: api}]\n", "start").await;
     let api = &report.services[0];

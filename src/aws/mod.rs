@@ -101,8 +101,35 @@ pub trait TargetGroups: Sync {
 }
 
 /// Everything the handler needs.
-pub trait Aws: Services + Tasks + ScalableTargets + TargetGroups {}
-impl<T: Services + Tasks + ScalableTargets + TargetGroups> Aws for T {}
+/// A one-time EventBridge Scheduler schedule that invokes this function once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneTimeSchedule {
+    pub name: String,
+    pub group: String,
+    /// `at(2026-11-25T23:00:00)`, local time in `timezone`.
+    pub expression: String,
+    pub timezone: String,
+    pub target_arn: String,
+    pub role_arn: String,
+    /// The payload the function will receive.
+    pub input: String,
+}
+
+/// EventBridge Scheduler: the one-time override schedules of `until`.
+pub trait Schedules: Sync {
+    /// Create the schedule, or replace the one of the same name (deleted after it runs).
+    fn put_one_time_schedule(&self, schedule: &OneTimeSchedule) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// The expression (`at(…)`) of a schedule that still exists, or None.
+    fn schedule_expression(
+        &self,
+        group: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+}
+
+pub trait Aws: Services + Tasks + ScalableTargets + TargetGroups + Schedules {}
+impl<T: Services + Tasks + ScalableTargets + TargetGroups + Schedules> Aws for T {}
 
 /// The Application Auto Scaling resource id of an ECS service.
 pub fn resource_id(cluster: &str, service: &str) -> String {

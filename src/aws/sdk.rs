@@ -6,7 +6,7 @@ use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace}
 use aws_sdk_ecs::types::{DesiredStatus, ServiceField};
 use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum, TargetTypeEnum};
 
-use super::{DescribedServices, ScalableTargets, Services, TargetGroups, Tasks};
+use super::{DescribedServices, OneTimeSchedule, ScalableTargets, Schedules, Services, TargetGroups, Tasks};
 use crate::error::AwsError;
 use crate::state::{Capacity, Container, ServiceState, Target, TargetBinding, TargetType, Task};
 
@@ -22,6 +22,7 @@ pub struct Sdk {
     pub ecs: aws_sdk_ecs::Client,
     pub scaling: aws_sdk_applicationautoscaling::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
 }
 
 impl Sdk {
@@ -31,6 +32,7 @@ impl Sdk {
             ecs: aws_sdk_ecs::Client::new(config),
             scaling: aws_sdk_applicationautoscaling::Client::new(config),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
+            scheduler: aws_sdk_scheduler::Client::new(config),
         }
     }
 }
@@ -310,5 +312,56 @@ impl TargetGroups for Sdk {
             .await
             .map_err(|e| AwsError::from_sdk("RegisterTargets", e))?;
         Ok(())
+    }
+}
+
+impl Schedules for Sdk {
+    async fn put_one_time_schedule(&self, s: &OneTimeSchedule) -> Result<(), AwsError> {
+        use aws_sdk_scheduler::types::{ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, Target};
+        let window = FlexibleTimeWindow::builder().mode(FlexibleTimeWindowMode::Off).build().expect("mode is set");
+        let target = Target::builder()
+            .arn(&s.target_arn)
+            .role_arn(&s.role_arn)
+            .input(&s.input)
+            .build()
+            .expect("arn and role are set");
+        let created = self
+            .scheduler
+            .create_schedule()
+            .name(&s.name)
+            .group_name(&s.group)
+            .schedule_expression(&s.expression)
+            .schedule_expression_timezone(&s.timezone)
+            .flexible_time_window(window.clone())
+            .target(target.clone())
+            .action_after_completion(ActionAfterCompletion::Delete)
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conflict_exception()) => self
+                .scheduler
+                .update_schedule()
+                .name(&s.name)
+                .group_name(&s.group)
+                .schedule_expression(&s.expression)
+                .schedule_expression_timezone(&s.timezone)
+                .flexible_time_window(window)
+                .target(target)
+                .action_after_completion(ActionAfterCompletion::Delete)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk("UpdateSchedule", e)),
+            Err(e) => Err(AwsError::from_sdk("CreateSchedule", e)),
+        }
+    }
+
+    async fn schedule_expression(&self, group: &str, name: &str) -> Result<Option<String>, AwsError> {
+        match self.scheduler.get_schedule().group_name(group).name(name).send().await {
+            Ok(out) => Ok(out.schedule_expression().map(str::to_string)),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(None),
+            Err(e) => Err(AwsError::from_sdk("GetSchedule", e)),
+        }
     }
 }

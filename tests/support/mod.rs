@@ -144,6 +144,20 @@ fn operation(entry: &Value) -> String {
     if let Some(target) = entry["headers"]["X-Amz-Target"].as_str() {
         return target.rsplit('.').next().unwrap_or(target).to_string();
     }
+    // EventBridge Scheduler is REST: the operation is the method on /schedules/NAME.
+    let url = entry["url"].as_str().unwrap_or_default();
+    let path = url.split("://").nth(1).and_then(|rest| rest.split_once('/')).map(|(_, p)| p).unwrap_or(url);
+    if let Some(rest) = path.strip_prefix("schedules") {
+        let one = rest.starts_with('/') && rest.len() > 1;
+        return match (entry["method"].as_str().unwrap_or_default(), one) {
+            ("POST", true) => "CreateSchedule",
+            ("PUT", true) => "UpdateSchedule",
+            ("DELETE", true) => "DeleteSchedule",
+            ("GET", true) => "GetSchedule",
+            _ => "ListSchedules",
+        }
+        .to_string();
+    }
     let body = entry["body"].as_str().unwrap_or_default();
     let body = if entry["body_encoded"].as_bool() == Some(true) { decode_base64(body) } else { body.to_string() };
     let url = entry["url"].as_str().unwrap_or_default();
@@ -188,4 +202,7 @@ pub const MUTATING: &[&str] = &[
     "RegisterScalableTarget",
     "RegisterTargets",
     "DeregisterTargets",
+    "CreateSchedule",
+    "UpdateSchedule",
+    "DeleteSchedule",
 ];

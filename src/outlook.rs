@@ -1,0 +1,221 @@
+//! `ecs-cost-saver plan`: what the schedule file will do, for people (text) and scripts (JSON).
+//! Upcoming transitions with holiday skips, a weekly on/off timeline, the fraction of the week
+//! each environment is up and the task-hours that saves. Needs no AWS.
+
+use std::fmt::{self, Write as _};
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::event::Action;
+use crate::schedule::{Environment, Holidays, Schedule};
+use crate::timeline::{self, Transition};
+
+/// How far ahead upcoming transitions are looked for.
+const HORIZON_DAYS: i64 = 400;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Outlook {
+    pub from: DateTime<Utc>,
+    pub timezone: String,
+    pub environments: Vec<EnvironmentOutlook>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvironmentOutlook {
+    pub name: String,
+    /// No crons: started and stopped by hand only.
+    pub manual_only: bool,
+    pub transitions: Vec<TransitionView>,
+    /// Monday of the week the timeline shows (holidays are not applied to it).
+    pub week_of: NaiveDate,
+    /// Seven days from Monday; each 24 hours, true when up at half past the hour.
+    pub timeline: Vec<DayLine>,
+    /// Hours up in that week, by the minute (None: manual only or never fired).
+    pub up_hours_per_week: Option<f64>,
+    pub hours_per_week: f64,
+    pub up_fraction: Option<f64>,
+    /// Tasks when up: the sum of each service's YAML `desired_count` (default 1).
+    pub tasks: u32,
+    pub task_hours_per_week: Option<TaskHours>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TransitionView {
+    #[serde(flatten)]
+    pub transition: Transition,
+    /// The same instant in the schedule's zone, as the text shows it.
+    pub local: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DayLine {
+    pub day: &'static str,
+    pub up: Vec<bool>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct TaskHours {
+    pub always_on: f64,
+    pub scheduled: f64,
+    /// 1 - scheduled / always_on.
+    pub reduction: f64,
+}
+
+/// `2026-11-27 (Fri) 22:00 JST`
+pub fn local(at: DateTime<Utc>, tz: Tz) -> String {
+    let l = at.with_timezone(&tz);
+    format!("{} ({}) {}", l.format("%Y-%m-%d"), timeline::weekday(l.date_naive()), l.format("%H:%M %Z"))
+}
+
+/// The outlook of `environments` (all when empty) from `from`.
+pub fn outlook(schedule: &Schedule, environments: &[&Environment], from: DateTime<Utc>, count: usize) -> Outlook {
+    let tz = schedule.timezone;
+    // The typical week: the one holding `from`, without holidays.
+    let typical = Schedule { holidays: Holidays::default(), ..schedule.clone() };
+    let monday = from.with_timezone(&tz).date_naive().week(chrono::Weekday::Mon).first_day();
+    let week_start = start_of(tz, monday);
+    let week_end = start_of(tz, monday + Duration::days(7));
+    let hours_per_week = (week_end - week_start).num_minutes() as f64 / 60.0;
+
+    let environments = environments
+        .iter()
+        .map(|env| {
+            let transitions = timeline::upcoming(schedule, env, from, count, HORIZON_DAYS)
+                .into_iter()
+                .map(|t| TransitionView { local: local(t.at, tz), transition: t })
+                .collect();
+            let manual_only = env.start.is_empty() && env.stop.is_empty();
+            let up_at = |at: DateTime<Utc>| timeline::state_at(&typical, env, at).map(|t| t.action == Action::Start);
+            let timeline = (0..7)
+                .map(|d| {
+                    let date = monday + Duration::days(d);
+                    let up = (0..24)
+                        .map(|h| {
+                            let at = tz
+                                .from_local_datetime(&date.and_time(NaiveTime::from_hms_opt(h, 30, 0).unwrap()))
+                                .earliest();
+                            at.and_then(|at| up_at(at.with_timezone(&Utc))).unwrap_or(false)
+                        })
+                        .collect();
+                    DayLine { day: timeline::weekday(date), up }
+                })
+                .collect();
+            let up_hours = up_minutes(&typical, env, week_start, week_end).map(|m| m as f64 / 60.0);
+            let tasks = env.services.iter().map(|s| s.desired_count.unwrap_or(1)).sum::<u32>();
+            let task_hours = up_hours.map(|up| {
+                let always_on = f64::from(tasks) * hours_per_week;
+                let scheduled = f64::from(tasks) * up;
+                TaskHours { always_on, scheduled, reduction: 1.0 - up / hours_per_week }
+            });
+            EnvironmentOutlook {
+                name: env.name.clone(),
+                manual_only,
+                transitions,
+                week_of: monday,
+                timeline,
+                up_hours_per_week: up_hours,
+                hours_per_week,
+                up_fraction: up_hours.map(|up| up / hours_per_week),
+                tasks,
+                task_hours_per_week: task_hours,
+            }
+        })
+        .collect();
+    Outlook { from, timezone: tz.name().to_string(), environments }
+}
+
+/// The first instant of a local date (midnight, or the first minute after a DST gap).
+fn start_of(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
+    (0..=180)
+        .find_map(|m| tz.from_local_datetime(&(date.and_time(NaiveTime::MIN) + Duration::minutes(m))).earliest())
+        .expect("every day has a first minute")
+        .with_timezone(&Utc)
+}
+
+/// Minutes `env` is up in `[from, to)`; None when it never fired (manual only).
+fn up_minutes(schedule: &Schedule, env: &Environment, from: DateTime<Utc>, to: DateTime<Utc>) -> Option<i64> {
+    let initial = timeline::state_at(schedule, env, from - Duration::minutes(1));
+    let changes = timeline::transitions(schedule, env, from, to);
+    if initial.is_none() && changes.is_empty() {
+        return None;
+    }
+    let mut up = initial.map(|t| t.action == Action::Start).unwrap_or(false);
+    let (mut since, mut total) = (from, 0);
+    for t in changes.iter().filter(|t| t.skipped.is_none()) {
+        if up {
+            total += (t.at - since).num_minutes();
+        }
+        since = t.at;
+        up = t.action == Action::Start;
+    }
+    if up {
+        total += (to - since).num_minutes();
+    }
+    Some(total)
+}
+
+impl fmt::Display for Outlook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tz: Tz = self.timezone.parse().expect("the outlook's own zone");
+        for (i, env) in self.environments.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            writeln!(f, "{} ({}), from {}", env.name, self.timezone, local(self.from, tz))?;
+            if env.manual_only {
+                writeln!(f, "  manual only: no crons; started and stopped by hand")?;
+                continue;
+            }
+            for t in &env.transitions {
+                let action = t.transition.action.as_str();
+                write!(f, "  {}  {action}  {}", t.local, env.name)?;
+                match &t.transition.skipped {
+                    Some(why) => writeln!(f, "  (skipped: {why})")?,
+                    None => writeln!(f)?,
+                }
+            }
+            if env.transitions.is_empty() {
+                writeln!(f, "  no transition in the next {HORIZON_DAYS} days")?;
+            }
+            let zone = local(self.from, tz).rsplit(' ').next().unwrap_or_default().to_string();
+            writeln!(f, "  week of {} ({zone}; # up, . stopped; holidays not applied):", env.week_of)?;
+            writeln!(f, "       0     6     12    18   23")?;
+            for day in &env.timeline {
+                let mut line = String::new();
+                for up in &day.up {
+                    line.push(if *up { '#' } else { '.' });
+                }
+                writeln!(f, "  {}  {line}", day.day)?;
+            }
+            match (env.up_hours_per_week, env.task_hours_per_week) {
+                (Some(up), Some(th)) => {
+                    let mut text = String::new();
+                    write!(
+                        text,
+                        "  up {} of {} hours a week ({:.1}%); {} task(s): {} -> {} task-hours a week (-{:.1}%)",
+                        hours(up),
+                        hours(env.hours_per_week),
+                        100.0 * up / env.hours_per_week,
+                        env.tasks,
+                        hours(th.always_on),
+                        hours(th.scheduled),
+                        100.0 * th.reduction
+                    )?;
+                    writeln!(f, "{text}")?;
+                }
+                _ => writeln!(f, "  up: unknown (no transition in the last year)")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Hours without a needless `.0`.
+fn hours(h: f64) -> String {
+    if (h - h.round()).abs() < 1e-9 { format!("{}", h.round() as i64) } else { format!("{h:.1}") }
+}
+
+#[cfg(test)]
+mod tests;
