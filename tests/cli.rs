@@ -76,6 +76,70 @@ fn validate_names_a_missing_file() {
     assert!(stderr.starts_with("schedules/nope.yaml: cannot read the schedule file: "), "{stderr}");
 }
 
+/// `plan` needs no AWS: the text is pinned for the shipped example, across the year end.
+#[test]
+fn plan_shows_transitions_holiday_skips_timeline_and_savings() {
+    let out = bin(&repo())
+        .args(["plan", "schedules/example.yaml", "--from", "2026-12-28T09:00:00+09:00", "--count", "5"])
+        .output()
+        .unwrap();
+    let expected = "\
+dev (Asia/Tokyo), from 2026-12-28 (Mon) 09:00 JST
+  manual only: no crons; started and stopped by hand
+
+staging (Asia/Tokyo), from 2026-12-28 (Mon) 09:00 JST
+  2026-12-28 (Mon) 22:00 JST  stop  staging
+  2026-12-29 (Tue) 08:00 JST  start  staging  (skipped: 2026-12-29 is listed in holidays.dates)
+  2026-12-29 (Tue) 22:00 JST  stop  staging
+  2026-12-30 (Wed) 08:00 JST  start  staging  (skipped: 2026-12-30 is listed in holidays.dates)
+  2026-12-30 (Wed) 22:00 JST  stop  staging
+  week of 2026-12-28 (JST; # up, . stopped; holidays not applied):
+       0     6     12    18   23
+  Mon  ........##############..
+  Tue  ........##############..
+  Wed  ........##############..
+  Thu  ........##############..
+  Fri  ........##############..
+  Sat  ........................
+  Sun  ........................
+  up 70 of 168 hours a week (41.7%); 3 task(s): 504 -> 210 task-hours a week (-58.3%)
+";
+    assert_eq!(outcome(out), (0, expected.to_string(), String::new()));
+}
+
+#[test]
+fn plan_json_has_the_same_data() {
+    let out = bin(&repo())
+        .args(["plan", "schedules/example.yaml", "--environment", "staging", "--from", "2026-11-27T12:00:00+09:00"])
+        .args(["--count", "2", "--format", "json"])
+        .output()
+        .unwrap();
+    let (code, stdout, _) = outcome(out);
+    assert_eq!(code, 0);
+    let plan: Value = serde_json::from_str(&stdout).unwrap();
+    let staging = &plan["environments"][0];
+    assert_eq!(plan["environments"].as_array().unwrap().len(), 1);
+    assert_eq!(staging["name"], "staging");
+    let transitions: Vec<(&str, &str, &str)> = staging["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["at"].as_str().unwrap(), t["local"].as_str().unwrap(), t["action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        transitions,
+        vec![
+            ("2026-11-27T13:00:00Z", "2026-11-27 (Fri) 22:00 JST", "stop"),
+            ("2026-11-29T23:00:00Z", "2026-11-30 (Mon) 08:00 JST", "start")
+        ]
+    );
+    assert_eq!(staging["up_hours_per_week"], 70.0);
+    assert_eq!(staging["task_hours_per_week"]["scheduled"], 210.0);
+    assert_eq!(staging["timeline"][4]["day"], "Fri");
+    assert_eq!(staging["timeline"][4]["up"][8], true);
+    assert_eq!(staging["timeline"][4]["up"][22], false);
+}
+
 /// Bad inputs are refused with the exact message, exit 1, and not one request reaches AWS.
 #[tokio::test]
 async fn bad_inputs_are_refused_before_any_aws_call() {
