@@ -166,7 +166,9 @@ async fn invoke(
     }
     // Reject a bad input before looking for credentials or a region: the answer to a typo
     // should not be "no AWS region".
-    intent(&schedule, Input::parse(input.clone())?, now)?;
+    if let Input::Payload(payload) = Input::parse(input.clone())? {
+        intent(&schedule, payload, now)?;
+    }
     let settings = Settings::from_env().map_err(Error::InvalidInput)?;
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).retry_config(retry_config()).load().await;
     if config.region().is_none() {

@@ -10,7 +10,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 
 use crate::aws::{Aws, OneTimeSchedule};
 use crate::error::Error;
-use crate::event::{Action, Input};
+use crate::event::{Action, Input, Payload};
 use crate::report::{OverrideReport, Report};
 use crate::schedule::{Environment, Schedule};
 use crate::timeline;
@@ -105,8 +105,7 @@ pub fn override_name(environment: &str) -> String {
 
 /// Input -> intent: no I/O. Unknown environments are rejected naming the valid ones; `until`
 /// must be a start or stop, in the future and at most [`MAX_UNTIL_DAYS`] ahead of `now`.
-pub fn intent(schedule: &Schedule, input: Input, now: DateTime<Utc>) -> Result<Intent<'_>, Error> {
-    let Input::Payload(payload) = input;
+pub fn intent(schedule: &Schedule, payload: Payload, now: DateTime<Utc>) -> Result<Intent<'_>, Error> {
     let environment = schedule.environments.get(&payload.environment).ok_or_else(|| {
         Error::InvalidInput(format!(
             "unknown environment `{}`; valid environments: {}",
@@ -155,7 +154,12 @@ pub async fn handle<A: Aws>(
     deadline: Instant,
     settings: &Settings,
 ) -> Result<Report, Error> {
-    let mut intent = intent(schedule, Input::parse(input)?, now)?;
+    let payload = match Input::parse(input)? {
+        Input::Payload(p) => p,
+        Input::TaskStateChange(event) => return Ok(crate::spot::task_interrupted(aws, schedule, &event).await),
+        Input::SpotWarning(event) => return Ok(crate::spot::instance_interrupted(aws, schedule, &event).await),
+    };
+    let mut intent = intent(schedule, payload, now)?;
     let tz = schedule.timezone;
     let overrides = OverrideSettings::check(&intent, settings)?;
 

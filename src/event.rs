@@ -37,6 +37,12 @@ pub enum Action {
     Status,
     /// Bring the environment to the state its crons say it should be in now.
     Reconcile,
+    /// (Event, not a payload action) a Spot task interruption was handled.
+    #[serde(rename = "spot-interruption", skip_deserializing)]
+    SpotTask,
+    /// (Event, not a payload action) an EC2 Spot interruption warning was handled.
+    #[serde(rename = "spot-instance-warning", skip_deserializing)]
+    SpotInstance,
 }
 
 impl Action {
@@ -49,6 +55,8 @@ impl Action {
             Action::Register => "register",
             Action::Status => "status",
             Action::Reconcile => "reconcile",
+            Action::SpotTask => "spot-interruption",
+            Action::SpotInstance => "spot-instance-warning",
         }
     }
 }
@@ -57,6 +65,10 @@ impl Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     Payload(Payload),
+    /// `aws.ecs` / `ECS Task State Change`.
+    TaskStateChange(Box<crate::spot::TaskStateChange>),
+    /// `aws.ec2` / `EC2 Spot Instance Interruption Warning`.
+    SpotWarning(crate::spot::SpotWarning),
 }
 
 impl Input {
@@ -68,6 +80,31 @@ impl Input {
         };
         if object.contains_key("source") || object.contains_key("detail-type") {
             let field = |k: &str| object.get(k).and_then(Value::as_str).unwrap_or("<missing>").to_string();
+            let detail = || -> Result<Value, Error> {
+                match object.get("detail") {
+                    Some(d @ Value::Object(_)) => Ok(d.clone()),
+                    Some(other) => Err(Error::InvalidInput(format!(
+                        "invalid event at `detail`: expected an object, received {}",
+                        json_kind(other)
+                    ))),
+                    None => Err(Error::InvalidInput("invalid event at `detail`: missing".into())),
+                }
+            };
+            let typed = |e: serde_path_to_error::Error<serde_json::Error>| {
+                let path = e.path().to_string();
+                let at = if path == "." { "detail".to_string() } else { format!("detail.{path}") };
+                Error::InvalidInput(format!("invalid event at `{at}`: {}", e.inner()))
+            };
+            match (field("source").as_str(), field("detail-type").as_str()) {
+                ("aws.ecs", "ECS Task State Change") => {
+                    let d = serde_path_to_error::deserialize(detail()?).map_err(typed)?;
+                    return Ok(Input::TaskStateChange(Box::new(d)));
+                }
+                ("aws.ec2", "EC2 Spot Instance Interruption Warning") => {
+                    return Ok(Input::SpotWarning(serde_path_to_error::deserialize(detail()?).map_err(typed)?));
+                }
+                _ => {}
+            }
             return Err(Error::UnsupportedEvent(format!(
                 "source `{}`, detail-type `{}` is not an event this function handles",
                 field("source"),
@@ -199,8 +236,12 @@ mod tests {
     #[test]
     fn other_inputs_are_unsupported() {
         assert_eq!(
-            err(json!({"source": "aws.ecs", "detail-type": "ECS Task State Change", "detail": {}})),
-            "unsupported event: source `aws.ecs`, detail-type `ECS Task State Change` is not an event this function handles"
+            err(json!({"source": "aws.ecs", "detail-type": "ECS Service Action", "detail": {}})),
+            "unsupported event: source `aws.ecs`, detail-type `ECS Service Action` is not an event this function handles"
+        );
+        assert_eq!(
+            err(json!({"source": "aws.ec2", "detail-type": "EC2 Instance State-change Notification"})),
+            "unsupported event: source `aws.ec2`, detail-type `EC2 Instance State-change Notification` is not an event this function handles"
         );
         assert_eq!(
             err(json!({"Records": []})),
@@ -208,6 +249,39 @@ mod tests {
         );
         assert_eq!(err(json!([1])), "unsupported event: expected a JSON object, received an array");
         assert!(!Input::parse(json!("x")).unwrap_err().is_retryable());
+    }
+
+    #[test]
+    fn malformed_events_name_the_json_path() {
+        let task =
+            |detail: Value| json!({"source": "aws.ecs", "detail-type": "ECS Task State Change", "detail": detail});
+        assert_eq!(
+            err(task(json!({"clusterArn": "c", "desiredStatus": "STOPPED", "lastStatus": "RUNNING", "version": 1}))),
+            "invalid event at `detail`: missing field `taskArn`"
+        );
+        assert_eq!(
+            err(task(json!({"clusterArn": "c", "taskArn": "t", "desiredStatus": "STOPPED", "lastStatus": "RUNNING",
+                            "version": "one"}))),
+            "invalid event at `detail.version`: invalid type: string \"one\", expected u64"
+        );
+        assert_eq!(
+            err(task(json!({"clusterArn": "c", "taskArn": "t", "desiredStatus": "STOPPED", "lastStatus": "RUNNING",
+                            "version": 1, "containers": [{"name": "app", "networkBindings": [{"hostPort": 70000}]}]}))),
+            "invalid event at `detail.containers[0].networkBindings[0].hostPort`: invalid value: integer `70000`, expected u16"
+        );
+        assert_eq!(
+            err(json!({"source": "aws.ecs", "detail-type": "ECS Task State Change"})),
+            "invalid event at `detail`: missing"
+        );
+        assert_eq!(
+            err(json!({"source": "aws.ec2", "detail-type": "EC2 Spot Instance Interruption Warning", "detail": []})),
+            "invalid event at `detail`: expected an object, received an array"
+        );
+        assert_eq!(
+            err(json!({"source": "aws.ec2", "detail-type": "EC2 Spot Instance Interruption Warning", "detail": {}})),
+            "invalid event at `detail`: missing field `instance-id`"
+        );
+        assert!(!Input::parse(task(json!({}))).unwrap_err().is_retryable());
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod outlook;
 pub mod plan;
 pub mod report;
 pub mod schedule;
+pub mod spot;
 pub mod state;
 pub mod timeline;
 

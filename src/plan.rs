@@ -141,7 +141,8 @@ pub fn plan_service(action: Action, config: &ServiceConfig, state: &ServiceState
         notes: Vec::new(),
     };
     // Reconcile never reaches here: the dispatcher turns it into stop or start first.
-    if matches!(action, Action::Status | Action::Register | Action::Reconcile) {
+    if matches!(action, Action::Status | Action::Register | Action::Reconcile | Action::SpotTask | Action::SpotInstance)
+    {
         return plan;
     }
     if state.status != "ACTIVE" {
@@ -158,7 +159,9 @@ pub fn plan_service(action: Action, config: &ServiceConfig, state: &ServiceState
     let result = match action {
         Action::Stop => plan_stop(state, snapshot),
         Action::Start => Ok(plan_start(state, snapshot, config, &mut plan.notes)),
-        Action::Status | Action::Register | Action::Reconcile => unreachable!("returned above"),
+        Action::Status | Action::Register | Action::Reconcile | Action::SpotTask | Action::SpotInstance => {
+            unreachable!("returned above")
+        }
     };
     match result {
         Ok((steps, after)) => {

@@ -107,12 +107,16 @@ impl ServiceReport {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TargetChange {
     Registered,
     WouldRegister,
     Failed,
+    Deregistered,
+    /// Deregistration found the target already gone: done.
+    NotRegistered,
+    DeregisterFailed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -249,6 +253,9 @@ impl fmt::Display for Report {
                 TargetChange::Registered => "registered",
                 TargetChange::WouldRegister => "would register",
                 TargetChange::Failed => "FAILED to register",
+                TargetChange::Deregistered => "deregistered",
+                TargetChange::NotRegistered => "already not registered",
+                TargetChange::DeregisterFailed => "FAILED to deregister",
             };
             writeln!(
                 f,

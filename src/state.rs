@@ -21,6 +21,9 @@ pub struct ServiceState {
     pub desired: u32,
     pub tags: BTreeMap<String, String>,
     pub load_balancers: Vec<TargetBinding>,
+    /// Target groups of the service's task sets (CODE_DEPLOY and EXTERNAL deployment
+    /// controllers): taken into account when deregistering, never when registering.
+    pub task_set_load_balancers: Vec<TargetBinding>,
     /// None when the service has no scalable target.
     pub capacity: Option<Capacity>,
 }

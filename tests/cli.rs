@@ -160,8 +160,12 @@ async fn bad_inputs_are_refused_before_any_aws_call() {
             "error: invalid payload at `dry_run`: invalid type: string \"yes\", expected a boolean\n",
         ),
         (
-            r#"{"source":"aws.ec2","detail-type":"EC2 Spot Instance Interruption Warning","detail":{}}"#,
-            "error: unsupported event: source `aws.ec2`, detail-type `EC2 Spot Instance Interruption Warning` is not an event this function handles\n",
+            r#"{"source":"aws.ec2","detail-type":"EC2 Instance State-change Notification","detail":{}}"#,
+            "error: unsupported event: source `aws.ec2`, detail-type `EC2 Instance State-change Notification` is not an event this function handles\n",
+        ),
+        (
+            r#"{"source":"aws.ecs","detail-type":"ECS Task State Change","detail":{"taskArn":"t"}}"#,
+            "error: invalid event at `detail`: missing field `clusterArn`\n",
         ),
         (
             r#"{"environment":"dev"}"#,

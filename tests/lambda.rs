@@ -116,7 +116,7 @@ async fn the_lambda_answers_each_event_and_logs_the_report_as_one_json_line() {
         json!({"action": "stop", "environment": "staging"}),
         json!({"action": "stop", "environment": "prod"}),
         json!({"action": "stop", "environment": "broken"}),
-        json!({"source": "aws.ecs", "detail-type": "ECS Task State Change", "detail": {}}),
+        json!({"source": "aws.ecs", "detail-type": "ECS Service Action", "detail": {}}),
     ];
     let answers = tokio::task::spawn_blocking(move || serve(listener, events)).await.unwrap();
     child.kill().unwrap();

@@ -9,7 +9,7 @@ use aws_sdk_elasticloadbalancingv2 as elb;
 use aws_smithy_async::time::SystemTimeSource;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use ecs_cost_saver::aws::{Sdk, retry_config};
-use ecs_cost_saver::report::{Outcome, Report};
+use ecs_cost_saver::report::{Outcome, Report, TargetChange};
 use ecs_cost_saver::schedule::Schedule;
 use ecs_cost_saver::{Settings, handle};
 use serde_json::json;
@@ -374,4 +374,237 @@ async fn a_failed_restore_keeps_the_snapshot() {
     );
     assert_eq!((register_scalable.num_calls(), update.num_calls()), (1, 1));
     assert_eq!(untag.num_calls(), 0, "the snapshot stays until the whole restore succeeded");
+}
+
+// ---- Spot interruptions: exact DeregisterTargets requests and round trips ----
+
+const TG_NLB: &str = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/nlb/0123456789abcdef";
+const TG_EXTRA: &str = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/extra/0123456789abcdef";
+
+/// The order in which AWS operations were sent, shared by every rule of a test.
+type Calls = std::sync::Arc<std::sync::Mutex<Vec<&'static str>>>;
+
+fn log(calls: &Calls, op: &'static str) -> bool {
+    calls.lock().unwrap().push(op);
+    true
+}
+
+/// A Fargate Spot interruption of task `id` of `service` (awsvpc, ENI `ip`).
+fn fargate_interruption(service: &str, id: &str, ip: &str, version: u64) -> serde_json::Value {
+    json!({
+        "version": "0", "id": "e1", "detail-type": "ECS Task State Change", "source": "aws.ecs",
+        "account": "123456789012", "time": "2026-11-27T03:00:00Z", "region": "ap-northeast-1",
+        "resources": [format!("{ACCOUNT}:task/c/{id}")],
+        "detail": {
+            "clusterArn": format!("{ACCOUNT}:cluster/c"), "taskArn": format!("{ACCOUNT}:task/c/{id}"),
+            "group": format!("service:{service}"), "launchType": "FARGATE", "capacityProviderName": "FARGATE_SPOT",
+            "desiredStatus": "STOPPED", "lastStatus": "RUNNING", "stopCode": "SpotInterruption",
+            "stoppedReason": "Your Spot Task was interrupted.", "version": version,
+            "containers": [{"name": "app", "lastStatus": "RUNNING",
+                            "networkInterfaces": [{"attachmentId": "a1", "privateIpv4Address": ip}]}],
+            "attachments": [{"id": "a1", "type": "eni", "status": "ATTACHED",
+                             "details": [{"name": "privateIPv4Address", "value": ip}]}]
+        }
+    })
+}
+
+async fn handle_event(sdk: &Sdk, yaml: &str, event: serde_json::Value) -> Report {
+    let schedule = Schedule::parse(yaml, "mock.yaml").unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    handle(sdk, &schedule, event, chrono::Utc::now(), deadline, &settings()).await.unwrap()
+}
+
+fn deregister_rule(calls: &Calls, tg: &'static str, id: &'static str, port: i32) -> aws_smithy_mocks::Rule {
+    let calls = calls.clone();
+    mock!(elb::Client::deregister_targets)
+        .match_requests(move |r| {
+            r.target_group_arn() == Some(tg)
+                && r.targets() == [elb::types::TargetDescription::builder().id(id).port(port).build()]
+                && log(&calls, "DeregisterTargets")
+        })
+        .then_output(|| elb::operation::deregister_targets::DeregisterTargetsOutput::builder().build())
+}
+
+#[tokio::test]
+async fn spot_interruption_deregisters_id_and_port_after_one_describe_then_from_memory() {
+    let calls: Calls = Default::default();
+    let c = calls.clone();
+    let describe_services = mock!(ecs::Client::describe_services)
+        .match_requests(move |r| r.services() == ["spot-web"] && log(&c, "DescribeServices"))
+        .then_output(|| {
+            ecs::operation::describe_services::DescribeServicesOutput::builder()
+                .services(
+                    service("spot-web", 2).load_balancers(lb(TG_IP, 8080)).load_balancers(lb(TG_NLB, 8080)).build(),
+                )
+                .build()
+        });
+    let alb_23 = deregister_rule(&calls, TG_IP, "10.0.1.23", 8080);
+    let nlb_23 = deregister_rule(&calls, TG_NLB, "10.0.1.23", 8080);
+    let alb_24 = deregister_rule(&calls, TG_IP, "10.0.1.24", 8080);
+    let nlb_24 = deregister_rule(&calls, TG_NLB, "10.0.1.24", 8080);
+    let sdk = Sdk {
+        ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services]),
+        scaling: mock_client!(aas, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+        elb: mock_client!(elb, RuleMode::MatchAny, [&alb_23, &nlb_23, &alb_24, &nlb_24]),
+        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+    };
+    let yaml = "environments:\n  env:\n    services: [{cluster: c, service: spot-web}]\n";
+
+    // Cold: DescribeServices, then both deregistrations at once: 2 round trips.
+    let report = handle_event(&sdk, yaml, fargate_interruption("spot-web", "t1", "10.0.1.23", 3)).await;
+    assert!(report.error().is_none(), "{report}");
+    assert_eq!(*calls.lock().unwrap(), vec!["DescribeServices", "DeregisterTargets", "DeregisterTargets"]);
+    assert_eq!((alb_23.num_calls(), nlb_23.num_calls()), (1, 1));
+    let mut gone: Vec<(&str, &str, u16, TargetChange)> = report
+        .targets
+        .iter()
+        .map(|t| (t.target_group.as_str(), t.target.id.as_str(), t.target.port, t.change))
+        .collect();
+    gone.sort();
+    assert_eq!(
+        gone,
+        vec![
+            (TG_IP, "10.0.1.23", 8080, TargetChange::Deregistered),
+            (TG_NLB, "10.0.1.23", 8080, TargetChange::Deregistered)
+        ]
+    );
+    assert_eq!((report.services[0].outcome, report.environment.as_str()), (Outcome::Changed, "env"));
+
+    // Warm, another task of the same service: target groups from memory, 1 round trip.
+    calls.lock().unwrap().clear();
+    let report = handle_event(&sdk, yaml, fargate_interruption("spot-web", "t2", "10.0.1.24", 3)).await;
+    assert!(report.error().is_none(), "{report}");
+    assert_eq!(*calls.lock().unwrap(), vec!["DeregisterTargets", "DeregisterTargets"]);
+    assert_eq!((alb_24.num_calls(), nlb_24.num_calls(), describe_services.num_calls()), (1, 1, 1));
+
+    // The same event delivered again: no call at all.
+    calls.lock().unwrap().clear();
+    let report = handle_event(&sdk, yaml, fargate_interruption("spot-web", "t1", "10.0.1.23", 3)).await;
+    assert_eq!(
+        report.skipped_reason.as_deref(),
+        Some("duplicate delivery of arn:aws:ecs:ap-northeast-1:123456789012:task/c/t1 version 3")
+    );
+    assert!(calls.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn yaml_target_groups_are_deregistered_before_the_service_is_described() {
+    let calls: Calls = Default::default();
+    let c = calls.clone();
+    let describe_services =
+        mock!(ecs::Client::describe_services).match_requests(move |_| log(&c, "DescribeServices")).then_output(|| {
+            ecs::operation::describe_services::DescribeServicesOutput::builder()
+                .services(service("spot-api", 1).load_balancers(lb(TG_IP, 8080)).build())
+                .build()
+        });
+    let extra = deregister_rule(&calls, TG_EXTRA, "10.0.2.9", 9000);
+    let alb = deregister_rule(&calls, TG_IP, "10.0.2.9", 8080);
+    let sdk = Sdk {
+        ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services]),
+        scaling: mock_client!(aas, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+        elb: mock_client!(elb, RuleMode::MatchAny, [&extra, &alb]),
+        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+    };
+    let yaml = format!(
+        "environments:\n  env:\n    services:\n      - cluster: c\n        service: spot-api\n        target_groups: [{{arn: '{TG_EXTRA}', container: app, port: 9000}}]\n"
+    );
+    let report = handle_event(&sdk, &yaml, fargate_interruption("spot-api", "t9", "10.0.2.9", 1)).await;
+    assert!(report.error().is_none(), "{report}");
+    assert_eq!(calls.lock().unwrap()[0], "DeregisterTargets", "the first request is a deregistration");
+    assert_eq!((extra.num_calls(), alb.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn an_ec2_task_is_an_instance_target_on_its_host_port() {
+    let calls: Calls = Default::default();
+    let (c1, c2) = (calls.clone(), calls.clone());
+    let describe_services =
+        mock!(ecs::Client::describe_services).match_requests(move |_| log(&c1, "DescribeServices")).then_output(|| {
+            ecs::operation::describe_services::DescribeServicesOutput::builder()
+                .services(service("spot-legacy", 1).load_balancers(lb(TG_INSTANCE, 8080)).build())
+                .build()
+        });
+    let describe_instances = mock!(ecs::Client::describe_container_instances)
+        .match_requests(move |_| log(&c2, "DescribeContainerInstances"))
+        .then_output(|| {
+            ecs::operation::describe_container_instances::DescribeContainerInstancesOutput::builder()
+                .container_instances(
+                    ecs::types::ContainerInstance::builder()
+                        .container_instance_arn(format!("{ACCOUNT}:container-instance/c/ci-1"))
+                        .ec2_instance_id("i-0abc")
+                        .build(),
+                )
+                .build()
+        });
+    let instance = deregister_rule(&calls, TG_INSTANCE, "i-0abc", 32768);
+    let sdk = Sdk {
+        ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services, &describe_instances]),
+        scaling: mock_client!(aas, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+        elb: mock_client!(elb, RuleMode::MatchAny, [&instance]),
+        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+    };
+    let event = json!({
+        "detail-type": "ECS Task State Change", "source": "aws.ecs",
+        "detail": {
+            "clusterArn": format!("{ACCOUNT}:cluster/c"), "taskArn": format!("{ACCOUNT}:task/c/t-legacy"),
+            "group": "service:spot-legacy", "launchType": "EC2",
+            "containerInstanceArn": format!("{ACCOUNT}:container-instance/c/ci-1"),
+            "desiredStatus": "STOPPED", "lastStatus": "RUNNING", "stopCode": "TerminationNotice", "version": 2,
+            "containers": [{"name": "app", "networkBindings": [
+                {"bindIP": "0.0.0.0", "containerPort": 8080, "hostPort": 32768, "protocol": "tcp"}]}]
+        }
+    });
+    let report =
+        handle_event(&sdk, "environments:\n  env:\n    services: [{cluster: c, service: other}]\n", event).await;
+    assert!(report.error().is_none(), "{report}");
+    assert_eq!(instance.num_calls(), 1);
+    let mut order = calls.lock().unwrap().clone();
+    assert_eq!(order.pop(), Some("DeregisterTargets"));
+    order.sort();
+    assert_eq!(order, vec!["DescribeContainerInstances", "DescribeServices"], "looked up side by side");
+    assert_eq!(report.environment, "", "a service outside the schedule is still protected");
+}
+
+#[tokio::test]
+async fn other_task_changes_are_skipped_with_no_call_and_not_registered_is_done() {
+    let calls: Calls = Default::default();
+    let c = calls.clone();
+    let describe_services =
+        mock!(ecs::Client::describe_services).match_requests(move |_| log(&c, "DescribeServices")).then_output(|| {
+            ecs::operation::describe_services::DescribeServicesOutput::builder()
+                .services(service("spot-gone", 1).load_balancers(lb(TG_IP, 8080)).build())
+                .build()
+        });
+    let not_registered = mock!(elb::Client::deregister_targets)
+        .sequence()
+        .http_status(
+            400,
+            Some(
+                r#"<ErrorResponse><Error><Type>Sender</Type><Code>InvalidTarget</Code><Message>The following targets are not registered</Message></Error></ErrorResponse>"#
+                    .into(),
+            ),
+        )
+        .repeatedly()
+        .build();
+    let sdk = Sdk {
+        ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services]),
+        scaling: mock_client!(aas, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+        elb: mock_client!(elb, RuleMode::MatchAny, [&not_registered]),
+        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+    };
+    let yaml = "environments:\n  env:\n    services: [{cluster: c, service: spot-gone}]\n";
+    let mut exit = fargate_interruption("spot-gone", "t5", "10.0.3.5", 4);
+    exit["detail"]["stopCode"] = json!("EssentialContainerExited");
+    exit["detail"]["stoppedReason"] = json!("Essential container in task exited");
+    let report = handle_event(&sdk, yaml, exit).await;
+    assert_eq!(
+        report.skipped_reason.as_deref(),
+        Some("not a Spot interruption (stopCode EssentialContainerExited, desiredStatus STOPPED, lastStatus RUNNING)")
+    );
+    assert!(calls.lock().unwrap().is_empty());
+
+    let report = handle_event(&sdk, yaml, fargate_interruption("spot-gone", "t5", "10.0.3.5", 4)).await;
+    assert!(report.error().is_none(), "{report}");
+    assert_eq!(report.targets[0].change, TargetChange::NotRegistered);
+    assert_eq!(not_registered.num_calls(), 1);
 }

@@ -71,6 +71,23 @@ pub trait Tasks: Sync {
         cluster: &str,
         arns: &[String],
     ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send;
+
+    /// The container instance of `cluster` on EC2 instance `instance_id`, if any.
+    fn find_container_instance(
+        &self,
+        cluster: &str,
+        instance_id: &str,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+
+    /// Set a container instance to DRAINING: ECS moves its tasks elsewhere.
+    fn drain_container_instance(&self, cluster: &str, arn: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Every task on a container instance.
+    fn list_tasks_on_instance(
+        &self,
+        cluster: &str,
+        container_instance: &str,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
 }
 
 /// Application Auto Scaling scalable targets of ECS services.
@@ -98,6 +115,22 @@ pub trait TargetGroups: Sync {
 
     /// RegisterTargets; every target carries its port.
     fn register_targets(&self, arn: &str, targets: &[Target]) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// One target out of one target group, with its `Port` (always sent: without it a
+    /// deregistration silently does nothing when the registered port differs).
+    fn deregister_target(
+        &self,
+        arn: &str,
+        target: &Target,
+    ) -> impl Future<Output = Result<Deregistered, AwsError>> + Send;
+}
+
+/// What a deregistration found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deregistered {
+    Done,
+    /// The target was not registered: nothing to do, which is success.
+    NotRegistered,
 }
 
 /// Everything the handler needs.

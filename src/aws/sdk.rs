@@ -6,7 +6,9 @@ use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace}
 use aws_sdk_ecs::types::{DesiredStatus, ServiceField};
 use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum, TargetTypeEnum};
 
-use super::{DescribedServices, OneTimeSchedule, ScalableTargets, Schedules, Services, TargetGroups, Tasks};
+use super::{
+    Deregistered, DescribedServices, OneTimeSchedule, ScalableTargets, Schedules, Services, TargetGroups, Tasks,
+};
 use crate::error::AwsError;
 use crate::state::{Capacity, Container, ServiceState, Target, TargetBinding, TargetType, Task};
 
@@ -45,6 +47,14 @@ fn port(n: Option<i32>) -> Option<u16> {
     n.and_then(|p| u16::try_from(p).ok())
 }
 
+fn binding(lb: &aws_sdk_ecs::types::LoadBalancer) -> Option<TargetBinding> {
+    Some(TargetBinding {
+        target_group_arn: lb.target_group_arn()?.to_string(),
+        container: lb.container_name()?.to_string(),
+        container_port: port(lb.container_port())?,
+    })
+}
+
 impl Services for Sdk {
     async fn describe_services(&self, cluster: &str, names: &[String]) -> Result<DescribedServices, AwsError> {
         let out = self
@@ -67,16 +77,12 @@ impl Services for Sdk {
                     .iter()
                     .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
                     .collect(),
-                load_balancers: s
-                    .load_balancers()
+                load_balancers: s.load_balancers().iter().filter_map(binding).collect(),
+                task_set_load_balancers: s
+                    .task_sets()
                     .iter()
-                    .filter_map(|lb| {
-                        Some(TargetBinding {
-                            target_group_arn: lb.target_group_arn()?.to_string(),
-                            container: lb.container_name()?.to_string(),
-                            container_port: port(lb.container_port())?,
-                        })
-                    })
+                    .flat_map(|t| t.load_balancers())
+                    .filter_map(binding)
                     .collect(),
                 capacity: None,
             };
@@ -209,6 +215,57 @@ impl Tasks for Sdk {
             .filter_map(|ci| Some((ci.container_instance_arn()?.to_string(), ci.ec2_instance_id()?.to_string())))
             .collect())
     }
+
+    async fn find_container_instance(&self, cluster: &str, instance_id: &str) -> Result<Option<String>, AwsError> {
+        let out = self
+            .ecs
+            .list_container_instances()
+            .cluster(cluster)
+            .filter(format!("ec2InstanceId == {instance_id}"))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListContainerInstances", e))?;
+        let arns = out.container_instance_arns().to_vec();
+        if arns.is_empty() {
+            return Ok(None);
+        }
+        // Confirm the match: the filter is the server's to apply.
+        let described = self.describe_container_instances(cluster, &arns).await?;
+        Ok(described.into_iter().find(|(_, id)| id == instance_id).map(|(arn, _)| arn))
+    }
+
+    async fn drain_container_instance(&self, cluster: &str, arn: &str) -> Result<(), AwsError> {
+        self.ecs
+            .update_container_instances_state()
+            .cluster(cluster)
+            .container_instances(arn)
+            .status(aws_sdk_ecs::types::ContainerInstanceStatus::Draining)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("UpdateContainerInstancesState", e))?;
+        Ok(())
+    }
+
+    async fn list_tasks_on_instance(&self, cluster: &str, container_instance: &str) -> Result<Vec<String>, AwsError> {
+        let mut arns = Vec::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .ecs
+                .list_tasks()
+                .cluster(cluster)
+                .container_instance(container_instance)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListTasks", e))?;
+            arns.extend(out.task_arns().iter().cloned());
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(arns);
+            }
+        }
+    }
 }
 
 impl ScalableTargets for Sdk {
@@ -312,6 +369,17 @@ impl TargetGroups for Sdk {
             .await
             .map_err(|e| AwsError::from_sdk("RegisterTargets", e))?;
         Ok(())
+    }
+
+    async fn deregister_target(&self, arn: &str, target: &Target) -> Result<Deregistered, AwsError> {
+        let description = TargetDescription::builder().id(&target.id).port(i32::from(target.port)).build();
+        match self.elb.deregister_targets().target_group_arn(arn).targets(description).send().await {
+            Ok(_) => Ok(Deregistered::Done),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_invalid_target_exception()) => {
+                Ok(Deregistered::NotRegistered)
+            }
+            Err(e) => Err(AwsError::from_sdk("DeregisterTargets", e)),
+        }
     }
 }
 

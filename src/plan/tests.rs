@@ -25,6 +25,7 @@ fn state(desired: u32, capacity: Option<(u32, u32)>, snapshot: Option<&str>) -> 
         desired,
         tags,
         load_balancers: vec![],
+        task_set_load_balancers: vec![],
         capacity: capacity.map(|(min, max)| Capacity { min, max }),
     }
 }

@@ -4,6 +4,7 @@
 Usage:
     python tests/seed/seed.py --endpoint http://127.0.0.1:PORT e2e
     python tests/seed/seed.py --endpoint http://127.0.0.1:PORT demo
+    python tests/seed/seed.py --endpoint http://127.0.0.1:PORT spot
     python tests/seed/seed.py --endpoint http://127.0.0.1:PORT \
         run-tasks --cluster C --service S --count N
 
@@ -19,6 +20,17 @@ Moto quirks handled here:
   state transition is pinned via the moto-api (done before every RunTask).
 - ip target groups need no load balancer association in moto to accept
   register_targets, so `svc-c-extra` is left unattached.
+- (spot) moto's AMI catalogue marks ami-12c6146b as Windows, which makes the
+  container instance report ecs.os-type=windows; the Amazon Linux ami-760aaa0f
+  is used instead.
+- (spot) RegisterContainerInstance takes the EC2 instance from the identity
+  document's instanceId and ignores the rest of it.
+- (spot) moto reports no networkBindings for bridge tasks (and no hostPort at
+  all), so the legacy task's instance target is registered on the first
+  dynamic host port, 32768 (DYNAMIC_HOST_PORT), unless moto ever reports one.
+- (spot) moto books hostPort 0 as a literal reserved port on the container
+  instance: a second bridge task of the same definition is not placed, and
+  RunTask answers with neither tasks nor failures. The scenario starts one.
 """
 
 from __future__ import annotations
@@ -38,6 +50,8 @@ ACCOUNT_ID = "123456789012"
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 IMAGE = "public.ecr.aws/nginx/nginx:latest"
 RUN_TASK_BATCH = 10  # RunTask accepts at most 10 tasks per call.
+LINUX_AMI = "ami-760aaa0f"  # Amazon Linux in moto's AMI catalogue.
+DYNAMIC_HOST_PORT = 32768  # first port of the ECS dynamic host port range.
 
 
 # --------------------------------------------------------------------------
@@ -52,6 +66,7 @@ class TargetGroupSpec:
     port: int
     load_balancer: str | None  # name of the LB whose listener forwards to it
     path_pattern: str | None = None  # listener rule on an ALB; None = default
+    target_type: str = "ip"  # "ip" (awsvpc tasks) or "instance" (bridge tasks)
 
 
 @dataclass(frozen=True)
@@ -70,6 +85,13 @@ class ServiceSpec:
     container_ports: tuple[int, ...]
     target_group: str | None = None  # TG name; container `app`, first port
     scaling: tuple[int, int] | None = None  # (min, max) of the scalable target
+    # Further TGs the service also registers with (same container and port).
+    extra_target_groups: tuple[str, ...] = ()
+
+    @property
+    def all_target_groups(self) -> tuple[str, ...]:
+        first = () if self.target_group is None else (self.target_group,)
+        return first + self.extra_target_groups
 
 
 @dataclass(frozen=True)
@@ -128,7 +150,53 @@ DEMO_WORLD = WorldSpec(
     ),
 )
 
-WORLDS: dict[str, WorldSpec] = {"e2e": E2E_WORLD, "demo": DEMO_WORLD}
+# Fargate part of the `spot` scenario; seed_spot adds the EC2 part (LEGACY_SPEC).
+SPOT_WORLD = WorldSpec(
+    vpc_cidr="10.0.0.0/16",
+    subnets=(("10.0.1.0/24", "ap-northeast-1a"), ("10.0.2.0/24", "ap-northeast-1c")),
+    security_group="spot-tasks",
+    # The EC2 service has a cluster of its own: moto's ListTasks(containerInstance=...)
+    # fails with HTTP 500 in a cluster that also holds Fargate tasks.
+    clusters=("spot", "spot-ec2"),
+    load_balancers=(
+        LoadBalancerSpec("spot-alb", "application", "HTTP", 80),
+        LoadBalancerSpec("spot-nlb", "network", "TCP", 8080),
+    ),
+    target_groups=(
+        TargetGroupSpec("web-alb-tg", "HTTP", 8080, "spot-alb"),
+        TargetGroupSpec("web-nlb-tg", "TCP", 8080, "spot-nlb"),
+        TargetGroupSpec(
+            "legacy-tg", "HTTP", 8080, "spot-alb", "/legacy/*", target_type="instance"
+        ),
+    ),
+    services=(
+        ServiceSpec(
+            "web", "spot", 2, (8080,), "web-alb-tg", extra_target_groups=("web-nlb-tg",)
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Ec2ServiceSpec:
+    """A bridge-network service on an EC2 container instance of its own."""
+
+    name: str
+    cluster: str
+    desired: int
+    container_port: int
+    target_group: str  # an `instance` TG of the world
+    instance_type: str = "t3.medium"
+    availability_zone: str = "ap-northeast-1a"
+
+
+LEGACY_SPEC = Ec2ServiceSpec("legacy", "spot-ec2", 1, 8080, "legacy-tg")
+
+WORLDS: dict[str, WorldSpec] = {
+    "e2e": E2E_WORLD,
+    "demo": DEMO_WORLD,
+    "spot": SPOT_WORLD,
+}
 
 
 # --------------------------------------------------------------------------
@@ -233,7 +301,7 @@ def create_target_group(c: Clients, spec: TargetGroupSpec, vpc: str) -> str:
         "Protocol": spec.protocol,
         "Port": spec.port,
         "VpcId": vpc,
-        "TargetType": "ip",
+        "TargetType": spec.target_type,
         "HealthCheckProtocol": spec.protocol,
     }
     if spec.protocol == "HTTP":
@@ -322,13 +390,14 @@ def create_service(
         "launchType": "FARGATE",
         "networkConfiguration": network_configuration(net),
     }
-    if spec.target_group is not None:
+    if spec.all_target_groups:
         kwargs["loadBalancers"] = [
             {
-                "targetGroupArn": tg_arns[spec.target_group],
+                "targetGroupArn": tg_arns[name],
                 "containerName": "app",
                 "containerPort": spec.container_ports[0],
             }
+            for name in spec.all_target_groups
         ]
     return c.ecs.create_service(**kwargs)["service"]["serviceArn"]
 
@@ -463,6 +532,161 @@ def legacy_service(c: Clients, cluster: str, service: str) -> dict[str, Any]:
     return {"arn": arn}
 
 
+def launch_container_instance(
+    c: Clients, spec: Ec2ServiceSpec, subnets: list[str], security_group: str
+) -> tuple[str, str]:
+    """An EC2 instance registered as an ECS container instance of spec.cluster."""
+    subnet = subnets[0]
+    instance = c.ec2.run_instances(
+        ImageId=LINUX_AMI,
+        MinCount=1,
+        MaxCount=1,
+        InstanceType=spec.instance_type,
+        SubnetId=subnet,
+        SecurityGroupIds=[security_group],
+        Placement={"AvailabilityZone": spec.availability_zone},
+    )["Instances"][0]
+    instance_id = instance["InstanceId"]
+    document = {
+        "accountId": ACCOUNT_ID,
+        "architecture": "x86_64",
+        "availabilityZone": spec.availability_zone,
+        "imageId": LINUX_AMI,
+        "instanceId": instance_id,
+        "instanceType": spec.instance_type,
+        "pendingTime": "2024-05-14T00:00:00Z",
+        "privateIp": instance.get("PrivateIpAddress", ""),
+        "region": REGION,
+        "version": "2017-09-30",
+    }
+    container_instance = c.ecs.register_container_instance(
+        cluster=spec.cluster, instanceIdentityDocument=json.dumps(document)
+    )["containerInstance"]
+    arn = container_instance["containerInstanceArn"]
+    registered = container_instance.get("ec2InstanceId")
+    if registered != instance_id:
+        raise RuntimeError(f"{arn} is EC2 instance {registered}, not {instance_id}")
+    log(f"instance {instance_id} registered as {arn}")
+    return instance_id, arn
+
+
+def register_bridge_task_definition(c: Clients, spec: Ec2ServiceSpec) -> str:
+    container = {
+        "name": "app",
+        "image": IMAGE,
+        "essential": True,
+        "cpu": 128,
+        "memory": 256,
+        # hostPort 0: ECS picks a dynamic host port for each task.
+        "portMappings": [
+            {"containerPort": spec.container_port, "hostPort": 0, "protocol": "tcp"}
+        ],
+    }
+    td = c.ecs.register_task_definition(
+        family=spec.name,
+        networkMode="bridge",
+        requiresCompatibilities=["EC2"],
+        containerDefinitions=[container],
+    )["taskDefinition"]
+    return td["taskDefinitionArn"]
+
+
+def host_port(task: dict[str, Any], container_port: int) -> int | None:
+    for container in task.get("containers", []):
+        if container.get("name") != "app":
+            continue
+        for binding in container.get("networkBindings", []):
+            port = binding.get("hostPort")
+            if binding.get("containerPort") == container_port and port:
+                return int(port)
+    return None
+
+
+def seed_spot(c: Clients) -> dict[str, Any]:
+    """Fargate service `web` behind an ALB and an NLB, EC2 bridge service `legacy`."""
+    world = seed_world(c, SPOT_WORLD)
+    tg_arns: dict[str, str] = world["target_groups"]
+    web = next(s for s in SPOT_WORLD.services if s.name == "web")
+
+    web_tasks = run_tasks(c, web.cluster, web.name, web.desired)["tasks"]
+    web_port = web.container_ports[0]
+    for name in web.all_target_groups:
+        c.elbv2.register_targets(
+            TargetGroupArn=tg_arns[name],
+            Targets=[{"Id": t["ip"], "Port": web_port} for t in web_tasks],
+        )
+        log(f"registered {len(web_tasks)} ip target(s) in {name}")
+
+    legacy = LEGACY_SPEC
+    instance_id, container_instance_arn = launch_container_instance(
+        c, legacy, world["subnets"], world["security_group"]
+    )
+    task_definition = register_bridge_task_definition(c, legacy)
+    service_arn = c.ecs.create_service(
+        cluster=legacy.cluster,
+        serviceName=legacy.name,
+        taskDefinition=task_definition,
+        desiredCount=legacy.desired,
+        launchType="EC2",
+        loadBalancers=[
+            {
+                "targetGroupArn": tg_arns[legacy.target_group],
+                "containerName": "app",
+                "containerPort": legacy.container_port,
+            }
+        ],
+    )["service"]["serviceArn"]
+    log(f"service {legacy.cluster}/{legacy.name} desired={legacy.desired}")
+
+    pin_task_transition(c.endpoint)
+    response = c.ecs.run_task(
+        cluster=legacy.cluster,
+        taskDefinition=task_definition,
+        count=1,
+        launchType="EC2",
+        group=f"service:{legacy.name}",
+    )
+    # moto answers neither tasks nor failures when it cannot place the task.
+    if response.get("failures") or len(response.get("tasks", [])) != 1:
+        raise RuntimeError(
+            f"RunTask (EC2) started {len(response.get('tasks', []))} task(s),"
+            f" failures {response.get('failures')}"
+        )
+    task = response["tasks"][0]
+    if task.get("containerInstanceArn") != container_instance_arn:
+        raise RuntimeError(
+            f"task {task['taskArn']} landed on {task.get('containerInstanceArn')}"
+        )
+    port = host_port(task, legacy.container_port)
+    if port is None:
+        log(f"moto gave task {task['taskArn']} no hostPort; using {DYNAMIC_HOST_PORT}")
+        port = DYNAMIC_HOST_PORT
+    c.elbv2.register_targets(
+        TargetGroupArn=tg_arns[legacy.target_group],
+        Targets=[{"Id": instance_id, "Port": port}],
+    )
+    log(f"registered {instance_id}:{port} in {legacy.target_group}")
+
+    services: dict[str, Any] = dict(world["services"])
+    services[legacy.name] = {
+        "cluster": legacy.cluster,
+        "arn": service_arn,
+        "task_definition": task_definition,
+        "desired": legacy.desired,
+    }
+    return {
+        "endpoint": c.endpoint,
+        "cluster": web.cluster,
+        "ec2_cluster": legacy.cluster,
+        "target_groups": tg_arns,
+        "web_tasks": web_tasks,
+        "instance_id": instance_id,
+        "container_instance_arn": container_instance_arn,
+        "legacy_task": {"arn": task["taskArn"], "host_port": port},
+        "services": services,
+    }
+
+
 # --------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------
@@ -485,6 +709,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     sub.add_parser("e2e", help="three-service world of the tests")
     sub.add_parser("demo", help="realistic demo environment")
+    sub.add_parser("spot", help="Fargate and EC2 services for the Spot backstop")
     run = sub.add_parser("run-tasks", help="start tasks for a service")
     run.add_argument("--cluster", required=True)
     run.add_argument("--service", required=True)
@@ -503,6 +728,8 @@ def main(argv: list[str] | None = None) -> int:
             result = run_tasks(clients, args.cluster, args.service, args.count)
         elif args.scenario == "legacy-service":
             result = legacy_service(clients, args.cluster, args.service)
+        elif args.scenario == "spot":
+            result = seed_spot(clients)
         else:
             result = seed_world(clients, WORLDS[args.scenario])
     except Exception as exc:  # noqa: BLE001 - any failure is fatal for the CLI
