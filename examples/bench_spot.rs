@@ -134,8 +134,6 @@ fn main() {
 
     let log: Log = Default::default();
     let proxy = start_proxy(moto_port, log.clone());
-    let schedule = work.join("schedule.yaml");
-    std::fs::write(&schedule, "environments:\n  spot:\n    services: [{cluster: spot, service: web}]\n").unwrap();
     let fixture: Value = serde_json::from_str(
         &std::fs::read_to_string(repo().join("tests/fixtures/events/fargate-spot-interruption.json")).unwrap(),
     )
@@ -146,13 +144,30 @@ fn main() {
     println!(
         "Spot interruption, cold start: `ecs-cost-saver invoke --event` (release) against moto via a recording proxy"
     );
-    let mut firsts = Vec::new();
-    for i in 0..iterations {
-        // Each run interrupts the first task again: put its targets back first.
-        let task = &world["web_tasks"][0];
-        let ip = task["ip"].as_str().unwrap();
-        for tg in &tgs {
-            let out = Command::new(venv.join("bin/python"))
+    let plain = work.join("plain.yaml");
+    std::fs::write(&plain, "environments:\n  spot:\n    services: [{cluster: spot, service: web}]\n").unwrap();
+    let listed = work.join("listed.yaml");
+    std::fs::write(
+        &listed,
+        format!(
+            "environments:\n  spot:\n    services:\n      - cluster: spot\n        service: web\n        target_groups:\n          - {{arn: '{}', container: app, port: 8080}}\n          - {{arn: '{}', container: app, port: 8080}}\n",
+            tgs[0], tgs[1]
+        ),
+    )
+    .unwrap();
+    let mut version = 100;
+    for (label, schedule) in
+        [("target groups from DescribeServices", &plain), ("target groups listed in the YAML", &listed)]
+    {
+        println!("{label}:");
+        let mut firsts = Vec::new();
+        for i in 0..iterations {
+            version += 1;
+            // Each run interrupts the first task again: put its targets back first.
+            let task = &world["web_tasks"][0];
+            let ip = task["ip"].as_str().unwrap();
+            for tg in &tgs {
+                let out = Command::new(venv.join("bin/python"))
                 .args([
                     "-c",
                     &format!(
@@ -163,63 +178,64 @@ fn main() {
                 ])
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        }
-        let mut event = fixture.clone();
-        event["detail"]["clusterArn"] = json!("arn:aws:ecs:ap-northeast-1:123456789012:cluster/spot");
-        event["detail"]["taskArn"] = task["arn"].clone();
-        event["detail"]["group"] = json!("service:web");
-        event["detail"]["version"] = json!(100 + i);
-        for d in event["detail"]["attachments"][0]["details"].as_array_mut().unwrap() {
-            if d["name"] == "privateIPv4Address" {
-                d["value"] = json!(ip);
+                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             }
-        }
-        let event_file = work.join("event.json");
-        std::fs::write(&event_file, event.to_string()).unwrap();
+            let mut event = fixture.clone();
+            event["detail"]["clusterArn"] = json!("arn:aws:ecs:ap-northeast-1:123456789012:cluster/spot");
+            event["detail"]["taskArn"] = task["arn"].clone();
+            event["detail"]["group"] = json!("service:web");
+            event["detail"]["version"] = json!(version);
+            for d in event["detail"]["attachments"][0]["details"].as_array_mut().unwrap() {
+                if d["name"] == "privateIPv4Address" {
+                    d["value"] = json!(ip);
+                }
+            }
+            let event_file = work.join("event.json");
+            std::fs::write(&event_file, event.to_string()).unwrap();
 
-        log.lock().unwrap().clear();
-        let spawned = Instant::now();
-        let out = Command::new(&bin)
-            .args(["invoke", "--schedule"])
-            .arg(&schedule)
-            .arg("--event")
-            .arg(&event_file)
-            .args(["--format", "json"])
-            .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{proxy}"))
-            .env("AWS_REGION", "ap-northeast-1")
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("RUST_LOG", "warn")
-            .env_remove("AWS_PROFILE")
-            .output()
-            .unwrap();
-        let total = spawned.elapsed();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-        let deregistered =
-            report["targets"].as_array().unwrap().iter().filter(|t| t["change"] == "deregistered").count();
-        let log = log.lock().unwrap();
-        let first = log.iter().position(|(_, op)| op == "DeregisterTargets").expect("a DeregisterTargets request");
-        let to_first = log[first].0 - spawned;
-        let before: Vec<&str> = log[..first].iter().map(|(_, op)| op.as_str()).collect();
-        println!(
-            "  run {i:>2}: first DeregisterTargets {:>7.1} ms after spawn; {} request(s) before it {before:?}; \
+            log.lock().unwrap().clear();
+            let spawned = Instant::now();
+            let out = Command::new(&bin)
+                .args(["invoke", "--schedule"])
+                .arg(schedule)
+                .arg("--event")
+                .arg(&event_file)
+                .args(["--format", "json"])
+                .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{proxy}"))
+                .env("AWS_REGION", "ap-northeast-1")
+                .env("AWS_ACCESS_KEY_ID", "test")
+                .env("AWS_SECRET_ACCESS_KEY", "test")
+                .env("AWS_EC2_METADATA_DISABLED", "true")
+                .env("AWS_CONFIG_FILE", "/dev/null")
+                .env("RUST_LOG", "warn")
+                .env_remove("AWS_PROFILE")
+                .output()
+                .unwrap();
+            let total = spawned.elapsed();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+            let deregistered =
+                report["targets"].as_array().unwrap().iter().filter(|t| t["change"] == "deregistered").count();
+            let log = log.lock().unwrap();
+            let first = log.iter().position(|(_, op)| op == "DeregisterTargets").expect("a DeregisterTargets request");
+            let to_first = log[first].0 - spawned;
+            let before: Vec<&str> = log[..first].iter().map(|(_, op)| op.as_str()).collect();
+            println!(
+                "  run {i:>2}: first DeregisterTargets {:>7.1} ms after spawn; {} request(s) before it {before:?}; \
              {deregistered} target(s) deregistered; process done in {:>7.1} ms",
-            to_first.as_secs_f64() * 1000.0,
-            before.len(),
-            total.as_secs_f64() * 1000.0
+                to_first.as_secs_f64() * 1000.0,
+                before.len(),
+                total.as_secs_f64() * 1000.0
+            );
+            firsts.push(to_first);
+        }
+        firsts.sort();
+        println!(
+            "  first DeregisterTargets after spawn: min {:.1} ms, median {:.1} ms, max {:.1} ms ({iterations} cold starts)",
+            firsts[0].as_secs_f64() * 1000.0,
+            firsts[firsts.len() / 2].as_secs_f64() * 1000.0,
+            firsts[firsts.len() - 1].as_secs_f64() * 1000.0
         );
-        firsts.push(to_first);
     }
-    firsts.sort();
-    println!(
-        "first DeregisterTargets after spawn: min {:.1} ms, median {:.1} ms, max {:.1} ms ({iterations} cold starts)",
-        firsts[0].as_secs_f64() * 1000.0,
-        firsts[firsts.len() / 2].as_secs_f64() * 1000.0,
-        firsts[firsts.len() - 1].as_secs_f64() * 1000.0
-    );
     let _ = std::fs::remove_dir_all(&work);
 }

@@ -156,8 +156,13 @@ pub async fn handle<A: Aws>(
 ) -> Result<Report, Error> {
     let payload = match Input::parse(input)? {
         Input::Payload(p) => p,
-        Input::TaskStateChange(event) => return Ok(crate::spot::task_interrupted(aws, schedule, &event).await),
-        Input::SpotWarning(event) => return Ok(crate::spot::instance_interrupted(aws, schedule, &event).await),
+        // Boxed: each handler is a large future; boxing keeps `handle`'s own future small.
+        Input::TaskStateChange(event) => {
+            return Ok(Box::pin(crate::spot::task_interrupted(aws, schedule, &event)).await);
+        }
+        Input::SpotWarning(event) => {
+            return Ok(Box::pin(crate::spot::instance_interrupted(aws, schedule, &event)).await);
+        }
     };
     let mut intent = intent(schedule, payload, now)?;
     let tz = schedule.timezone;
@@ -238,7 +243,7 @@ pub async fn handle<A: Aws>(
     }
 
     let wait_until = deadline.checked_sub(settings.safety_margin).unwrap_or(deadline);
-    let mut report = crate::apply::run(aws, &intent, wait_until, settings).await;
+    let mut report = Box::pin(crate::apply::run(aws, &intent, wait_until, settings)).await;
     report.override_schedule = override_schedule;
     Ok(report)
 }

@@ -87,7 +87,12 @@ pub fn outlook(schedule: &Schedule, environments: &[&Environment], from: DateTim
                 .map(|t| TransitionView { local: local(t.at, tz), transition: t })
                 .collect();
             let manual_only = env.start.is_empty() && env.stop.is_empty();
-            let up_at = |at: DateTime<Utc>| timeline::state_at(&typical, env, at).map(|t| t.action == Action::Start);
+            // The week's state changes, once; each hour is then a lookup, not a search.
+            let initial = timeline::state_at(&typical, env, week_start - Duration::minutes(1));
+            let changes = timeline::transitions(&typical, env, week_start, week_end);
+            let up_at = |at: DateTime<Utc>| {
+                changes.iter().rev().find(|t| t.at <= at).or(initial.as_ref()).map(|t| t.action == Action::Start)
+            };
             let timeline = (0..7)
                 .map(|d| {
                     let date = monday + Duration::days(d);
@@ -102,7 +107,7 @@ pub fn outlook(schedule: &Schedule, environments: &[&Environment], from: DateTim
                     DayLine { day: timeline::weekday(date), up }
                 })
                 .collect();
-            let up_hours = up_minutes(&typical, env, week_start, week_end).map(|m| m as f64 / 60.0);
+            let up_hours = up_minutes(initial.as_ref(), &changes, week_start, week_end).map(|m| m as f64 / 60.0);
             let tasks = env.services.iter().map(|s| s.desired_count.unwrap_or(1)).sum::<u32>();
             let task_hours = up_hours.map(|up| {
                 let always_on = f64::from(tasks) * hours_per_week;
@@ -134,10 +139,14 @@ fn start_of(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-/// Minutes `env` is up in `[from, to)`; None when it never fired (manual only).
-fn up_minutes(schedule: &Schedule, env: &Environment, from: DateTime<Utc>, to: DateTime<Utc>) -> Option<i64> {
-    let initial = timeline::state_at(schedule, env, from - Duration::minutes(1));
-    let changes = timeline::transitions(schedule, env, from, to);
+/// Minutes up in `[from, to)`, from the state before `from` and the changes in it; None when
+/// the environment never fired (manual only).
+fn up_minutes(
+    initial: Option<&Transition>,
+    changes: &[Transition],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Option<i64> {
     if initial.is_none() && changes.is_empty() {
         return None;
     }
