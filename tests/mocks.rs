@@ -608,3 +608,39 @@ async fn other_task_changes_are_skipped_with_no_call_and_not_registered_is_done(
     assert_eq!(report.targets[0].change, TargetChange::NotRegistered);
     assert_eq!(not_registered.num_calls(), 1);
 }
+
+#[tokio::test]
+async fn a_blue_green_service_is_deregistered_from_its_task_sets_target_groups() {
+    let calls: Calls = Default::default();
+    let describe_services = mock!(ecs::Client::describe_services).then_output(|| {
+        let task_set = |tg: &str| ecs::types::TaskSet::builder().load_balancers(lb(tg, 8080)).build();
+        ecs::operation::describe_services::DescribeServicesOutput::builder()
+            .services(
+                service("spot-bg", 2)
+                    .deployment_controller(
+                        ecs::types::DeploymentController::builder()
+                            .r#type(ecs::types::DeploymentControllerType::CodeDeploy)
+                            .build()
+                            .unwrap(),
+                    )
+                    .load_balancers(lb(TG_IP, 8080))
+                    .task_sets(task_set(TG_IP))
+                    .task_sets(task_set(TG_NLB))
+                    .build(),
+            )
+            .build()
+    });
+    let blue = deregister_rule(&calls, TG_IP, "10.0.4.4", 8080);
+    let green = deregister_rule(&calls, TG_NLB, "10.0.4.4", 8080);
+    let sdk = Sdk {
+        ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services]),
+        scaling: mock_client!(aas, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+        elb: mock_client!(elb, RuleMode::MatchAny, [&blue, &green]),
+        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+    };
+    let yaml = "environments:\n  env:\n    services: [{cluster: c, service: spot-bg}]\n";
+    let report = handle_event(&sdk, yaml, fargate_interruption("spot-bg", "t4", "10.0.4.4", 1)).await;
+    assert!(report.error().is_none(), "{report}");
+    assert_eq!((blue.num_calls(), green.num_calls()), (1, 1), "each target group once, with the port");
+    assert_eq!(report.targets.len(), 2);
+}
