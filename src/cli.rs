@@ -105,6 +105,17 @@ pub async fn main() -> ExitCode {
     }
 }
 
+/// Write to stdout; a reader that went away (`plan FILE | head`) is not an error.
+fn emit(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(text).and_then(|()| out.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: cannot write the output: {e}");
+    }
+}
+
 fn validate(files: &[PathBuf]) -> ExitCode {
     let mut ok = true;
     for file in files {
@@ -136,8 +147,10 @@ fn plan(
     let from = from.map(|t| t.with_timezone(&Utc)).unwrap_or_else(Utc::now);
     let outlook = crate::outlook::outlook(&schedule, &environments, from, count);
     match format {
-        Format::Text => print!("{outlook}"),
-        Format::Json => println!("{}", serde_json::to_string(&outlook).expect("an outlook always serializes")),
+        Format::Text => emit(format_args!("{outlook}")),
+        Format::Json => {
+            emit(format_args!("{}\n", serde_json::to_string(&outlook).expect("an outlook always serializes")))
+        }
     }
     Ok(())
 }
@@ -177,8 +190,8 @@ async fn invoke(
     let aws = Sdk::new(&config);
     let report = handle(&aws, &schedule, input, now, deadline, &settings).await?;
     match format {
-        Format::Text => println!("{report}"),
-        Format::Json => println!("{}", report.to_json_line()),
+        Format::Text => emit(format_args!("{report}\n")),
+        Format::Json => emit(format_args!("{}\n", report.to_json_line())),
     }
     Ok(match report.error() {
         Some(e) => {

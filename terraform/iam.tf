@@ -1,0 +1,192 @@
+# The role of both functions. Its actions are exactly the AWS calls in src/aws/sdk.rs, plus
+# what Lambda itself does with the role (logs, dead letters) and the iam:PassRole that Scheduler
+# requires of whoever creates a schedule with a role. tests/iam.rs compares the "function" policy
+# below with the code, so neither can change without the other.
+#
+# Scope: whatever changes something is limited to the schedule file's services and clusters
+# (ECS), to this account and region (ELB, Application Auto Scaling) or to the overrides group
+# (Scheduler). Reads stay as wide as a Spot event needs: an interrupted task may belong to a
+# service of a configured cluster that the file does not list, and it is still deregistered.
+
+data "aws_iam_policy_document" "function_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "function" {
+  name               = var.function_name
+  assume_role_policy = data.aws_iam_policy_document.function_trust.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "function" {
+  name   = "ecs-cost-saver"
+  role   = aws_iam_role.function.id
+  policy = data.aws_iam_policy_document.function.json
+}
+
+locals {
+  arn_prefix = "arn:${local.partition}"
+  # ECS ARNs of the configured clusters: services (any, for Spot), container instances, tasks.
+  cluster_services            = [for c in module.schedules.clusters : "${local.arn_prefix}:ecs:${local.region}:${local.account}:service/${c}/*"]
+  cluster_container_instances = [for c in module.schedules.clusters : "${local.arn_prefix}:ecs:${local.region}:${local.account}:container-instance/${c}/*"]
+  cluster_tasks               = [for c in module.schedules.clusters : "${local.arn_prefix}:ecs:${local.region}:${local.account}:task/${c}/*"]
+}
+
+data "aws_iam_policy_document" "function" {
+  # --- ECS services: observe, stop and start (src/aws/sdk.rs `impl Services`) ---
+
+  statement {
+    sid       = "DescribeServicesOfTheClusters"
+    actions   = ["ecs:DescribeServices"]
+    resources = local.cluster_services
+  }
+
+  statement {
+    sid       = "SetDesiredCountOfTheScheduledServices"
+    actions   = ["ecs:UpdateService"]
+    resources = local.service_arns
+  }
+
+  # The snapshot of a stopped service lives in this one tag (src/plan.rs SNAPSHOT_TAG).
+  statement {
+    sid       = "SnapshotTagOfTheScheduledServices"
+    actions   = ["ecs:TagResource", "ecs:UntagResource"]
+    resources = local.service_arns
+
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "aws:TagKeys"
+      values   = ["ecs-cost-saver:snapshot"]
+    }
+  }
+
+  # --- ECS tasks and container instances (`impl Tasks`) ---
+
+  # ListTasks is authorized on the cluster through the ecs:cluster condition key.
+  statement {
+    sid       = "ListTasksOfTheClusters"
+    actions   = ["ecs:ListTasks"]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = local.cluster_arns
+    }
+  }
+
+  statement {
+    sid       = "DescribeTasksOfTheClusters"
+    actions   = ["ecs:DescribeTasks"]
+    resources = local.cluster_tasks
+  }
+
+  statement {
+    sid       = "DescribeContainerInstancesOfTheClusters"
+    actions   = ["ecs:DescribeContainerInstances"]
+    resources = local.cluster_container_instances
+  }
+
+  statement {
+    sid       = "FindSpotInstancesInTheClusters"
+    actions   = ["ecs:ListContainerInstances"]
+    resources = local.cluster_arns
+  }
+
+  statement {
+    sid       = "DrainSpotInstancesOfTheClusters"
+    actions   = ["ecs:UpdateContainerInstancesState"]
+    resources = local.cluster_container_instances
+  }
+
+  # --- Application Auto Scaling (`impl ScalableTargets`) ---
+
+  # DescribeScalableTargets has no resource-level permissions.
+  statement {
+    sid       = "DescribeScalableTargets"
+    actions   = ["application-autoscaling:DescribeScalableTargets"]
+    resources = ["*"]
+  }
+
+  # Scalable-target ARNs carry a random id, not the service: scope by namespace and dimension.
+  statement {
+    sid       = "SetMinMaxOfEcsServiceScalableTargets"
+    actions   = ["application-autoscaling:RegisterScalableTarget"]
+    resources = ["${local.arn_prefix}:application-autoscaling:${local.region}:${local.account}:scalable-target/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "application-autoscaling:service-namespace"
+      values   = ["ecs"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "application-autoscaling:scalable-dimension"
+      values   = ["ecs:service:DesiredCount"]
+    }
+  }
+
+  # --- Elastic Load Balancing (`impl TargetGroups`) ---
+
+  # Describe* calls have no resource-level permissions.
+  statement {
+    sid       = "DescribeTargetGroupsAndHealth"
+    actions   = ["elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth"]
+    resources = ["*"]
+  }
+
+  # The services' target groups are not in the schedule file (only extra ones are): any target
+  # group of this account and region.
+  statement {
+    sid       = "RegisterAndDeregisterTasks"
+    actions   = ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"]
+    resources = ["${local.arn_prefix}:elasticloadbalancing:${local.region}:${local.account}:targetgroup/*/*"]
+  }
+
+  # --- EventBridge Scheduler: `until` overrides (`impl Schedules`) ---
+
+  # Only the function's own one-time schedules, in the overrides group (src/dispatch.rs
+  # override_name). Scheduler deletes them after they run (ActionAfterCompletion DELETE), which
+  # needs no permission of ours.
+  statement {
+    sid       = "OverrideSchedules"
+    actions   = ["scheduler:GetSchedule", "scheduler:CreateSchedule", "scheduler:UpdateSchedule"]
+    resources = ["${local.arn_prefix}:scheduler:${local.region}:${local.account}:schedule/${aws_scheduler_schedule_group.overrides.name}/ecs-cost-saver-override-*"]
+  }
+
+  # CreateSchedule and UpdateSchedule name the role the override runs with.
+  statement {
+    sid       = "PassTheSchedulerRole"
+    actions   = ["iam:PassRole"]
+    resources = [aws_iam_role.scheduler.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["scheduler.amazonaws.com"]
+    }
+  }
+
+  # --- What Lambda does with this role ---
+
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.function.arn}:*", "${aws_cloudwatch_log_group.spot.arn}:*"]
+  }
+
+  # Lambda delivers the functions' dead letters (lambda.tf dead_letter_config) with their role.
+  statement {
+    sid       = "DeadLetters"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dlq.arn]
+  }
+}

@@ -1,0 +1,72 @@
+# The schedule YAML -> one EventBridge Scheduler entry per (environment, action, cron), and the
+# services and clusters the IAM policy and the Spot rules are scoped to. `ecs-cost-saver
+# validate` checks the whole file (cron syntax, unknown keys, duplicates, with line and column);
+# this module only refuses what would make bad schedule names, expressions or ARNs, with the
+# messages in outputs.tf. Everything here is tolerant (`try`) so those messages are the ones a
+# user sees, not a type error from the middle of an expression.
+
+locals {
+  document     = try(yamldecode(file(var.schedule_file)), null)
+  timezone     = try(coalesce(local.document.timezone), "Asia/Tokyo")
+  environments = try(merge(local.document.environments), {})
+
+  # Environment names become schedule names, so they must already be valid ones.
+  environment_pattern = "^[a-z0-9-]{1,32}$"
+  bad_environments    = sort([for name in keys(local.environments) : name if !can(regex(local.environment_pattern, name))])
+
+  cron_pattern = "^cron\\(.+\\)$"
+  crons = flatten([
+    for environment, body in local.environments : [
+      for action in ["stop", "start"] : [
+        for index, expression in try([for c in body[action] : c], []) : {
+          environment = environment
+          action      = action
+          index       = index
+          expression  = expression
+        }
+      ]
+    ]
+  ])
+  bad_crons = concat(
+    flatten([
+      for environment, body in local.environments : [
+        for action in ["stop", "start"] : "${environment}.${action} is not a list"
+        if try(body[action] != null, false) && !can([for c in body[action] : c])
+      ]
+    ]),
+    [
+      for c in local.crons : "${c.environment}.${c.action}[${c.index}] = ${jsonencode(c.expression)}"
+      if !can(regex(local.cron_pattern, c.expression))
+    ],
+  )
+
+  # Deterministic names, unique within the module's schedule group: `staging-stop-1`. At most
+  # 32 + 6 + 1 + digits characters, all of them [0-9a-z-].
+  schedules = {
+    for c in local.crons : "${c.environment}-${c.action}-${c.index + 1}" => {
+      name        = "${c.environment}-${c.action}-${c.index + 1}"
+      environment = c.environment
+      action      = c.action
+      expression  = c.expression
+      timezone    = local.timezone
+      # `scheduled` tells the function that this start may be skipped on a holiday; a manual
+      # invocation (no `scheduled`) always runs.
+      input = jsonencode({ action = c.action, environment = c.environment, scheduled = true })
+    }
+  }
+
+  services = flatten([
+    for environment, body in local.environments : [
+      for index, s in try([for s in body.services : s], []) : {
+        environment = environment
+        index       = index
+        cluster     = try(tostring(s.cluster), null)
+        service     = try(tostring(s.service), null)
+      }
+    ]
+  ])
+  bad_services = [
+    for s in local.services : "${s.environment}.services[${s.index}]"
+    if s.cluster == null || s.service == null
+  ]
+}

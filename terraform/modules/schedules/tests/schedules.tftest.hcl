@@ -1,0 +1,149 @@
+# Offline: this module has no provider, so `terraform test` needs no download. Paths are relative
+# to terraform/modules/schedules, where scripts/check-terraform runs `terraform test`.
+
+run "example_yields_exactly_its_two_crons" {
+  command = plan
+
+  variables {
+    schedule_file = "../../../schedules/example.yaml"
+  }
+
+  assert {
+    condition = jsonencode(output.schedules) == jsonencode({
+      "staging-start-1" = {
+        name        = "staging-start-1"
+        environment = "staging"
+        action      = "start"
+        expression  = "cron(0 8 ? * MON-FRI *)"
+        timezone    = "Asia/Tokyo"
+        input       = "{\"action\":\"start\",\"environment\":\"staging\",\"scheduled\":true}"
+      }
+      "staging-stop-1" = {
+        name        = "staging-stop-1"
+        environment = "staging"
+        action      = "stop"
+        expression  = "cron(0 22 ? * MON-FRI *)"
+        timezone    = "Asia/Tokyo"
+        input       = "{\"action\":\"stop\",\"environment\":\"staging\",\"scheduled\":true}"
+      }
+    })
+    error_message = "example.yaml gave ${jsonencode(output.schedules)}"
+  }
+
+  assert {
+    condition     = jsondecode(output.schedules["staging-start-1"].input).scheduled == true
+    error_message = "a scheduled start must say `scheduled: true`, or it runs on holidays"
+  }
+
+  assert {
+    condition     = output.environments == tolist(["dev", "staging"])
+    error_message = "environments: ${jsonencode(output.environments)}"
+  }
+
+  assert {
+    condition     = output.clusters == tolist(["example-cluster"])
+    error_message = "clusters: ${jsonencode(output.clusters)}"
+  }
+
+  assert {
+    condition = jsonencode(output.services) == jsonencode([
+      { environment = "dev", cluster = "example-cluster", service = "api-dev" },
+      { environment = "staging", cluster = "example-cluster", service = "api-stg" },
+      { environment = "staging", cluster = "example-cluster", service = "web-stg" },
+    ])
+    error_message = "services: ${jsonencode(output.services)}"
+  }
+}
+
+run "several_crons_are_numbered_and_the_zone_defaults_to_tokyo" {
+  command = plan
+
+  variables {
+    schedule_file = "tests/fixtures/several-crons.yaml"
+  }
+
+  assert {
+    condition     = keys(output.schedules) == ["batch-1-start-1", "batch-1-stop-1", "batch-1-stop-2"]
+    error_message = "names: ${jsonencode(keys(output.schedules))}"
+  }
+
+  assert {
+    condition = [for s in values(output.schedules) : s.expression] == [
+      "cron(30 7 ? * MON-FRI *)", "cron(0 20 ? * MON-THU *)", "cron(0 18 ? * FRI *)",
+    ]
+    error_message = "expressions: ${jsonencode([for s in values(output.schedules) : s.expression])}"
+  }
+
+  assert {
+    condition     = alltrue([for s in values(output.schedules) : s.timezone == "Asia/Tokyo"])
+    error_message = "without `timezone` every schedule is in Asia/Tokyo"
+  }
+
+  assert {
+    condition     = output.schedules["batch-1-stop-2"].input == "{\"action\":\"stop\",\"environment\":\"batch-1\",\"scheduled\":true}"
+    error_message = "input: ${output.schedules["batch-1-stop-2"].input}"
+  }
+
+  assert {
+    condition     = alltrue([for name in keys(output.schedules) : can(regex("^[0-9a-zA-Z_.-]{1,64}$", name))])
+    error_message = "schedule names must be 1-64 characters of [0-9a-zA-Z-_.]"
+  }
+
+  assert {
+    condition     = output.clusters == tolist(["jobs", "web"])
+    error_message = "clusters: ${jsonencode(output.clusters)}"
+  }
+}
+
+run "the_yaml_timezone_is_used" {
+  command = plan
+
+  variables {
+    schedule_file = "tests/fixtures/utc.yaml"
+  }
+
+  assert {
+    condition     = output.schedules["prod-eu-stop-1"].timezone == "UTC" && output.timezone == "UTC"
+    error_message = "timezone: ${output.timezone}"
+  }
+}
+
+run "a_bad_environment_name_is_refused" {
+  command = plan
+
+  variables {
+    schedule_file = "tests/fixtures/bad-environment.yaml"
+  }
+
+  expect_failures = [output.environments]
+}
+
+run "a_rate_expression_or_a_single_string_is_refused" {
+  command = plan
+
+  variables {
+    schedule_file = "tests/fixtures/bad-cron.yaml"
+  }
+
+  expect_failures = [output.schedules]
+}
+
+run "a_service_without_a_cluster_is_refused" {
+  command = plan
+
+  variables {
+    schedule_file = "tests/fixtures/no-cluster.yaml"
+  }
+
+  expect_failures = [output.services]
+}
+
+run "a_missing_file_is_refused" {
+  command = plan
+
+  variables {
+    schedule_file = "tests/fixtures/no-such-file.yaml"
+  }
+
+  expect_failures = [var.schedule_file]
+}
