@@ -9,7 +9,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::Value;
 
-use crate::aws::{Sdk, retry_config};
+use crate::aws::{Sdk, retry_config, timeout_config};
 use crate::dispatch::{Settings, handle, intent};
 use crate::error::Error;
 use crate::event::Input;
@@ -183,7 +183,11 @@ async fn invoke(
         intent(&schedule, payload, now)?;
     }
     let settings = Settings::from_env().map_err(Error::InvalidInput)?;
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).retry_config(retry_config()).load().await;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(retry_config())
+        .timeout_config(timeout_config())
+        .load()
+        .await;
     if config.region().is_none() {
         return Err(Error::InvalidInput("no AWS region: set AWS_REGION or use a profile that has one".into()));
     }

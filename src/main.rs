@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ecs_cost_saver::aws::{Sdk, retry_config};
+use ecs_cost_saver::aws::{Sdk, retry_config, timeout_config};
 use ecs_cost_saver::schedule::Schedule;
 use ecs_cost_saver::{Error, Settings, handle};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -35,7 +35,11 @@ async fn run_lambda() -> Result<(), lambda_runtime::Error> {
     });
     let schedule = Schedule::load(&path)?;
     let settings = Settings::from_env()?;
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).retry_config(retry_config()).load().await;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(retry_config())
+        .timeout_config(timeout_config())
+        .load()
+        .await;
     let aws = Sdk::new(&config);
     let (aws, schedule, settings) = (&aws, &schedule, &settings);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -18,6 +18,16 @@ pub fn retry_config() -> RetryConfig {
     RetryConfig::adaptive().with_max_attempts(5)
 }
 
+/// How long any call may take: an endpoint that never answers must not hold the invocation
+/// (and its report) until Lambda kills it. Retries happen within the operation timeout.
+pub fn timeout_config() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .operation_attempt_timeout(std::time::Duration::from_secs(10))
+        .operation_timeout(std::time::Duration::from_secs(30))
+        .build()
+}
+
 /// The three SDK clients the handler talks to.
 #[derive(Clone, Debug)]
 pub struct Sdk {

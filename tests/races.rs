@@ -1,0 +1,538 @@
+//! Concurrent invocations for the same environment, against moto: two stops at once, a stop
+//! and a start at once, each followed by a final start and stop that must find the original
+//! counts.
+//!
+//! What keeps a snapshot safe is ordering inside one invocation (the snapshot is saved before
+//! anything changes and only when absent; a restore clears it only after the whole restore
+//! succeeded). Nothing orders two invocations against each other: a plan is made from one read
+//! of the service (DescribeServices with tags, DescribeScalableTargets alongside) and carried
+//! out later with no condition on what the other invocation wrote meanwhile; ECS and
+//! Application Auto Scaling have no conditional write to make it otherwise. The tests here
+//! pin the interleavings with a wrapper ([`Gated`]) that holds chosen calls of one invocation
+//! until a point of the other is reached:
+//!
+//! - safe: both stops read before either writes; a start reads a stopped service and a stop
+//!   then finds it stopped; a stop that runs entirely before or after a start;
+//! - lost updates (`#[ignore]`d reproducers, each fails today):
+//!   1. two stops, the second reading ECS before the first's tag and the scalable target after
+//!      its min/max 0: the second overwrites the snapshot with `min=0 max=0`;
+//!   2. a stop reading between a start's restore and its ClearSnapshot: the stop keeps the
+//!      (about to vanish) snapshot, the start deletes it, the service ends stopped with none;
+//!   3. a start reading between a stop's min/max 0 and its desiredCount 0: the start restores
+//!      min/max and clears the snapshot, the stop then sets desiredCount 0: stopped, no snapshot.
+//!
+//! Free-running races (no gate) are run several times (`ECS_COST_SAVER_RACE_ROUNDS`, default 8).
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ecs_cost_saver::aws::{
+    Deregistered, DescribedServices, OneTimeSchedule, ScalableTargets, Schedules, Sdk, Services, TargetGroups, Tasks,
+};
+use ecs_cost_saver::error::AwsError;
+use ecs_cost_saver::plan::SNAPSHOT_TAG;
+use ecs_cost_saver::report::{Outcome, Report};
+use ecs_cost_saver::schedule::Schedule;
+use ecs_cost_saver::state::{Capacity, Target, TargetType, Task};
+use ecs_cost_saver::{Settings, handle};
+use serde_json::json;
+use support::Moto;
+use tokio::sync::watch;
+
+// ---- a gate: a latch that opens once and stays open ----
+
+#[derive(Clone)]
+struct Latch(Arc<watch::Sender<bool>>);
+
+impl Latch {
+    fn new() -> Latch {
+        Latch(Arc::new(watch::channel(false).0))
+    }
+    fn open(&self) {
+        self.0.send_replace(true);
+    }
+    async fn wait(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|open| *open).await;
+    }
+}
+
+/// Per operation: a latch to wait for before the call, and one to open after `n` calls.
+#[derive(Clone, Default)]
+struct Gates {
+    before: HashMap<&'static str, Latch>,
+    after: HashMap<&'static str, (Latch, usize)>,
+    done: Arc<Mutex<HashMap<&'static str, usize>>>,
+}
+
+impl Gates {
+    fn before(mut self, op: &'static str, latch: &Latch) -> Gates {
+        self.before.insert(op, latch.clone());
+        self
+    }
+    fn after(mut self, op: &'static str, calls: usize, latch: &Latch) -> Gates {
+        self.after.insert(op, (latch.clone(), calls));
+        self
+    }
+    async fn enter(&self, op: &'static str) {
+        if let Some(latch) = self.before.get(op) {
+            latch.wait().await;
+        }
+    }
+    fn leave(&self, op: &'static str) {
+        let n = {
+            let mut done = self.done.lock().unwrap();
+            let n = done.entry(op).or_default();
+            *n += 1;
+            *n
+        };
+        if let Some((latch, calls)) = self.after.get(op)
+            && n >= *calls
+        {
+            latch.open();
+        }
+    }
+}
+
+/// The real SDK adapter, with calls held back or signalled by [`Gates`].
+struct Gated<'a> {
+    sdk: &'a Sdk,
+    gates: Gates,
+}
+
+impl Gated<'_> {
+    async fn call<T>(&self, op: &'static str, f: impl std::future::Future<Output = T>) -> T {
+        self.gates.enter(op).await;
+        let out = f.await;
+        self.gates.leave(op);
+        out
+    }
+}
+
+impl Services for Gated<'_> {
+    async fn describe_services(&self, cluster: &str, names: &[String]) -> Result<DescribedServices, AwsError> {
+        self.call("DescribeServices", self.sdk.describe_services(cluster, names)).await
+    }
+    async fn set_desired_count(&self, cluster: &str, service: &str, desired: u32) -> Result<(), AwsError> {
+        self.call("UpdateService", self.sdk.set_desired_count(cluster, service, desired)).await
+    }
+    async fn tag_service(&self, arn: &str, key: &str, value: &str) -> Result<(), AwsError> {
+        self.call("TagResource", self.sdk.tag_service(arn, key, value)).await
+    }
+    async fn untag_service(&self, arn: &str, key: &str) -> Result<(), AwsError> {
+        self.call("UntagResource", self.sdk.untag_service(arn, key)).await
+    }
+}
+
+impl Tasks for Gated<'_> {
+    async fn list_running_tasks(&self, cluster: &str, service: &str) -> Result<Vec<String>, AwsError> {
+        self.call("ListTasks", self.sdk.list_running_tasks(cluster, service)).await
+    }
+    async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> Result<Vec<Task>, AwsError> {
+        self.call("DescribeTasks", self.sdk.describe_tasks(cluster, arns)).await
+    }
+    async fn describe_container_instances(
+        &self,
+        cluster: &str,
+        arns: &[String],
+    ) -> Result<Vec<(String, String)>, AwsError> {
+        self.sdk.describe_container_instances(cluster, arns).await
+    }
+    async fn find_container_instance(&self, cluster: &str, instance_id: &str) -> Result<Option<String>, AwsError> {
+        self.sdk.find_container_instance(cluster, instance_id).await
+    }
+    async fn drain_container_instance(&self, cluster: &str, arn: &str) -> Result<(), AwsError> {
+        self.sdk.drain_container_instance(cluster, arn).await
+    }
+    async fn list_tasks_on_instance(&self, cluster: &str, container_instance: &str) -> Result<Vec<String>, AwsError> {
+        self.sdk.list_tasks_on_instance(cluster, container_instance).await
+    }
+}
+
+impl ScalableTargets for Gated<'_> {
+    async fn describe_capacities(&self, resource_ids: &[String]) -> Result<Vec<(String, Capacity)>, AwsError> {
+        self.call("DescribeScalableTargets", self.sdk.describe_capacities(resource_ids)).await
+    }
+    async fn set_capacity(&self, resource_id: &str, capacity: Capacity) -> Result<(), AwsError> {
+        self.call("RegisterScalableTarget", self.sdk.set_capacity(resource_id, capacity)).await
+    }
+}
+
+impl TargetGroups for Gated<'_> {
+    async fn describe_target_types(&self, arns: &[String]) -> Result<Vec<(String, TargetType)>, AwsError> {
+        self.sdk.describe_target_types(arns).await
+    }
+    async fn registered_targets(&self, arn: &str) -> Result<Vec<Target>, AwsError> {
+        self.sdk.registered_targets(arn).await
+    }
+    async fn register_targets(&self, arn: &str, targets: &[Target]) -> Result<(), AwsError> {
+        self.sdk.register_targets(arn, targets).await
+    }
+    async fn deregister_target(&self, arn: &str, target: &Target) -> Result<Deregistered, AwsError> {
+        self.sdk.deregister_target(arn, target).await
+    }
+}
+
+impl Schedules for Gated<'_> {
+    async fn put_one_time_schedule(&self, schedule: &OneTimeSchedule) -> Result<(), AwsError> {
+        self.sdk.put_one_time_schedule(schedule).await
+    }
+    async fn schedule_expression(&self, group: &str, name: &str) -> Result<Option<String>, AwsError> {
+        self.sdk.schedule_expression(group, name).await
+    }
+}
+
+// ---- the world: the e2e scenario ----
+
+/// (cluster, service, desired, scalable target min/max).
+type Seeded = (&'static str, &'static str, i32, Option<(i32, i32)>);
+
+/// The services as `seed.py e2e` creates them.
+const ORIGINAL: [Seeded; 3] =
+    [("alpha", "svc-a", 3, Some((1, 4))), ("alpha", "svc-b", 2, None), ("beta", "svc-c", 1, None)];
+
+fn snapshot_of(desired: i32, capacity: Option<(i32, i32)>) -> String {
+    match capacity {
+        Some((min, max)) => format!("desired={desired} min={min} max={max}"),
+        None => format!("desired={desired}"),
+    }
+}
+
+fn schedule() -> Schedule {
+    Schedule::parse(
+        "environments:
+  staging:
+    services:
+      - { cluster: alpha, service: svc-a }
+      - { cluster: alpha, service: svc-b }
+      - { cluster: beta, service: svc-c }
+",
+        "races.yaml",
+    )
+    .unwrap()
+}
+
+/// Moto starts no tasks, so a start waits for them until its deadline: keep it short.
+async fn run<A: ecs_cost_saver::aws::Aws>(aws: &A, action: &str) -> Report {
+    let settings =
+        Settings { poll_interval: Duration::from_millis(50), safety_margin: Duration::ZERO, ..Settings::default() };
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+    handle(
+        aws,
+        &schedule(),
+        json!({"action": action, "environment": "staging"}),
+        chrono::Utc::now(),
+        deadline,
+        &settings,
+    )
+    .await
+    .unwrap()
+}
+
+/// A service as AWS has it: desiredCount, scalable target min/max, snapshot tag.
+type Seen = (i32, Option<(i32, i32)>, Option<String>);
+
+/// Every service of the environment, in [`ORIGINAL`]'s order.
+async fn state(sdk: &Sdk) -> Vec<Seen> {
+    let mut out = Vec::new();
+    for (cluster, name, _, _) in ORIGINAL {
+        let described = sdk
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .services(name)
+            .include(aws_sdk_ecs::types::ServiceField::Tags)
+            .send()
+            .await
+            .unwrap();
+        let s = &described.services()[0];
+        let tag = s.tags().iter().find(|t| t.key() == Some(SNAPSHOT_TAG)).and_then(|t| t.value()).map(str::to_string);
+        let scaling = sdk
+            .scaling
+            .describe_scalable_targets()
+            .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+            .resource_ids(format!("service/{cluster}/{name}"))
+            .send()
+            .await
+            .unwrap();
+        let capacity = scaling.scalable_targets().first().map(|t| (t.min_capacity(), t.max_capacity()));
+        out.push((s.desired_count(), capacity, tag));
+    }
+    out
+}
+
+fn running() -> Vec<Seen> {
+    ORIGINAL.iter().map(|(_, _, d, c)| (*d, *c, None)).collect()
+}
+
+fn stopped() -> Vec<Seen> {
+    ORIGINAL.iter().map(|(_, _, d, c)| (0, c.map(|_| (0, 0)), Some(snapshot_of(*d, *c)))).collect()
+}
+
+/// After any race: a start must restore the original counts and clear the snapshots, and a
+/// stop must then save the original counts again (never zeros).
+async fn assert_recovers(sdk: &Sdk, what: &str) {
+    let report = run(sdk, "start").await;
+    assert!(report.error().is_none(), "{what}: final start failed: {report}");
+    assert_eq!(state(sdk).await, running(), "{what}: the final start did not restore the original counts");
+    let report = run(sdk, "stop").await;
+    assert!(report.error().is_none(), "{what}: final stop failed: {report}");
+    assert_eq!(state(sdk).await, stopped(), "{what}: the final stop did not save the original counts");
+    run(sdk, "start").await;
+    assert_eq!(state(sdk).await, running(), "{what}");
+}
+
+fn outcomes(report: &Report) -> Vec<Outcome> {
+    report.services.iter().map(|s| s.outcome).collect()
+}
+
+// ---- safe interleavings ----
+
+#[tokio::test]
+async fn two_stops_that_both_read_before_either_writes_save_the_same_snapshot() {
+    let moto = Moto::start();
+    moto.seed(&["e2e"]);
+    let sdk = moto.sdk().await;
+    let (a_read, b_read) = (Latch::new(), Latch::new());
+    // Each stop's first write waits until both have read everything.
+    let a = Gated {
+        sdk: &sdk,
+        gates: Gates::default()
+            .after("DescribeScalableTargets", 1, &a_read)
+            .before("TagResource", &b_read)
+            .before("UpdateService", &b_read),
+    };
+    let b = Gated {
+        sdk: &sdk,
+        gates: Gates::default()
+            .after("DescribeScalableTargets", 1, &b_read)
+            .before("TagResource", &a_read)
+            .before("UpdateService", &a_read),
+    };
+    let (ra, rb) = tokio::join!(run(&a, "stop"), run(&b, "stop"));
+    assert!(ra.error().is_none() && rb.error().is_none(), "{ra}\n{rb}");
+    assert_eq!(outcomes(&ra), vec![Outcome::Changed; 3]);
+    assert_eq!(outcomes(&rb), vec![Outcome::Changed; 3], "both saw the running service and both acted");
+    assert_eq!(state(&sdk).await, stopped(), "both wrote the same snapshot: the original counts");
+    assert_recovers(&sdk, "two stops reading first").await;
+}
+
+#[tokio::test]
+async fn a_stop_that_reads_after_a_start_read_a_stopped_service_changes_nothing() {
+    let moto = Moto::start();
+    moto.seed(&["e2e"]);
+    let sdk = moto.sdk().await;
+    run(&sdk, "stop").await;
+    let (start_read, stop_done) = (Latch::new(), Latch::new());
+    // The start reads the stopped service, then waits for the whole stop before restoring.
+    let start = Gated {
+        sdk: &sdk,
+        gates: Gates::default()
+            .after("DescribeScalableTargets", 1, &start_read)
+            .before("RegisterScalableTarget", &stop_done)
+            .before("UpdateService", &stop_done),
+    };
+    let stop = Gated {
+        sdk: &sdk,
+        gates: Gates::default().before("DescribeServices", &start_read).before("DescribeScalableTargets", &start_read),
+    };
+    let (rs, rt) = tokio::join!(run(&start, "start"), async {
+        let r = run(&stop, "stop").await;
+        stop_done.open();
+        r
+    });
+    assert_eq!(outcomes(&rt), vec![Outcome::Unchanged; 3], "the stop found the service stopped: {rt}");
+    assert!(rs.error().is_none(), "{rs}");
+    assert_eq!(state(&sdk).await, running());
+    assert_recovers(&sdk, "stop reading before the start writes").await;
+}
+
+#[tokio::test]
+async fn a_stop_after_a_whole_start_saves_a_fresh_snapshot() {
+    let moto = Moto::start();
+    moto.seed(&["e2e"]);
+    let sdk = moto.sdk().await;
+    run(&sdk, "stop").await;
+    let start_cleared = Latch::new();
+    let start = Gated { sdk: &sdk, gates: Gates::default().after("UntagResource", 3, &start_cleared) };
+    let stop = Gated {
+        sdk: &sdk,
+        gates: Gates::default()
+            .before("DescribeServices", &start_cleared)
+            .before("DescribeScalableTargets", &start_cleared),
+    };
+    let (rs, rt) = tokio::join!(run(&start, "start"), run(&stop, "stop"));
+    assert!(rs.error().is_none() && rt.error().is_none(), "{rs}\n{rt}");
+    assert_eq!(state(&sdk).await, stopped());
+    assert_recovers(&sdk, "stop after the start cleared").await;
+}
+
+// ---- lost updates: reproducers ----
+
+#[tokio::test]
+#[ignore = "reproducer of a lost update: two overlapping stops overwrite the snapshot with min=0 max=0"]
+async fn race_1_a_second_stop_reading_across_the_first_overwrites_the_snapshot_with_zeros() {
+    let moto = Moto::start();
+    moto.seed(&["e2e"]);
+    let sdk = moto.sdk().await;
+    let (b_read_ecs, a_done) = (Latch::new(), Latch::new());
+    // A waits until B has read ECS (no tag yet, desired 3); B reads the scalable target only
+    // after A is done (min 0 max 0).
+    let a = Gated { sdk: &sdk, gates: Gates::default().before("DescribeServices", &b_read_ecs) };
+    let b = Gated {
+        sdk: &sdk,
+        gates: Gates::default().after("DescribeServices", 2, &b_read_ecs).before("DescribeScalableTargets", &a_done),
+    };
+    let (ra, rb) = tokio::join!(
+        async {
+            let r = run(&a, "stop").await;
+            a_done.open();
+            r
+        },
+        run(&b, "stop")
+    );
+    assert!(ra.error().is_none() && rb.error().is_none(), "{ra}\n{rb}");
+    // Today: svc-a's snapshot is `desired=3 min=0 max=0`, and the final start leaves the
+    // scalable target at min 0 max 0.
+    assert_eq!(state(&sdk).await, stopped(), "second stop's actions: {:?}", rb.services[0].actions);
+    assert_recovers(&sdk, "race 1").await;
+}
+
+#[tokio::test]
+#[ignore = "reproducer of a lost update: a stop between a start's restore and its ClearSnapshot loses the snapshot"]
+async fn race_2_a_stop_between_restore_and_clear_ends_stopped_without_a_snapshot() {
+    let moto = Moto::start();
+    moto.seed(&["e2e"]);
+    let sdk = moto.sdk().await;
+    run(&sdk, "stop").await;
+    let (restored, stop_done) = (Latch::new(), Latch::new());
+    let start = Gated {
+        sdk: &sdk,
+        gates: Gates::default().after("UpdateService", 3, &restored).before("UntagResource", &stop_done),
+    };
+    let stop = Gated {
+        sdk: &sdk,
+        gates: Gates::default().before("DescribeServices", &restored).before("DescribeScalableTargets", &restored),
+    };
+    let (rs, rt) = tokio::join!(run(&start, "start"), async {
+        let r = run(&stop, "stop").await;
+        stop_done.open();
+        r
+    });
+    assert!(rs.error().is_none() && rt.error().is_none(), "{rs}\n{rt}");
+    // Today: every service is stopped with no snapshot; the final start restores desired 1
+    // (the YAML default) and svc-a's min 1 max 1 instead of 3, 1..4.
+    assert_eq!(state(&sdk).await, stopped(), "the stop relied on a snapshot that the start then deleted");
+    assert_recovers(&sdk, "race 2").await;
+}
+
+#[tokio::test]
+#[ignore = "reproducer of a lost update: a start between a stop's min/max 0 and its desiredCount 0 loses the snapshot"]
+async fn race_3_a_start_in_the_middle_of_a_stop_ends_stopped_without_a_snapshot() {
+    let moto = Moto::start();
+    moto.seed(&["e2e"]);
+    let sdk = moto.sdk().await;
+    let (zeroed, start_done) = (Latch::new(), Latch::new());
+    // svc-a: TagResource, RegisterScalableTarget, then UpdateService waits for the start.
+    let stop = Gated {
+        sdk: &sdk,
+        gates: Gates::default().after("RegisterScalableTarget", 1, &zeroed).before("UpdateService", &start_done),
+    };
+    let start = Gated {
+        sdk: &sdk,
+        gates: Gates::default().before("DescribeServices", &zeroed).before("DescribeScalableTargets", &zeroed),
+    };
+    let (rt, rs) = tokio::join!(run(&stop, "stop"), async {
+        let r = run(&start, "start").await;
+        start_done.open();
+        r
+    });
+    assert!(rs.error().is_none() && rt.error().is_none(), "{rs}\n{rt}");
+    assert_eq!(state(&sdk).await, stopped(), "the start cleared the snapshot of a service the stop then stopped");
+    assert_recovers(&sdk, "race 3").await;
+}
+
+// ---- free-running races ----
+
+/// Put every service back to its original counts with no snapshot, by hand.
+async fn reset(sdk: &Sdk) {
+    use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+    for (cluster, name, desired, capacity) in ORIGINAL {
+        if let Some((min, max)) = capacity {
+            sdk.scaling
+                .register_scalable_target()
+                .service_namespace(ServiceNamespace::Ecs)
+                .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+                .resource_id(format!("service/{cluster}/{name}"))
+                .min_capacity(min)
+                .max_capacity(max)
+                .send()
+                .await
+                .unwrap();
+        }
+        sdk.ecs.update_service().cluster(cluster).service(name).desired_count(desired).send().await.unwrap();
+        let arn = format!("arn:aws:ecs:ap-northeast-1:123456789012:service/{cluster}/{name}");
+        sdk.ecs.untag_resource().resource_arn(arn).tag_keys(SNAPSHOT_TAG).send().await.unwrap();
+    }
+}
+
+/// Rounds of each free-running race (`ECS_COST_SAVER_RACE_ROUNDS`, default 8).
+fn rounds() -> usize {
+    std::env::var("ECS_COST_SAVER_RACE_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(8)
+}
+
+#[tokio::test]
+async fn two_stops_at_once_free_running() {
+    let moto = Moto::start();
+    moto.seed(&["e2e"]);
+    let sdk = moto.sdk().await;
+    for round in 0..rounds() {
+        let (ra, rb) = tokio::join!(run(&sdk, "stop"), run(&sdk, "stop"));
+        assert!(ra.error().is_none() && rb.error().is_none(), "round {round}: {ra}\n{rb}");
+        assert_eq!(state(&sdk).await, stopped(), "round {round}: {ra}\n{rb}");
+        run(&sdk, "start").await;
+        assert_eq!(state(&sdk).await, running(), "round {round}");
+    }
+    println!("two stops at once: {} rounds, snapshot intact in every one", rounds());
+}
+
+/// A stop and a start at once on a stopped environment, then on a running one. Which wins
+/// is not defined; the end must be a consistent state from which a start and a stop recover.
+/// Ignored because a round can hit race 2 or 3 (see the reproducers); on loopback moto none
+/// of 48 rounds did (2026-11-27), the windows being a few milliseconds wide.
+#[tokio::test]
+#[ignore = "can hit the lost updates of races 2 and 3; run to measure how often"]
+async fn stop_and_start_at_once_free_running() {
+    let moto = Moto::start();
+    moto.seed(&["e2e"]);
+    let sdk = moto.sdk().await;
+    let mut lost = Vec::new();
+    for round in 0..rounds() {
+        let from_stopped = round % 2 == 0;
+        if from_stopped {
+            run(&sdk, "stop").await;
+        }
+        let (rt, rs) = tokio::join!(run(&sdk, "stop"), run(&sdk, "start"));
+        let after = state(&sdk).await;
+        if after != running() && after != stopped() {
+            lost.push(format!(
+                "round {round} (from {}): {after:?}\n{rt}\n{rs}",
+                if from_stopped { "stopped" } else { "running" }
+            ));
+        }
+        if after != running() && after != stopped() {
+            reset(&sdk).await;
+        }
+        run(&sdk, "start").await;
+    }
+    assert!(
+        lost.is_empty(),
+        "{} of {} rounds ended neither running nor stopped:\n{}",
+        lost.len(),
+        rounds(),
+        lost.join("\n\n")
+    );
+}
