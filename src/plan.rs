@@ -373,4 +373,6 @@ pub fn plan_registrations(
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
