@@ -35,7 +35,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Settings {
         Settings {
-            concurrency: 8,
+            concurrency: 16,
             poll_interval: Duration::from_secs(5),
             safety_margin: Duration::from_secs(10),
             function_arn: None,
