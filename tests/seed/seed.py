@@ -6,6 +6,8 @@ Usage:
     python tests/seed/seed.py --endpoint http://127.0.0.1:PORT demo
     python tests/seed/seed.py --endpoint http://127.0.0.1:PORT spot
     python tests/seed/seed.py --endpoint http://127.0.0.1:PORT \
+        fleet --services N --clusters C
+    python tests/seed/seed.py --endpoint http://127.0.0.1:PORT \
         run-tasks --cluster C --service S --count N
 
 Prints exactly one JSON object on stdout and exits 0. On any failure a message
@@ -451,6 +453,59 @@ def seed_world(c: Clients, spec: WorldSpec) -> dict[str, Any]:
     }
 
 
+def fleet_world(services: int, clusters: int) -> WorldSpec:
+    """`services` Fargate services over `clusters` clusters: each its own ip target group on
+    its cluster's ALB (a path rule), every other one with a scalable target (2..4)."""
+    cluster_names = tuple(f"fleet-{i:02}" for i in range(clusters))
+    lbs = tuple(LoadBalancerSpec(f"{c}-alb", "application", "HTTP", 80) for c in cluster_names)
+    tgs: list[TargetGroupSpec] = []
+    svcs: list[ServiceSpec] = []
+    for i in range(services):
+        cluster = cluster_names[i % clusters]
+        first = i < clusters  # the first service of each cluster is its ALB's default
+        path = None if first else f"/s{i:03}/*"
+        tgs.append(TargetGroupSpec(f"fleet-s{i:03}", "HTTP", 8080, f"{cluster}-alb", path))
+        scaling = (2, 4) if i % 2 == 0 else None
+        svcs.append(ServiceSpec(f"s{i:03}", cluster, 2, (8080,), f"fleet-s{i:03}", scaling))
+    return WorldSpec(
+        vpc_cidr="10.0.0.0/16",
+        # /20 subnets: room for thousands of task ENIs.
+        subnets=(("10.0.0.0/20", "ap-northeast-1a"), ("10.0.16.0/20", "ap-northeast-1c")),
+        security_group="fleet-tasks",
+        clusters=cluster_names,
+        load_balancers=lbs,
+        target_groups=tuple(tgs),
+        services=tuple(svcs),
+    )
+
+
+def seed_fleet(c: Clients, services: int, clusters: int) -> dict[str, Any]:
+    """The benchmark's world: every service runs its desired tasks, registered (by IP and
+    port) in its target group, as ECS would have done."""
+    if services < 1 or clusters < 1:
+        raise ValueError("--services and --clusters must be at least 1")
+    spec = fleet_world(services, clusters)
+    world = seed_world(c, spec)
+    out = []
+    for svc in spec.services:
+        tasks = run_tasks(c, svc.cluster, svc.name, svc.desired)["tasks"]
+        tg = world["target_groups"][svc.target_group]
+        c.elbv2.register_targets(
+            TargetGroupArn=tg, Targets=[{"Id": t["ip"], "Port": 8080} for t in tasks]
+        )
+        out.append(
+            {
+                "cluster": svc.cluster,
+                "service": svc.name,
+                "desired": svc.desired,
+                "scaling": list(svc.scaling) if svc.scaling else None,
+                "target_group": tg,
+                "tasks": tasks,
+            }
+        )
+    return {"endpoint": c.endpoint, "services": out}
+
+
 def pin_task_transition(endpoint: str) -> None:
     """Make moto tasks RUNNING as soon as RunTask returns."""
     body = json.dumps(
@@ -714,6 +769,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     run.add_argument("--cluster", required=True)
     run.add_argument("--service", required=True)
     run.add_argument("--count", required=True, type=int)
+    fleet = sub.add_parser("fleet", help="many services over many clusters (benchmark)")
+    fleet.add_argument("--services", required=True, type=int)
+    fleet.add_argument("--clusters", required=True, type=int)
     legacy = sub.add_parser("legacy-service", help="a service with a short ARN")
     legacy.add_argument("--cluster", required=True)
     legacy.add_argument("--service", required=True)
@@ -728,6 +786,8 @@ def main(argv: list[str] | None = None) -> int:
             result = run_tasks(clients, args.cluster, args.service, args.count)
         elif args.scenario == "legacy-service":
             result = legacy_service(clients, args.cluster, args.service)
+        elif args.scenario == "fleet":
+            result = seed_fleet(clients, args.services, args.clusters)
         elif args.scenario == "spot":
             result = seed_spot(clients)
         else:
