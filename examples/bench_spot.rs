@@ -1,6 +1,6 @@
 //! Benchmark of the Spot backstop on a cold start: from spawning `ecs-cost-saver invoke` with a
 //! Fargate Spot interruption event to the first DeregisterTargets request arriving at the AWS
-//! endpoint, and how many requests (and sequential round trips) came before it. Runs moto
+//! endpoint, and how many round trips (requests answered before it was sent) came before it. Runs moto
 //! server on 127.0.0.1 (from `.venv`, as `scripts/test` installs it) behind a recording proxy.
 //! Prints figures; asserts nothing.
 //!
@@ -100,9 +100,12 @@ fn main() {
             let first =
                 log.iter().position(|r| r.operation == "DeregisterTargets").expect("a DeregisterTargets request");
             let to_first = log[first].arrived - spawned;
-            let before: Vec<&str> = log[..first].iter().map(|r| r.operation.as_str()).collect();
+            // Round trips it waited for: requests answered before it was sent (a request sent at
+            // the same moment, answered later, is not one).
+            let before: Vec<&str> =
+                log.iter().filter(|r| r.answered <= log[first].arrived).map(|r| r.operation.as_str()).collect();
             println!(
-                "  run {i:>2}: first DeregisterTargets {:>7.1} ms after spawn; {} request(s) before it {before:?}; \
+                "  run {i:>2}: first DeregisterTargets {:>7.1} ms after spawn; {} round trip(s) before it {before:?}; \
              {deregistered} target(s) deregistered; process done in {:>7.1} ms",
                 to_first.as_secs_f64() * 1000.0,
                 before.len(),
