@@ -218,16 +218,19 @@ fn plan_start(
     config: &ServiceConfig,
     notes: &mut Vec<String>,
 ) -> (Vec<Step>, Counts) {
-    // Without a snapshot a running service is left alone: its count may be autoscaled.
+    // Without a snapshot a running service is left alone: its count may be autoscaled. It is
+    // stopped only as `plan_stop` sees it: no tasks *and* nothing to scale up (a service
+    // autoscaled to 0 tasks, or running with min/max 0/0, keeps its counts).
+    let stopped = state.desired == 0 && state.capacity.is_none_or(|c| c == ZERO);
     let desired = match snapshot {
         Some(s) => s.desired,
-        None if state.desired == 0 => config.desired_count.unwrap_or(1),
+        None if stopped => config.desired_count.unwrap_or(1),
         None => state.desired,
     };
     let capacity = state.capacity.map(|current| {
         match snapshot.and_then(|s| s.capacity) {
             Some(saved) => saved,
-            None if current == ZERO => {
+            None if current == ZERO && (snapshot.is_some() || stopped) => {
                 let min = config.min_capacity.unwrap_or(1);
                 let max = config.max_capacity.unwrap_or(min.max(desired));
                 if snapshot.is_some() {
