@@ -58,7 +58,9 @@ impl From<Error> for lambda_runtime::Diagnostic {
 /// How an AWS call failed, decided from the SDK error before it becomes text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AwsErrorKind {
-    /// Rate limits and concurrent-update conflicts: the SDK already retried; a later run will do.
+    /// Rate limits and concurrent-update conflicts: the SDK already retried them (throttling
+    /// codes by its standard classifier; Application Auto Scaling's `ConcurrentUpdateException`
+    /// only through `aws::retry_concurrent_updates`); a later run will do.
     Throttled,
     /// Timeouts, connection failures, 5xx.
     Transient,

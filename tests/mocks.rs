@@ -1,5 +1,6 @@
 //! Exact requests, pinned with aws-smithy-mocks: what moto cannot show (the `Port` of every
-//! target, that a no-op makes no call, that throttling is retried with our retry policy).
+//! target, that a no-op makes no call, that throttling and Application Auto Scaling's
+//! concurrent-update conflicts are retried with our retry policy).
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use aws_sdk_ecs as ecs;
 use aws_sdk_elasticloadbalancingv2 as elb;
 use aws_smithy_async::time::SystemTimeSource;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use ecs_cost_saver::aws::{Sdk, retry_config};
+use ecs_cost_saver::aws::{Sdk, retry_concurrent_updates, retry_config};
 use ecs_cost_saver::report::{Outcome, Report, TargetChange};
 use ecs_cost_saver::schedule::Schedule;
 use ecs_cost_saver::{Settings, handle};
@@ -56,6 +57,26 @@ fn tag(key: &str, value: &str) -> ecs::types::Tag {
 
 fn lb(tg: &str, port: i32) -> ecs::types::LoadBalancer {
     ecs::types::LoadBalancer::builder().target_group_arn(tg).container_name("app").container_port(port).build()
+}
+
+/// DescribeScalableTargets answering that `service/c/NAME` has a scalable target at min/max.
+fn scalable_target(name: &'static str, min: i32, max: i32) -> aws_smithy_mocks::Rule {
+    mock!(aas::Client::describe_scalable_targets).then_output(move || {
+        aas::operation::describe_scalable_targets::DescribeScalableTargetsOutput::builder()
+            .scalable_targets(
+                aas::types::ScalableTarget::builder()
+                    .service_namespace(aas::types::ServiceNamespace::Ecs)
+                    .resource_id(format!("service/c/{name}"))
+                    .scalable_dimension(aas::types::ScalableDimension::EcsServiceDesiredCount)
+                    .min_capacity(min)
+                    .max_capacity(max)
+                    .role_arn("arn:aws:iam::123456789012:role/x")
+                    .creation_time(aws_smithy_types::DateTime::from_secs(0))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    })
 }
 
 fn no_scalable_targets() -> aws_smithy_mocks::Rule {
@@ -294,6 +315,45 @@ async fn throttling_that_outlasts_the_retries_fails_that_service_only() {
     assert_eq!(update_api.num_calls(), 5, "our retry policy: 5 attempts");
     assert_eq!(report.services[1].outcome, Outcome::Changed);
     assert!(report.error().unwrap().is_retryable());
+}
+
+/// Application Auto Scaling refuses an update while another one of the same scalable target is
+/// in progress; the SDK's standard classifier does not retry that code, ours does.
+#[tokio::test]
+async fn a_concurrent_update_conflict_is_retried() {
+    let describe_services = mock!(ecs::Client::describe_services).then_output(|| {
+        ecs::operation::describe_services::DescribeServicesOutput::builder().services(service("api", 2).build()).build()
+    });
+    let tag_resource = mock!(ecs::Client::tag_resource)
+        .then_output(|| ecs::operation::tag_resource::TagResourceOutput::builder().build());
+    let update = mock!(ecs::Client::update_service)
+        .then_output(|| ecs::operation::update_service::UpdateServiceOutput::builder().build());
+    let register_scalable = mock!(aas::Client::register_scalable_target)
+        .match_requests(|r| r.min_capacity() == Some(0) && r.max_capacity() == Some(0))
+        .sequence()
+        .http_status(
+            400,
+            Some(r#"{"__type":"ConcurrentUpdateException","message":"Concurrent updates are not allowed"}"#.into()),
+        )
+        .output(|| aas::operation::register_scalable_target::RegisterScalableTargetOutput::builder().build())
+        .build();
+    let sdk = Sdk {
+        ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services, &tag_resource, &update]),
+        scaling: mock_client!(aas, RuleMode::MatchAny, [&scalable_target("api", 1, 4), &register_scalable], |c| {
+            retry_concurrent_updates(c.retry_config(fast_retries()).time_source(SystemTimeSource::new()))
+        }),
+        elb: mock_client!(elb, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+    };
+    let report = run(&sdk, "environments:\n  env:\n    services: [{cluster: c, service: api}]\n", "stop").await;
+    let api = &report.services[0];
+    assert_eq!(api.outcome, Outcome::Changed, "{report}");
+    assert_eq!(
+        api.actions,
+        vec!["save snapshot desired=2 min=1 max=4", "set scalable target min 0 max 0", "set desiredCount 0"]
+    );
+    assert_eq!(register_scalable.num_calls(), 2, "the conflict, then the retry");
+    assert!(report.error().is_none());
 }
 
 #[tokio::test]

@@ -2,6 +2,10 @@
 
 use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
+use aws_sdk_applicationautoscaling::config::interceptors::InterceptorContext;
+use aws_sdk_applicationautoscaling::config::retry::{ClassifyRetry, RetryAction};
+use aws_sdk_applicationautoscaling::operation::describe_scalable_targets::DescribeScalableTargetsError;
+use aws_sdk_applicationautoscaling::operation::register_scalable_target::RegisterScalableTargetError;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use aws_sdk_ecs::types::{DesiredStatus, ServiceField};
 use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum, TargetTypeEnum};
@@ -42,10 +46,39 @@ impl Sdk {
     pub fn new(config: &SdkConfig) -> Sdk {
         Sdk {
             ecs: aws_sdk_ecs::Client::new(config),
-            scaling: aws_sdk_applicationautoscaling::Client::new(config),
+            scaling: aws_sdk_applicationautoscaling::Client::from_conf(retry_concurrent_updates(config.into()).build()),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
             scheduler: aws_sdk_scheduler::Client::new(config),
         }
+    }
+}
+
+/// Application Auto Scaling answers `ConcurrentUpdateException` while another update of the
+/// same scalable target is in progress (a scaling activity, a second invocation). The SDK's
+/// standard classifier does not know that code, so without this one conflict fails the service.
+pub fn retry_concurrent_updates(
+    builder: aws_sdk_applicationautoscaling::config::Builder,
+) -> aws_sdk_applicationautoscaling::config::Builder {
+    builder.retry_classifier(ConcurrentUpdateIsRetried)
+}
+
+#[derive(Debug)]
+struct ConcurrentUpdateIsRetried;
+
+impl ClassifyRetry for ConcurrentUpdateIsRetried {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        let Some(Err(error)) = ctx.output_or_error() else { return RetryAction::NoActionIndicated };
+        let Some(error) = error.as_operation_error() else { return RetryAction::NoActionIndicated };
+        // The two operations this crate calls; the error type is per operation.
+        let conflict = error
+            .downcast_ref::<RegisterScalableTargetError>()
+            .is_some_and(|e| e.is_concurrent_update_exception())
+            || error.downcast_ref::<DescribeScalableTargetsError>().is_some_and(|e| e.is_concurrent_update_exception());
+        if conflict { RetryAction::transient_error() } else { RetryAction::NoActionIndicated }
+    }
+
+    fn name(&self) -> &'static str {
+        "ConcurrentUpdateException is retried"
     }
 }
 
