@@ -524,8 +524,8 @@ impl Kind {
             (Kind::ServerError, Api::Aas) => "InternalServiceException: Internal service error",
             (Kind::ServerError, Api::Elb) => "InternalFailure: Internal failure",
             (Kind::Conflict, _) => "ConcurrentUpdateException: Concurrent updates are not allowed",
-            // What `AwsError` says for a 5xx with no body (see `cause_named`).
-            (Kind::Unavailable, _) => "no message",
+            // What `AwsError` says for a 5xx with no body (see `named_in`).
+            (Kind::Unavailable, _) => "no message (HTTP 503)",
             (Kind::Timeout, _) => "request timed out",
         }
     }
@@ -554,12 +554,12 @@ impl Fault {
     }
 
     /// Whether a service's error names this fault. A 503 without a body reaches the report as
-    /// `Op: no message` or, when the SDK cannot parse the empty body, as `Op: unreadable
-    /// response from the service`: neither says 503.
+    /// `Op: no message (HTTP 503)` or, when the SDK cannot parse the empty body, as
+    /// `Op: unreadable response from the service (HTTP 503)`.
     fn named_in(&self, error: &str) -> bool {
         error.contains(&self.cause())
             || (self.kind == Kind::Unavailable
-                && error.contains(&format!("{}: unreadable response from the service", self.op)))
+                && error.contains(&format!("{}: unreadable response from the service (HTTP 503)", self.op)))
     }
 }
 
