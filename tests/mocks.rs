@@ -60,23 +60,25 @@ fn lb(tg: &str, port: i32) -> ecs::types::LoadBalancer {
 }
 
 /// DescribeScalableTargets answering that `service/c/NAME` has a scalable target at min/max.
-fn scalable_target(name: &'static str, min: i32, max: i32) -> aws_smithy_mocks::Rule {
-    mock!(aas::Client::describe_scalable_targets).then_output(move || {
-        aas::operation::describe_scalable_targets::DescribeScalableTargetsOutput::builder()
-            .scalable_targets(
-                aas::types::ScalableTarget::builder()
-                    .service_namespace(aas::types::ServiceNamespace::Ecs)
-                    .resource_id(format!("service/c/{name}"))
-                    .scalable_dimension(aas::types::ScalableDimension::EcsServiceDesiredCount)
-                    .min_capacity(min)
-                    .max_capacity(max)
-                    .role_arn("arn:aws:iam::123456789012:role/x")
-                    .creation_time(aws_smithy_types::DateTime::from_secs(0))
-                    .build()
-                    .unwrap(),
-            )
-            .build()
-    })
+fn scalable_target(
+    name: &str,
+    min: i32,
+    max: i32,
+) -> aas::operation::describe_scalable_targets::DescribeScalableTargetsOutput {
+    aas::operation::describe_scalable_targets::DescribeScalableTargetsOutput::builder()
+        .scalable_targets(
+            aas::types::ScalableTarget::builder()
+                .service_namespace(aas::types::ServiceNamespace::Ecs)
+                .resource_id(format!("service/c/{name}"))
+                .scalable_dimension(aas::types::ScalableDimension::EcsServiceDesiredCount)
+                .min_capacity(min)
+                .max_capacity(max)
+                .role_arn("arn:aws:iam::123456789012:role/x")
+                .creation_time(aws_smithy_types::DateTime::from_secs(0))
+                .build()
+                .unwrap(),
+        )
+        .build()
 }
 
 fn no_scalable_targets() -> aws_smithy_mocks::Rule {
@@ -237,12 +239,19 @@ const THROTTLED: &str = r#"{"__type":"ThrottlingException","message":"Rate excee
 
 #[tokio::test]
 async fn throttled_calls_are_retried() {
+    // Throttled, the read, the read again before the snapshot is saved, the read after the writes.
     let describe_services = mock!(ecs::Client::describe_services)
         .sequence()
         .http_status(400, Some(THROTTLED.into()))
         .output(|| {
             ecs::operation::describe_services::DescribeServicesOutput::builder()
                 .services(service("api", 2).build())
+                .build()
+        })
+        .times(2)
+        .output(|| {
+            ecs::operation::describe_services::DescribeServicesOutput::builder()
+                .services(service("api", 0).tags(tag("ecs-cost-saver:snapshot", "desired=2")).build())
                 .build()
         })
         .build();
@@ -265,16 +274,24 @@ async fn throttled_calls_are_retried() {
     let report = run(&sdk, "environments:\n  env:\n    services: [{cluster: c, service: api}]\n", "stop").await;
     assert_eq!(report.services[0].outcome, Outcome::Changed, "{report}");
     assert_eq!(report.services[0].actions, vec!["save snapshot desired=2", "set desiredCount 0"]);
-    assert_eq!(describe_services.num_calls(), 2, "DescribeServices retried once");
+    assert_eq!(describe_services.num_calls(), 4, "DescribeServices retried once, then read again twice");
     assert_eq!(update.num_calls(), 3, "UpdateService retried twice");
 }
 
 #[tokio::test]
 async fn throttling_that_outlasts_the_retries_fails_that_service_only() {
-    let describe_services = mock!(ecs::Client::describe_services).then_output(|| {
+    // Once web's desiredCount is 0, a read (the one after its writes) shows it stopped.
+    let web_stopped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = web_stopped.clone();
+    let describe_services = mock!(ecs::Client::describe_services).then_output(move || {
+        let web = if stopped.load(std::sync::atomic::Ordering::SeqCst) {
+            service("web", 0).tags(tag("ecs-cost-saver:snapshot", "desired=1"))
+        } else {
+            service("web", 1)
+        };
         ecs::operation::describe_services::DescribeServicesOutput::builder()
             .services(service("api", 2).build())
-            .services(service("web", 1).build())
+            .services(web.build())
             .build()
     });
     let tag_resource = mock!(ecs::Client::tag_resource)
@@ -285,9 +302,11 @@ async fn throttling_that_outlasts_the_retries_fails_that_service_only() {
         .http_status(400, Some(THROTTLED.into()))
         .repeatedly()
         .build();
-    let update_web = mock!(ecs::Client::update_service)
-        .match_requests(|r| r.service() == Some("web"))
-        .then_output(|| ecs::operation::update_service::UpdateServiceOutput::builder().build());
+    let update_web =
+        mock!(ecs::Client::update_service).match_requests(|r| r.service() == Some("web")).then_output(move || {
+            web_stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+            ecs::operation::update_service::UpdateServiceOutput::builder().build()
+        });
     let sdk = Sdk {
         ecs: mock_client!(
             ecs,
@@ -314,6 +333,7 @@ async fn throttling_that_outlasts_the_retries_fails_that_service_only() {
     assert_eq!(api.actions, vec!["save snapshot desired=2"], "the snapshot was saved before the failure");
     assert_eq!(update_api.num_calls(), 5, "our retry policy: 5 attempts");
     assert_eq!(report.services[1].outcome, Outcome::Changed);
+    assert_eq!(report.services[1].actions, vec!["save snapshot desired=1", "set desiredCount 0"]);
     assert!(report.error().unwrap().is_retryable());
 }
 
@@ -321,9 +341,26 @@ async fn throttling_that_outlasts_the_retries_fails_that_service_only() {
 /// in progress; the SDK's standard classifier does not retry that code, ours does.
 #[tokio::test]
 async fn a_concurrent_update_conflict_is_retried() {
-    let describe_services = mock!(ecs::Client::describe_services).then_output(|| {
-        ecs::operation::describe_services::DescribeServicesOutput::builder().services(service("api", 2).build()).build()
-    });
+    // The read, the read again before the snapshot is saved, the read after the writes.
+    let describe_services = mock!(ecs::Client::describe_services)
+        .sequence()
+        .output(|| {
+            ecs::operation::describe_services::DescribeServicesOutput::builder()
+                .services(service("api", 2).build())
+                .build()
+        })
+        .times(2)
+        .output(|| {
+            ecs::operation::describe_services::DescribeServicesOutput::builder()
+                .services(service("api", 0).tags(tag("ecs-cost-saver:snapshot", "desired=2 min=1 max=4")).build())
+                .build()
+        })
+        .build();
+    let describe_targets = mock!(aas::Client::describe_scalable_targets)
+        .sequence()
+        .output(|| scalable_target("api", 1, 4))
+        .output(|| scalable_target("api", 0, 0))
+        .build();
     let tag_resource = mock!(ecs::Client::tag_resource)
         .then_output(|| ecs::operation::tag_resource::TagResourceOutput::builder().build());
     let update = mock!(ecs::Client::update_service)
@@ -339,7 +376,7 @@ async fn a_concurrent_update_conflict_is_retried() {
         .build();
     let sdk = Sdk {
         ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services, &tag_resource, &update]),
-        scaling: mock_client!(aas, RuleMode::MatchAny, [&scalable_target("api", 1, 4), &register_scalable], |c| {
+        scaling: mock_client!(aas, RuleMode::MatchAny, [&describe_targets, &register_scalable], |c| {
             retry_concurrent_updates(c.retry_config(fast_retries()).time_source(SystemTimeSource::new()))
         }),
         elb: mock_client!(elb, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),

@@ -223,6 +223,12 @@ fn act(
         return Ok(false);
     }
     prop_assert_eq!(Counts::of(state), plan.after, "the plan's `after` is what the steps leave");
+    // With no other invocation, reading the service again after the steps finds nothing undone.
+    match (action, snapshot_of(state), had_snapshot) {
+        (Action::Stop, Some(s), _) => prop_assert_eq!(recheck_stop(s, state), vec![]),
+        (Action::Start, None, Some(s)) => prop_assert_eq!(recheck_restore(plan.after, s, state), vec![]),
+        _ => {}
+    }
     // Idempotent: the same action again right away has nothing to do (but see `restorable`
     // for the starts that leave counts it excludes).
     if action == Action::Stop || restorable(counts_of(state)) {
