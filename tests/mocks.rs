@@ -51,6 +51,20 @@ fn service(name: &str, desired: i32) -> ecs::types::builders::ServiceBuilder {
         .desired_count(desired)
 }
 
+/// DescribeServices answering `name` with `desired` tasks and, if given, a snapshot tag.
+fn described(
+    name: &str,
+    desired: i32,
+    snapshot: Option<&str>,
+) -> ecs::operation::describe_services::DescribeServicesOutput {
+    let s = service(name, desired);
+    let s = match snapshot {
+        Some(value) => s.tags(tag("ecs-cost-saver:snapshot", value)),
+        None => s,
+    };
+    ecs::operation::describe_services::DescribeServicesOutput::builder().services(s.build()).build()
+}
+
 fn tag(key: &str, value: &str) -> ecs::types::Tag {
     ecs::types::Tag::builder().key(key).value(value).build()
 }
@@ -191,27 +205,9 @@ async fn register_targets_carries_id_and_port_for_ip_and_instance_targets() {
 
 #[tokio::test]
 async fn an_already_stopped_service_gets_no_mutating_call() {
-    let describe_services = mock!(ecs::Client::describe_services).then_output(|| {
-        ecs::operation::describe_services::DescribeServicesOutput::builder()
-            .services(service("api", 0).tags(tag("ecs-cost-saver:snapshot", "desired=3 min=1 max=4")).build())
-            .build()
-    });
-    let describe_targets = mock!(aas::Client::describe_scalable_targets).then_output(|| {
-        aas::operation::describe_scalable_targets::DescribeScalableTargetsOutput::builder()
-            .scalable_targets(
-                aas::types::ScalableTarget::builder()
-                    .service_namespace(aas::types::ServiceNamespace::Ecs)
-                    .resource_id("service/c/api")
-                    .scalable_dimension(aas::types::ScalableDimension::EcsServiceDesiredCount)
-                    .min_capacity(0)
-                    .max_capacity(0)
-                    .role_arn("arn:aws:iam::123456789012:role/x")
-                    .creation_time(aws_smithy_types::DateTime::from_secs(0))
-                    .build()
-                    .unwrap(),
-            )
-            .build()
-    });
+    let describe_services =
+        mock!(ecs::Client::describe_services).then_output(|| described("api", 0, Some("desired=3 min=1 max=4")));
+    let describe_targets = mock!(aas::Client::describe_scalable_targets).then_output(|| scalable_target("api", 0, 0));
     let update = mock!(ecs::Client::update_service)
         .then_output(|| ecs::operation::update_service::UpdateServiceOutput::builder().build());
     let tag_resource = mock!(ecs::Client::tag_resource)
@@ -243,17 +239,9 @@ async fn throttled_calls_are_retried() {
     let describe_services = mock!(ecs::Client::describe_services)
         .sequence()
         .http_status(400, Some(THROTTLED.into()))
-        .output(|| {
-            ecs::operation::describe_services::DescribeServicesOutput::builder()
-                .services(service("api", 2).build())
-                .build()
-        })
+        .output(|| described("api", 2, None))
         .times(2)
-        .output(|| {
-            ecs::operation::describe_services::DescribeServicesOutput::builder()
-                .services(service("api", 0).tags(tag("ecs-cost-saver:snapshot", "desired=2")).build())
-                .build()
-        })
+        .output(|| described("api", 0, Some("desired=2")))
         .build();
     let tag_resource = mock!(ecs::Client::tag_resource)
         .then_output(|| ecs::operation::tag_resource::TagResourceOutput::builder().build());
@@ -344,17 +332,9 @@ async fn a_concurrent_update_conflict_is_retried() {
     // The read, the read again before the snapshot is saved, the read after the writes.
     let describe_services = mock!(ecs::Client::describe_services)
         .sequence()
-        .output(|| {
-            ecs::operation::describe_services::DescribeServicesOutput::builder()
-                .services(service("api", 2).build())
-                .build()
-        })
+        .output(|| described("api", 2, None))
         .times(2)
-        .output(|| {
-            ecs::operation::describe_services::DescribeServicesOutput::builder()
-                .services(service("api", 0).tags(tag("ecs-cost-saver:snapshot", "desired=2 min=1 max=4")).build())
-                .build()
-        })
+        .output(|| described("api", 0, Some("desired=2 min=1 max=4")))
         .build();
     let describe_targets = mock!(aas::Client::describe_scalable_targets)
         .sequence()
@@ -424,27 +404,9 @@ async fn describes_are_batched() {
 
 #[tokio::test]
 async fn a_failed_restore_keeps_the_snapshot() {
-    let describe_services = mock!(ecs::Client::describe_services).then_output(|| {
-        ecs::operation::describe_services::DescribeServicesOutput::builder()
-            .services(service("api", 0).tags(tag("ecs-cost-saver:snapshot", "desired=3 min=1 max=4")).build())
-            .build()
-    });
-    let describe_targets = mock!(aas::Client::describe_scalable_targets).then_output(|| {
-        aas::operation::describe_scalable_targets::DescribeScalableTargetsOutput::builder()
-            .scalable_targets(
-                aas::types::ScalableTarget::builder()
-                    .service_namespace(aas::types::ServiceNamespace::Ecs)
-                    .resource_id("service/c/api")
-                    .scalable_dimension(aas::types::ScalableDimension::EcsServiceDesiredCount)
-                    .min_capacity(0)
-                    .max_capacity(0)
-                    .role_arn("arn:aws:iam::123456789012:role/x")
-                    .creation_time(aws_smithy_types::DateTime::from_secs(0))
-                    .build()
-                    .unwrap(),
-            )
-            .build()
-    });
+    let describe_services =
+        mock!(ecs::Client::describe_services).then_output(|| described("api", 0, Some("desired=3 min=1 max=4")));
+    let describe_targets = mock!(aas::Client::describe_scalable_targets).then_output(|| scalable_target("api", 0, 0));
     let register_scalable = mock!(aas::Client::register_scalable_target)
         .match_requests(|r| r.min_capacity() == Some(1) && r.max_capacity() == Some(4))
         .then_output(|| aas::operation::register_scalable_target::RegisterScalableTargetOutput::builder().build());

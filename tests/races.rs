@@ -47,7 +47,7 @@ use ecs_cost_saver::schedule::Schedule;
 use ecs_cost_saver::state::{Capacity, Target, TargetType, Task};
 use ecs_cost_saver::{Settings, handle};
 use serde_json::json;
-use support::Moto;
+use support::{Moto, capacity, service};
 use tokio::sync::watch;
 
 // ---- a gate: a latch that opens once and stays open ----
@@ -247,27 +247,8 @@ type Seen = (i32, Option<(i32, i32)>, Option<String>);
 async fn state(sdk: &Sdk) -> Vec<Seen> {
     let mut out = Vec::new();
     for (cluster, name, _, _) in ORIGINAL {
-        let described = sdk
-            .ecs
-            .describe_services()
-            .cluster(cluster)
-            .services(name)
-            .include(aws_sdk_ecs::types::ServiceField::Tags)
-            .send()
-            .await
-            .unwrap();
-        let s = &described.services()[0];
-        let tag = s.tags().iter().find(|t| t.key() == Some(SNAPSHOT_TAG)).and_then(|t| t.value()).map(str::to_string);
-        let scaling = sdk
-            .scaling
-            .describe_scalable_targets()
-            .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
-            .resource_ids(format!("service/{cluster}/{name}"))
-            .send()
-            .await
-            .unwrap();
-        let capacity = scaling.scalable_targets().first().map(|t| (t.min_capacity(), t.max_capacity()));
-        out.push((s.desired_count(), capacity, tag));
+        let (desired, tag) = service(sdk, cluster, name).await;
+        out.push((desired, capacity(sdk, cluster, name).await, tag));
     }
     out
 }

@@ -7,6 +7,7 @@ use aws_sdk_applicationautoscaling::config::retry::{ClassifyRetry, RetryAction};
 use aws_sdk_applicationautoscaling::operation::describe_scalable_targets::DescribeScalableTargetsError;
 use aws_sdk_applicationautoscaling::operation::register_scalable_target::RegisterScalableTargetError;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+use aws_sdk_ecs::operation::list_tasks::builders::ListTasksFluentBuilder;
 use aws_sdk_ecs::types::{DesiredStatus, ServiceField};
 use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum, TargetTypeEnum};
 
@@ -177,25 +178,8 @@ impl Services for Sdk {
 
 impl Tasks for Sdk {
     async fn list_running_tasks(&self, cluster: &str, service: &str) -> Result<Vec<String>, AwsError> {
-        let mut arns = Vec::new();
-        let mut token = None;
-        loop {
-            let out = self
-                .ecs
-                .list_tasks()
-                .cluster(cluster)
-                .service_name(service)
-                .desired_status(DesiredStatus::Running)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ListTasks", e))?;
-            arns.extend(out.task_arns().iter().cloned());
-            token = out.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(arns);
-            }
-        }
+        all_tasks(self.ecs.list_tasks().cluster(cluster).service_name(service).desired_status(DesiredStatus::Running))
+            .await
     }
 
     async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> Result<Vec<Task>, AwsError> {
@@ -290,53 +274,35 @@ impl Tasks for Sdk {
     }
 
     async fn list_tasks_on_instance(&self, cluster: &str, container_instance: &str) -> Result<Vec<String>, AwsError> {
-        let mut arns = Vec::new();
-        let mut token = None;
-        loop {
-            let out = self
-                .ecs
-                .list_tasks()
-                .cluster(cluster)
-                .container_instance(container_instance)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ListTasks", e))?;
-            arns.extend(out.task_arns().iter().cloned());
-            token = out.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(arns);
-            }
-        }
+        all_tasks(self.ecs.list_tasks().cluster(cluster).container_instance(container_instance)).await
     }
+}
+
+/// Every task ARN a ListTasks request lists, over all its pages.
+async fn all_tasks(request: ListTasksFluentBuilder) -> Result<Vec<String>, AwsError> {
+    request.into_paginator().items().send().try_collect().await.map_err(|e| AwsError::from_sdk("ListTasks", e))
 }
 
 impl ScalableTargets for Sdk {
     async fn describe_capacities(&self, resource_ids: &[String]) -> Result<Vec<(String, Capacity)>, AwsError> {
-        let mut found = Vec::new();
-        let mut token = None;
-        loop {
-            let out = self
-                .scaling
-                .describe_scalable_targets()
-                .service_namespace(ServiceNamespace::Ecs)
-                .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-                .set_resource_ids(Some(resource_ids.to_vec()))
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("DescribeScalableTargets", e))?;
-            for t in out.scalable_targets() {
-                found.push((
-                    t.resource_id().to_string(),
-                    Capacity { min: count(t.min_capacity()), max: count(t.max_capacity()) },
-                ));
-            }
-            token = out.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(found);
-            }
-        }
+        let targets = self
+            .scaling
+            .describe_scalable_targets()
+            .service_namespace(ServiceNamespace::Ecs)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .set_resource_ids(Some(resource_ids.to_vec()))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeScalableTargets", e))?;
+        Ok(targets
+            .iter()
+            .map(|t| {
+                (t.resource_id().to_string(), Capacity { min: count(t.min_capacity()), max: count(t.max_capacity()) })
+            })
+            .collect())
     }
 
     async fn set_capacity(&self, resource_id: &str, capacity: Capacity) -> Result<(), AwsError> {
