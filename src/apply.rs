@@ -127,28 +127,87 @@ pub async fn run<A: Aws>(aws: &A, intent: &Intent<'_>, wait_until: Instant, sett
 
 /// Run one service's steps in order; stop at the first failure (later steps depend on it:
 /// nothing is changed before the snapshot is saved, nothing cleared before the restore).
+///
+/// Another invocation may act on the same service at the same time (the CLI's `invoke` is not
+/// held by the Lambda's reserved concurrency of 1), so the service is read again where that
+/// could lose its snapshot: before a stop saves one (another stop may have saved it since our
+/// read), and after a stop's or a restore's last write (a start may have cleared the snapshot
+/// a stop relies on); `plan::saved_meanwhile` and `plan::recheck_*` decide. A read that fails
+/// leaves the steps as planned.
 async fn execute<A: Aws>(aws: &A, plan: &ServicePlan, steps: &[Step]) -> (Vec<String>, Option<(Step, AwsError)>) {
-    let id = &plan.id;
     let mut done = Vec::new();
+    // The snapshot the service keeps while stopped: as read, as saved, or as saved meanwhile.
+    let mut snapshot = plan.snapshot;
     for step in steps {
-        let result = match *step {
-            Step::SaveSnapshot(s) => aws.tag_service(&plan.arn, SNAPSHOT_TAG, &s.encode()).await,
-            Step::SetCapacity(c) => aws.set_capacity(&resource_id(&id.cluster, &id.service), c).await,
-            Step::SetDesired(n) => aws.set_desired_count(&id.cluster, &id.service, n).await,
-            Step::ClearSnapshot => aws.untag_service(&plan.arn, SNAPSHOT_TAG).await,
-        };
-        match result {
-            Ok(()) => {
-                tracing::info!(step = %step, "done");
-                done.push(step.to_string());
+        if let Step::SaveSnapshot(s) = *step {
+            let meanwhile = read_again(aws, plan, false).await.map(|now| plan::saved_meanwhile(&now));
+            match meanwhile {
+                Ok(Some(other)) => {
+                    tracing::info!(snapshot = %other.encode(), "another stop saved the snapshot meanwhile: kept");
+                    snapshot = Some(other);
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "could not read the snapshot tag again; saving as planned"),
             }
-            Err(e) => {
-                tracing::warn!(step = %step, error = %e, "failed");
-                return (done, Some((*step, e)));
-            }
+            snapshot = Some(s);
         }
+        if let Err(e) = run_step(aws, plan, *step).await {
+            tracing::warn!(step = %step, error = %e, "failed");
+            return (done, Some((*step, e)));
+        }
+        tracing::info!(step = %step, "done");
+        done.push(step.to_string());
+    }
+    let recheck = match (plan.action, snapshot) {
+        (Action::Stop, Some(s)) => read_again(aws, plan, true).await.map(|now| plan::recheck_stop(s, &now)),
+        (Action::Start, Some(s)) if steps.contains(&Step::ClearSnapshot) => {
+            read_again(aws, plan, true).await.map(|now| plan::recheck_restore(plan.after, s, &now))
+        }
+        _ => Ok(Vec::new()),
+    };
+    let again = recheck.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "could not read the service again to check for another invocation");
+        Vec::new()
+    });
+    for step in again {
+        if let Err(e) = run_step(aws, plan, step).await {
+            tracing::warn!(step = %step, error = %e, "failed");
+            return (done, Some((step, e)));
+        }
+        tracing::warn!(step = %step, "done again: another invocation undid it");
+        done.push(format!("{step} (again: another invocation undid it)"));
     }
     (done, None)
+}
+
+async fn run_step<A: Aws>(aws: &A, plan: &ServicePlan, step: Step) -> Result<(), AwsError> {
+    let id = &plan.id;
+    match step {
+        Step::SaveSnapshot(s) => aws.tag_service(&plan.arn, SNAPSHOT_TAG, &s.encode()).await,
+        Step::SetCapacity(c) => aws.set_capacity(&resource_id(&id.cluster, &id.service), c).await,
+        Step::SetDesired(n) => aws.set_desired_count(&id.cluster, &id.service, n).await,
+        Step::ClearSnapshot => aws.untag_service(&plan.arn, SNAPSHOT_TAG).await,
+    }
+}
+
+/// The service as it is now: with its tags, and with its scalable target's min/max when asked
+/// and it had one when planned.
+async fn read_again<A: Aws>(aws: &A, plan: &ServicePlan, capacity: bool) -> Result<ServiceState, AwsError> {
+    let id = &plan.id;
+    let rid = resource_id(&id.cluster, &id.service);
+    let capacity = if capacity && plan.before.min.is_some() {
+        aws.describe_capacities(std::slice::from_ref(&rid)).await?.into_iter().find(|(r, _)| *r == rid)
+    } else {
+        None
+    };
+    let described = aws.describe_services(&id.cluster, std::slice::from_ref(&id.service)).await?;
+    let Some((_, mut state)) = described.found.into_iter().find(|(name, _)| *name == id.service) else {
+        let why = described.missing.first().map_or("not found", |(_, reason)| reason.as_str()).to_string();
+        return Err(AwsError::in_response("DescribeServices", crate::error::AwsErrorKind::NotFound, why));
+    };
+    state.capacity = capacity.map(|(_, c)| c);
+    Ok(state)
 }
 
 /// A service whose running tasks must end up in its target groups.

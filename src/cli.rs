@@ -139,7 +139,8 @@ fn plan(
         None => schedule.environments.values().collect(),
         Some(name) => vec![schedule.environments.get(name).ok_or_else(|| {
             Error::InvalidInput(format!(
-                "unknown environment `{name}`; valid environments: {}",
+                "unknown environment `{}`; valid environments: {}",
+                crate::text::escaped(name),
                 schedule.environment_names().join(", ")
             ))
         })?],

@@ -109,7 +109,7 @@ pub fn intent(schedule: &Schedule, payload: Payload, now: DateTime<Utc>) -> Resu
     let environment = schedule.environments.get(&payload.environment).ok_or_else(|| {
         Error::InvalidInput(format!(
             "unknown environment `{}`; valid environments: {}",
-            payload.environment,
+            crate::text::escaped(&payload.environment),
             schedule.environment_names().join(", ")
         ))
     })?;

@@ -58,7 +58,9 @@ impl From<Error> for lambda_runtime::Diagnostic {
 /// How an AWS call failed, decided from the SDK error before it becomes text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AwsErrorKind {
-    /// Rate limits and concurrent-update conflicts: the SDK already retried; a later run will do.
+    /// Rate limits and concurrent-update conflicts: the SDK already retried them (throttling
+    /// codes by its standard classifier; Application Auto Scaling's `ConcurrentUpdateException`
+    /// only through `aws::retry_concurrent_updates`); a later run will do.
     Throttled,
     /// Timeouts, connection failures, 5xx.
     Transient,
@@ -121,18 +123,27 @@ impl AwsError {
             }
             SdkError::ServiceError(service) => {
                 let e = service.err();
+                let status = service.raw().status();
                 let code = e.code().map(str::to_string);
-                let message = e.message().unwrap_or("no message").to_string();
+                let message = match (e.message(), &code) {
+                    (Some(m), Some(_)) => m.to_string(),
+                    // Without the service's code or words (a bare 503 from a front end or a
+                    // proxy), the HTTP status is all there is to say what happened.
+                    (Some(m), None) => format!("{m} (HTTP {})", status.as_u16()),
+                    (None, _) => format!("no message (HTTP {})", status.as_u16()),
+                };
                 let kind = match classify_code(code.as_deref(), &message) {
                     // A 5xx without a modeled code is transient whatever the body says.
-                    AwsErrorKind::Other if service.raw().status().is_server_error() => AwsErrorKind::Transient,
+                    AwsErrorKind::Other if status.is_server_error() => AwsErrorKind::Transient,
                     kind => kind,
                 };
                 (kind, code, message)
             }
-            SdkError::ResponseError(_) => {
-                (AwsErrorKind::Transient, None, "unreadable response from the service".to_string())
-            }
+            SdkError::ResponseError(response) => (
+                AwsErrorKind::Transient,
+                None,
+                format!("unreadable response from the service (HTTP {})", response.raw().status().as_u16()),
+            ),
             other => (AwsErrorKind::Other, None, format!("{other}")),
         };
         AwsError { operation, kind, code, message, source: Some(Box::new(err)) }
@@ -181,5 +192,43 @@ mod tests {
         assert_eq!(classify_code(Some("InvalidParameterException"), ""), AwsErrorKind::Invalid);
         assert_eq!(classify_code(Some("ClientException"), "Rate exceeded"), AwsErrorKind::Throttled);
         assert_eq!(classify_code(None, ""), AwsErrorKind::Other);
+    }
+
+    fn response(status: u16, body: &'static str) -> HttpResponse {
+        HttpResponse::new(status.try_into().unwrap(), aws_smithy_types::body::SdkBody::from(body))
+    }
+
+    fn service_error(code: Option<&str>, message: Option<&str>, status: u16) -> AwsError {
+        let mut meta = aws_sdk_ecs::error::ErrorMetadata::builder();
+        if let Some(c) = code {
+            meta = meta.code(c);
+        }
+        if let Some(m) = message {
+            meta = meta.message(m);
+        }
+        let e = aws_sdk_ecs::operation::update_service::UpdateServiceError::generic(meta.build());
+        AwsError::from_sdk("UpdateService", SdkError::service_error(e, response(status, "")))
+    }
+
+    #[test]
+    fn an_error_without_the_service_s_words_names_the_http_status() {
+        let bare = service_error(None, None, 503);
+        assert_eq!(bare.to_string(), "UpdateService: no message (HTTP 503)");
+        assert_eq!(bare.kind, AwsErrorKind::Transient);
+        assert_eq!(service_error(None, Some("Bad Gateway"), 502).to_string(), "UpdateService: Bad Gateway (HTTP 502)");
+        assert_eq!(
+            service_error(Some("ServerException"), None, 500).to_string(),
+            "UpdateService: ServerException: no message (HTTP 500)"
+        );
+        // The service's own code and words say enough.
+        assert_eq!(
+            service_error(Some("ThrottlingException"), Some("Rate exceeded"), 400).to_string(),
+            "UpdateService: ThrottlingException: Rate exceeded"
+        );
+        let unreadable: SdkError<aws_sdk_ecs::operation::update_service::UpdateServiceError, HttpResponse> =
+            SdkError::response_error("not XML", response(503, "<html>"));
+        let unreadable = AwsError::from_sdk("DescribeTargetHealth", unreadable);
+        assert_eq!(unreadable.to_string(), "DescribeTargetHealth: unreadable response from the service (HTTP 503)");
+        assert_eq!(unreadable.kind, AwsErrorKind::Transient);
     }
 }

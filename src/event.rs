@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::text::{escaped, one_line};
 
 /// The invocation payload of DESIGN §3 (Scheduler input or a manual test event).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -80,6 +81,7 @@ impl Input {
         };
         if object.contains_key("source") || object.contains_key("detail-type") {
             let field = |k: &str| object.get(k).and_then(Value::as_str).unwrap_or("<missing>").to_string();
+            let shown = |k: &str| object.get(k).and_then(Value::as_str).map_or("<missing>".to_string(), escaped);
             let detail = || -> Result<Value, Error> {
                 match object.get("detail") {
                     Some(d @ Value::Object(_)) => Ok(d.clone()),
@@ -91,9 +93,8 @@ impl Input {
                 }
             };
             let typed = |e: serde_path_to_error::Error<serde_json::Error>| {
-                let path = e.path().to_string();
-                let at = if path == "." { "detail".to_string() } else { format!("detail.{path}") };
-                Error::InvalidInput(format!("invalid event at `{at}`: {}", e.inner()))
+                let at = json_path("detail", e.path());
+                Error::InvalidInput(format!("invalid event at `{at}`: {}", one_line(&e.inner().to_string())))
             };
             match (field("source").as_str(), field("detail-type").as_str()) {
                 ("aws.ecs", "ECS Task State Change") => {
@@ -107,12 +108,12 @@ impl Input {
             }
             return Err(Error::UnsupportedEvent(format!(
                 "source `{}`, detail-type `{}` is not an event this function handles",
-                field("source"),
-                field("detail-type")
+                shown("source"),
+                shown("detail-type")
             )));
         }
         if !object.contains_key("action") {
-            let keys: Vec<&str> = object.keys().map(String::as_str).collect();
+            let keys: Vec<String> = object.keys().map(|k| escaped(k)).collect();
             return Err(Error::UnsupportedEvent(format!(
                 "expected a payload with `action` and `environment`, received an object with keys [{}]",
                 keys.join(", ")
@@ -123,7 +124,8 @@ impl Input {
             Value::String(action) if Action::NAMES.contains(&action.as_str()) => {}
             Value::String(action) => {
                 return Err(Error::InvalidInput(format!(
-                    "invalid payload at `action`: unknown action `{action}`; valid actions: {valid}"
+                    "invalid payload at `action`: unknown action `{}`; valid actions: {valid}",
+                    escaped(action)
                 )));
             }
             other => {
@@ -133,8 +135,10 @@ impl Input {
                 )));
             }
         }
-        let payload: Payload = serde_path_to_error::deserialize(value)
-            .map_err(|e| Error::InvalidInput(format!("invalid payload at `{}`: {}", e.path(), e.inner())))?;
+        let payload: Payload = serde_path_to_error::deserialize(value).map_err(|e| {
+            let at = json_path("", e.path());
+            Error::InvalidInput(format!("invalid payload at `{at}`: {}", one_line(&e.inner().to_string())))
+        })?;
         Ok(Input::Payload(payload))
     }
 
@@ -142,6 +146,29 @@ impl Input {
     pub fn parse_str(text: &str) -> Result<Input, Error> {
         Input::parse(json(text)?)
     }
+}
+
+/// Where in the JSON a problem is, after `prefix`: `detail.containers[0].hostPort`, or `.` for
+/// the whole object. A key that is not a plain name (empty, or with dots, spaces, quotes,
+/// control characters) is shown quoted, `detail[""]`, so the path stays readable and one line.
+fn json_path(prefix: &str, path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let plain = |key: &str| !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let mut out = prefix.to_string();
+    for segment in path {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } if plain(key) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Segment::Map { key } | Segment::Enum { variant: key } => out.push_str(&format!("[{key:?}]")),
+            Segment::Unknown => out.push_str(if out.is_empty() { "?" } else { ".?" }),
+        }
+    }
+    if out.is_empty() { ".".to_string() } else { out }
 }
 
 /// Raw text to JSON, with an error that says where the text is broken.
@@ -230,6 +257,34 @@ mod tests {
         assert_eq!(
             err(json!({"action": "stop", "environment": "s", "dryrun": true})),
             "invalid payload at `dryrun`: unknown field `dryrun`, expected one of `action`, `environment`, `dry_run`, `until`, `scheduled`"
+        );
+    }
+
+    #[test]
+    fn keys_that_are_not_plain_names_are_quoted_in_the_path() {
+        assert_eq!(
+            err(json!({"action": "stop", "environment": "s", "": true})),
+            "invalid payload at `[\"\"]`: unknown field ``, expected one of `action`, `environment`, `dry_run`, `until`, `scheduled`"
+        );
+        assert_eq!(
+            err(json!({"action": "stop", "environment": "s", "dry\nrun": true})),
+            "invalid payload at `[\"dry\\nrun\"]`: unknown field `dry\\nrun`, expected one of `action`, `environment`, `dry_run`, `until`, `scheduled`"
+        );
+    }
+
+    #[test]
+    fn user_values_in_errors_are_escaped() {
+        assert_eq!(
+            err(json!({"action": "st\nop", "environment": "s"})),
+            "invalid payload at `action`: unknown action `st\\nop`; valid actions: stop, start, register, status, reconcile"
+        );
+        assert_eq!(
+            err(json!({"source": "aws.ecs\n", "detail-type": "x"})),
+            "unsupported event: source `aws.ecs\\n`, detail-type `x` is not an event this function handles"
+        );
+        assert_eq!(
+            err(json!({"a\nb": 1})),
+            "unsupported event: expected a payload with `action` and `environment`, received an object with keys [a\\nb]"
         );
     }
 

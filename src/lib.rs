@@ -18,6 +18,7 @@ pub mod report;
 pub mod schedule;
 pub mod spot;
 pub mod state;
+pub mod text;
 pub mod timeline;
 
 pub use dispatch::{Settings, handle};

@@ -121,6 +121,9 @@ pub enum Decision {
 pub struct ServicePlan {
     pub id: ServiceRef,
     pub arn: String,
+    pub action: Action,
+    /// The snapshot tag as read (None when absent).
+    pub snapshot: Option<Snapshot>,
     pub before: Counts,
     /// The counts once the steps are applied.
     pub after: Counts,
@@ -135,6 +138,8 @@ pub fn plan_service(action: Action, config: &ServiceConfig, state: &ServiceState
     let mut plan = ServicePlan {
         id: config.id.clone(),
         arn: state.arn.clone(),
+        action,
+        snapshot: None,
         before,
         after: before,
         decision: Decision::Unchanged,
@@ -150,7 +155,10 @@ pub fn plan_service(action: Action, config: &ServiceConfig, state: &ServiceState
         return plan;
     }
     let snapshot = match state.tags.get(SNAPSHOT_TAG).map(|v| Snapshot::decode(v)).transpose() {
-        Ok(s) => s,
+        Ok(s) => {
+            plan.snapshot = s;
+            s
+        }
         Err(e) => {
             plan.decision = Decision::Fail(e);
             return plan;
@@ -218,16 +226,19 @@ fn plan_start(
     config: &ServiceConfig,
     notes: &mut Vec<String>,
 ) -> (Vec<Step>, Counts) {
-    // Without a snapshot a running service is left alone: its count may be autoscaled.
+    // Without a snapshot a running service is left alone: its count may be autoscaled. It is
+    // stopped only as `plan_stop` sees it: no tasks *and* nothing to scale up (a service
+    // autoscaled to 0 tasks, or running with min/max 0/0, keeps its counts).
+    let stopped = state.desired == 0 && state.capacity.is_none_or(|c| c == ZERO);
     let desired = match snapshot {
         Some(s) => s.desired,
-        None if state.desired == 0 => config.desired_count.unwrap_or(1),
+        None if stopped => config.desired_count.unwrap_or(1),
         None => state.desired,
     };
     let capacity = state.capacity.map(|current| {
         match snapshot.and_then(|s| s.capacity) {
             Some(saved) => saved,
-            None if current == ZERO => {
+            None if current == ZERO && (snapshot.is_some() || stopped) => {
                 let min = config.min_capacity.unwrap_or(1);
                 let max = config.max_capacity.unwrap_or(min.max(desired));
                 if snapshot.is_some() {
@@ -257,6 +268,53 @@ fn plan_start(
         steps.push(Step::ClearSnapshot);
     }
     (steps, Counts::new(desired, capacity))
+}
+
+// ---- another invocation at the same time ----
+//
+// Nothing orders two invocations (the CLI's `invoke` is not held by the Lambda's reserved
+// concurrency), and ECS and Application Auto Scaling have no conditional write: a plan is
+// made from one read and carried out later. `apply::execute` reads the service again at the
+// points below and these functions decide what that read calls for.
+
+/// Before a stop saves its snapshot: the snapshot tag as read again just now. One there means
+/// another stop saved it after our read; keep it (ours may mix counts read before and after
+/// that stop's writes) and do not save.
+pub fn saved_meanwhile(now: &ServiceState) -> Option<Snapshot> {
+    now.tags.get(SNAPSHOT_TAG).and_then(|v| Snapshot::decode(v).ok())
+}
+
+/// After a stop's steps, the service read again: a start that read the snapshot before our
+/// writes may since have restored counts or cleared it. The steps that put the stop back, the
+/// snapshot first as always; none when nothing was undone. A read that lags behind our own
+/// writes only repeats them.
+pub fn recheck_stop(snapshot: Snapshot, now: &ServiceState) -> Vec<Step> {
+    let mut steps = Vec::new();
+    if !now.tags.contains_key(SNAPSHOT_TAG) {
+        steps.push(Step::SaveSnapshot(snapshot));
+    }
+    if now.capacity.is_some_and(|c| c != ZERO) {
+        steps.push(Step::SetCapacity(ZERO));
+    }
+    if now.desired != 0 {
+        steps.push(Step::SetDesired(0));
+    }
+    steps
+}
+
+/// After a restore cleared the snapshot, the service read again: if a stop's writes show
+/// (min/max or desiredCount back at 0 where the restore set more), that stop read the snapshot
+/// we have just cleared and relies on it, so save it again. Counts are the stop's to fix (it
+/// checks them after its writes); a read that lags behind our own writes then costs only a
+/// snapshot tag on a running service, which the next start clears.
+pub fn recheck_restore(restored: Counts, snapshot: Snapshot, now: &ServiceState) -> Vec<Step> {
+    let capacity_zeroed = restored.min.zip(restored.max).is_some_and(|c| c != (0, 0)) && now.capacity == Some(ZERO);
+    let desired_zeroed = restored.desired > 0 && now.desired == 0;
+    if (capacity_zeroed || desired_zeroed) && !now.tags.contains_key(SNAPSHOT_TAG) {
+        vec![Step::SaveSnapshot(snapshot)]
+    } else {
+        Vec::new()
+    }
 }
 
 /// `arn:aws:ecs:REGION:ACCOUNT:service/NAME` (no cluster): ECS refuses to tag these.

@@ -151,6 +151,14 @@ async fn bad_inputs_are_refused_before_any_aws_call() {
             "error: unknown environment `prod`; valid environments: dev, staging\n",
         ),
         (
+            r#"{"action":"stop","environment":"pr\nod"}"#,
+            "error: unknown environment `pr\\nod`; valid environments: dev, staging\n",
+        ),
+        (
+            r#"{"action":"stop","environment":"dev","":true}"#,
+            "error: invalid payload at `[\"\"]`: unknown field ``, expected one of `action`, `environment`, `dry_run`, `until`, `scheduled`\n",
+        ),
+        (
             r#"{"action":"halt","environment":"dev"}"#,
             "error: invalid payload at `action`: unknown action `halt`; valid actions: stop, start, register, status, reconcile\n",
         ),

@@ -6,12 +6,11 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use ecs_cost_saver::aws::Sdk;
-use ecs_cost_saver::plan::SNAPSHOT_TAG;
 use ecs_cost_saver::report::{Outcome, Report, TargetChange};
 use ecs_cost_saver::schedule::Schedule;
 use ecs_cost_saver::{Settings, handle};
 use serde_json::{Value, json};
-use support::{MUTATING, Moto};
+use support::{MUTATING, Moto, capacity, service};
 
 fn settings() -> Settings {
     Settings {
@@ -43,34 +42,6 @@ fn schedule(world: &Value, extra_services: &str) -> Schedule {
 async fn run(sdk: &Sdk, schedule: &Schedule, payload: Value, wait: Duration) -> Report {
     let deadline = tokio::time::Instant::now() + wait;
     handle(sdk, schedule, payload, chrono::Utc::now(), deadline, &settings()).await.unwrap()
-}
-
-/// (desiredCount, snapshot tag) of a service as ECS has it.
-async fn service(sdk: &Sdk, cluster: &str, name: &str) -> (i32, Option<String>) {
-    let out = sdk
-        .ecs
-        .describe_services()
-        .cluster(cluster)
-        .services(name)
-        .include(aws_sdk_ecs::types::ServiceField::Tags)
-        .send()
-        .await
-        .unwrap();
-    let s = &out.services()[0];
-    let tag = s.tags().iter().find(|t| t.key() == Some(SNAPSHOT_TAG)).and_then(|t| t.value()).map(str::to_string);
-    (s.desired_count(), tag)
-}
-
-async fn capacity(sdk: &Sdk, cluster: &str, name: &str) -> Option<(i32, i32)> {
-    let out = sdk
-        .scaling
-        .describe_scalable_targets()
-        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
-        .resource_ids(format!("service/{cluster}/{name}"))
-        .send()
-        .await
-        .unwrap();
-    out.scalable_targets().first().map(|t| (t.min_capacity(), t.max_capacity()))
 }
 
 async fn targets(sdk: &Sdk, tg: &str) -> BTreeSet<(String, i32)> {

@@ -19,7 +19,8 @@
 //! call that never answers.
 //!
 //! The clients have the production retry policy unchanged (`retry_config()`: adaptive, 5
-//! attempts, its real backoff) and an operation timeout, and run on virtual time: the SDK's
+//! attempts, its real backoff; `retry_concurrent_updates` on Application Auto Scaling) and an
+//! operation timeout, and run on virtual time: the SDK's
 //! clock and every SDK sleep (backoff, adaptive rate limiter, operation timeout) are a
 //! [`VirtualTime`] that a small executor ([`run_virtual`]) moves forward only when every run is
 //! idle, straight to the next timer. So the rate limiter and the backoff behave as over real
@@ -46,7 +47,7 @@ use aws_smithy_async::rt::sleep::{AsyncSleep, Sleep};
 use aws_smithy_async::time::TimeSource;
 use aws_smithy_mocks::{Rule, RuleBuilder, RuleMode, mock, mock_client};
 use aws_smithy_types::body::SdkBody;
-use ecs_cost_saver::aws::{Sdk, retry_config};
+use ecs_cost_saver::aws::{Sdk, retry_concurrent_updates, retry_config};
 use ecs_cost_saver::plan::SNAPSHOT_TAG;
 use ecs_cost_saver::report::{Outcome, Report};
 use ecs_cost_saver::schedule::Schedule;
@@ -523,8 +524,8 @@ impl Kind {
             (Kind::ServerError, Api::Aas) => "InternalServiceException: Internal service error",
             (Kind::ServerError, Api::Elb) => "InternalFailure: Internal failure",
             (Kind::Conflict, _) => "ConcurrentUpdateException: Concurrent updates are not allowed",
-            // What `AwsError` says for a 5xx with no body (see `cause_named`).
-            (Kind::Unavailable, _) => "no message",
+            // What `AwsError` says for a 5xx with no body (see `named_in`).
+            (Kind::Unavailable, _) => "no message (HTTP 503)",
             (Kind::Timeout, _) => "request timed out",
         }
     }
@@ -532,7 +533,7 @@ impl Kind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Lasting {
-    /// Every attempt fails: the SDK's retries run out (or it does not retry).
+    /// Every attempt fails: the SDK's retries run out (or the operation times out).
     Persistent,
     /// The first `n` attempts fail, then the call succeeds.
     Transient(usize),
@@ -553,12 +554,12 @@ impl Fault {
     }
 
     /// Whether a service's error names this fault. A 503 without a body reaches the report as
-    /// `Op: no message` or, when the SDK cannot parse the empty body, as `Op: unreadable
-    /// response from the service`: neither says 503.
+    /// `Op: no message (HTTP 503)` or, when the SDK cannot parse the empty body, as
+    /// `Op: unreadable response from the service (HTTP 503)`.
     fn named_in(&self, error: &str) -> bool {
         error.contains(&self.cause())
             || (self.kind == Kind::Unavailable
-                && error.contains(&format!("{}: unreadable response from the service", self.op)))
+                && error.contains(&format!("{}: unreadable response from the service (HTTP 503)", self.op)))
     }
 }
 
@@ -1006,14 +1007,15 @@ fn sdk_with(
             .identity_cache(ecs::config::IdentityCache::no_cache())
             .stalled_stream_protection(ecs::config::StalledStreamProtectionConfig::disabled())
             .retry_partition(ecs::config::retry::RetryPartition::new(p1.clone()))),
-        scaling: mock_client!(aas, RuleMode::MatchAny, &aas_rules, move |c| c
-            .retry_config(retry_config())
-            .time_source(VirtualClock(t2.clone()))
-            .sleep_impl(s2.clone())
-            .timeout_config(o2.clone())
-            .identity_cache(aas::config::IdentityCache::no_cache())
-            .stalled_stream_protection(aas::config::StalledStreamProtectionConfig::disabled())
-            .retry_partition(aas::config::retry::RetryPartition::new(p2.clone()))),
+        scaling: mock_client!(aas, RuleMode::MatchAny, &aas_rules, move |c| retry_concurrent_updates(
+            c.retry_config(retry_config())
+                .time_source(VirtualClock(t2.clone()))
+                .sleep_impl(s2.clone())
+                .timeout_config(o2.clone())
+                .identity_cache(aas::config::IdentityCache::no_cache())
+                .stalled_stream_protection(aas::config::StalledStreamProtectionConfig::disabled())
+                .retry_partition(aas::config::retry::RetryPartition::new(p2.clone()))
+        )),
         elb: mock_client!(elb, RuleMode::MatchAny, &elb_rules, move |c| c
             .retry_config(retry_config())
             .time_source(VirtualClock(t3.clone()))
@@ -1253,8 +1255,8 @@ fn random_faults_never_lose_a_snapshot_and_every_failure_is_reported() {
 }
 
 /// Every operation, every way it can fail, on its first call in each invocation; with exact
-/// expectations: a persistent fault fails a service, a transient one that the SDK retries
-/// (throttling, 500, 503) fails none, and a transient conflict is not retried.
+/// expectations: a persistent fault fails a service, a transient one fails none (the SDK
+/// retries throttling, 500 and 503; our classifier adds Application Auto Scaling's conflict).
 #[test]
 fn each_call_fails_each_way() {
     let started = std::time::Instant::now();
@@ -1281,12 +1283,10 @@ fn each_call_fails_each_way() {
     for ((_, mode), t) in run_all(cases) {
         let Mode::Targeted(fault) = mode else { unreachable!() };
         let injected: usize = t.injected.values().sum();
-        let retried = matches!(fault.kind, Kind::Throttle | Kind::ServerError | Kind::Unavailable);
         let expected = match fault.lasting {
             _ if injected == 0 => Some("the fault was never injected"),
             Lasting::Persistent if t.failed_services == 0 => Some("no service failed"),
-            Lasting::Transient(_) if retried && t.failed_services > 0 => Some("the retries did not absorb it"),
-            Lasting::Transient(_) if !retried && t.failed_services == 0 => Some("it was retried"),
+            Lasting::Transient(_) if t.failed_services > 0 => Some("the retries did not absorb it"),
             _ => None,
         };
         if let Some(why) = expected {

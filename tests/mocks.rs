@@ -1,5 +1,6 @@
 //! Exact requests, pinned with aws-smithy-mocks: what moto cannot show (the `Port` of every
-//! target, that a no-op makes no call, that throttling is retried with our retry policy).
+//! target, that a no-op makes no call, that throttling and Application Auto Scaling's
+//! concurrent-update conflicts are retried with our retry policy).
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use aws_sdk_ecs as ecs;
 use aws_sdk_elasticloadbalancingv2 as elb;
 use aws_smithy_async::time::SystemTimeSource;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use ecs_cost_saver::aws::{Sdk, retry_config};
+use ecs_cost_saver::aws::{Sdk, retry_concurrent_updates, retry_config};
 use ecs_cost_saver::report::{Outcome, Report, TargetChange};
 use ecs_cost_saver::schedule::Schedule;
 use ecs_cost_saver::{Settings, handle};
@@ -50,12 +51,48 @@ fn service(name: &str, desired: i32) -> ecs::types::builders::ServiceBuilder {
         .desired_count(desired)
 }
 
+/// DescribeServices answering `name` with `desired` tasks and, if given, a snapshot tag.
+fn described(
+    name: &str,
+    desired: i32,
+    snapshot: Option<&str>,
+) -> ecs::operation::describe_services::DescribeServicesOutput {
+    let s = service(name, desired);
+    let s = match snapshot {
+        Some(value) => s.tags(tag("ecs-cost-saver:snapshot", value)),
+        None => s,
+    };
+    ecs::operation::describe_services::DescribeServicesOutput::builder().services(s.build()).build()
+}
+
 fn tag(key: &str, value: &str) -> ecs::types::Tag {
     ecs::types::Tag::builder().key(key).value(value).build()
 }
 
 fn lb(tg: &str, port: i32) -> ecs::types::LoadBalancer {
     ecs::types::LoadBalancer::builder().target_group_arn(tg).container_name("app").container_port(port).build()
+}
+
+/// DescribeScalableTargets answering that `service/c/NAME` has a scalable target at min/max.
+fn scalable_target(
+    name: &str,
+    min: i32,
+    max: i32,
+) -> aas::operation::describe_scalable_targets::DescribeScalableTargetsOutput {
+    aas::operation::describe_scalable_targets::DescribeScalableTargetsOutput::builder()
+        .scalable_targets(
+            aas::types::ScalableTarget::builder()
+                .service_namespace(aas::types::ServiceNamespace::Ecs)
+                .resource_id(format!("service/c/{name}"))
+                .scalable_dimension(aas::types::ScalableDimension::EcsServiceDesiredCount)
+                .min_capacity(min)
+                .max_capacity(max)
+                .role_arn("arn:aws:iam::123456789012:role/x")
+                .creation_time(aws_smithy_types::DateTime::from_secs(0))
+                .build()
+                .unwrap(),
+        )
+        .build()
 }
 
 fn no_scalable_targets() -> aws_smithy_mocks::Rule {
@@ -168,27 +205,9 @@ async fn register_targets_carries_id_and_port_for_ip_and_instance_targets() {
 
 #[tokio::test]
 async fn an_already_stopped_service_gets_no_mutating_call() {
-    let describe_services = mock!(ecs::Client::describe_services).then_output(|| {
-        ecs::operation::describe_services::DescribeServicesOutput::builder()
-            .services(service("api", 0).tags(tag("ecs-cost-saver:snapshot", "desired=3 min=1 max=4")).build())
-            .build()
-    });
-    let describe_targets = mock!(aas::Client::describe_scalable_targets).then_output(|| {
-        aas::operation::describe_scalable_targets::DescribeScalableTargetsOutput::builder()
-            .scalable_targets(
-                aas::types::ScalableTarget::builder()
-                    .service_namespace(aas::types::ServiceNamespace::Ecs)
-                    .resource_id("service/c/api")
-                    .scalable_dimension(aas::types::ScalableDimension::EcsServiceDesiredCount)
-                    .min_capacity(0)
-                    .max_capacity(0)
-                    .role_arn("arn:aws:iam::123456789012:role/x")
-                    .creation_time(aws_smithy_types::DateTime::from_secs(0))
-                    .build()
-                    .unwrap(),
-            )
-            .build()
-    });
+    let describe_services =
+        mock!(ecs::Client::describe_services).then_output(|| described("api", 0, Some("desired=3 min=1 max=4")));
+    let describe_targets = mock!(aas::Client::describe_scalable_targets).then_output(|| scalable_target("api", 0, 0));
     let update = mock!(ecs::Client::update_service)
         .then_output(|| ecs::operation::update_service::UpdateServiceOutput::builder().build());
     let tag_resource = mock!(ecs::Client::tag_resource)
@@ -216,14 +235,13 @@ const THROTTLED: &str = r#"{"__type":"ThrottlingException","message":"Rate excee
 
 #[tokio::test]
 async fn throttled_calls_are_retried() {
+    // Throttled, the read, the read again before the snapshot is saved, the read after the writes.
     let describe_services = mock!(ecs::Client::describe_services)
         .sequence()
         .http_status(400, Some(THROTTLED.into()))
-        .output(|| {
-            ecs::operation::describe_services::DescribeServicesOutput::builder()
-                .services(service("api", 2).build())
-                .build()
-        })
+        .output(|| described("api", 2, None))
+        .times(2)
+        .output(|| described("api", 0, Some("desired=2")))
         .build();
     let tag_resource = mock!(ecs::Client::tag_resource)
         .then_output(|| ecs::operation::tag_resource::TagResourceOutput::builder().build());
@@ -244,16 +262,24 @@ async fn throttled_calls_are_retried() {
     let report = run(&sdk, "environments:\n  env:\n    services: [{cluster: c, service: api}]\n", "stop").await;
     assert_eq!(report.services[0].outcome, Outcome::Changed, "{report}");
     assert_eq!(report.services[0].actions, vec!["save snapshot desired=2", "set desiredCount 0"]);
-    assert_eq!(describe_services.num_calls(), 2, "DescribeServices retried once");
+    assert_eq!(describe_services.num_calls(), 4, "DescribeServices retried once, then read again twice");
     assert_eq!(update.num_calls(), 3, "UpdateService retried twice");
 }
 
 #[tokio::test]
 async fn throttling_that_outlasts_the_retries_fails_that_service_only() {
-    let describe_services = mock!(ecs::Client::describe_services).then_output(|| {
+    // Once web's desiredCount is 0, a read (the one after its writes) shows it stopped.
+    let web_stopped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = web_stopped.clone();
+    let describe_services = mock!(ecs::Client::describe_services).then_output(move || {
+        let web = if stopped.load(std::sync::atomic::Ordering::SeqCst) {
+            service("web", 0).tags(tag("ecs-cost-saver:snapshot", "desired=1"))
+        } else {
+            service("web", 1)
+        };
         ecs::operation::describe_services::DescribeServicesOutput::builder()
             .services(service("api", 2).build())
-            .services(service("web", 1).build())
+            .services(web.build())
             .build()
     });
     let tag_resource = mock!(ecs::Client::tag_resource)
@@ -264,9 +290,11 @@ async fn throttling_that_outlasts_the_retries_fails_that_service_only() {
         .http_status(400, Some(THROTTLED.into()))
         .repeatedly()
         .build();
-    let update_web = mock!(ecs::Client::update_service)
-        .match_requests(|r| r.service() == Some("web"))
-        .then_output(|| ecs::operation::update_service::UpdateServiceOutput::builder().build());
+    let update_web =
+        mock!(ecs::Client::update_service).match_requests(|r| r.service() == Some("web")).then_output(move || {
+            web_stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+            ecs::operation::update_service::UpdateServiceOutput::builder().build()
+        });
     let sdk = Sdk {
         ecs: mock_client!(
             ecs,
@@ -293,7 +321,56 @@ async fn throttling_that_outlasts_the_retries_fails_that_service_only() {
     assert_eq!(api.actions, vec!["save snapshot desired=2"], "the snapshot was saved before the failure");
     assert_eq!(update_api.num_calls(), 5, "our retry policy: 5 attempts");
     assert_eq!(report.services[1].outcome, Outcome::Changed);
+    assert_eq!(report.services[1].actions, vec!["save snapshot desired=1", "set desiredCount 0"]);
     assert!(report.error().unwrap().is_retryable());
+}
+
+/// Application Auto Scaling refuses an update while another one of the same scalable target is
+/// in progress; the SDK's standard classifier does not retry that code, ours does.
+#[tokio::test]
+async fn a_concurrent_update_conflict_is_retried() {
+    // The read, the read again before the snapshot is saved, the read after the writes.
+    let describe_services = mock!(ecs::Client::describe_services)
+        .sequence()
+        .output(|| described("api", 2, None))
+        .times(2)
+        .output(|| described("api", 0, Some("desired=2 min=1 max=4")))
+        .build();
+    let describe_targets = mock!(aas::Client::describe_scalable_targets)
+        .sequence()
+        .output(|| scalable_target("api", 1, 4))
+        .output(|| scalable_target("api", 0, 0))
+        .build();
+    let tag_resource = mock!(ecs::Client::tag_resource)
+        .then_output(|| ecs::operation::tag_resource::TagResourceOutput::builder().build());
+    let update = mock!(ecs::Client::update_service)
+        .then_output(|| ecs::operation::update_service::UpdateServiceOutput::builder().build());
+    let register_scalable = mock!(aas::Client::register_scalable_target)
+        .match_requests(|r| r.min_capacity() == Some(0) && r.max_capacity() == Some(0))
+        .sequence()
+        .http_status(
+            400,
+            Some(r#"{"__type":"ConcurrentUpdateException","message":"Concurrent updates are not allowed"}"#.into()),
+        )
+        .output(|| aas::operation::register_scalable_target::RegisterScalableTargetOutput::builder().build())
+        .build();
+    let sdk = Sdk {
+        ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services, &tag_resource, &update]),
+        scaling: mock_client!(aas, RuleMode::MatchAny, [&describe_targets, &register_scalable], |c| {
+            retry_concurrent_updates(c.retry_config(fast_retries()).time_source(SystemTimeSource::new()))
+        }),
+        elb: mock_client!(elb, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+    };
+    let report = run(&sdk, "environments:\n  env:\n    services: [{cluster: c, service: api}]\n", "stop").await;
+    let api = &report.services[0];
+    assert_eq!(api.outcome, Outcome::Changed, "{report}");
+    assert_eq!(
+        api.actions,
+        vec!["save snapshot desired=2 min=1 max=4", "set scalable target min 0 max 0", "set desiredCount 0"]
+    );
+    assert_eq!(register_scalable.num_calls(), 2, "the conflict, then the retry");
+    assert!(report.error().is_none());
 }
 
 #[tokio::test]
@@ -327,27 +404,9 @@ async fn describes_are_batched() {
 
 #[tokio::test]
 async fn a_failed_restore_keeps_the_snapshot() {
-    let describe_services = mock!(ecs::Client::describe_services).then_output(|| {
-        ecs::operation::describe_services::DescribeServicesOutput::builder()
-            .services(service("api", 0).tags(tag("ecs-cost-saver:snapshot", "desired=3 min=1 max=4")).build())
-            .build()
-    });
-    let describe_targets = mock!(aas::Client::describe_scalable_targets).then_output(|| {
-        aas::operation::describe_scalable_targets::DescribeScalableTargetsOutput::builder()
-            .scalable_targets(
-                aas::types::ScalableTarget::builder()
-                    .service_namespace(aas::types::ServiceNamespace::Ecs)
-                    .resource_id("service/c/api")
-                    .scalable_dimension(aas::types::ScalableDimension::EcsServiceDesiredCount)
-                    .min_capacity(0)
-                    .max_capacity(0)
-                    .role_arn("arn:aws:iam::123456789012:role/x")
-                    .creation_time(aws_smithy_types::DateTime::from_secs(0))
-                    .build()
-                    .unwrap(),
-            )
-            .build()
-    });
+    let describe_services =
+        mock!(ecs::Client::describe_services).then_output(|| described("api", 0, Some("desired=3 min=1 max=4")));
+    let describe_targets = mock!(aas::Client::describe_scalable_targets).then_output(|| scalable_target("api", 0, 0));
     let register_scalable = mock!(aas::Client::register_scalable_target)
         .match_requests(|r| r.min_capacity() == Some(1) && r.max_capacity() == Some(4))
         .then_output(|| aas::operation::register_scalable_target::RegisterScalableTargetOutput::builder().build());

@@ -9,12 +9,11 @@ use std::time::Duration;
 
 use aws_sdk_ecs::config::{Credentials, Region};
 use ecs_cost_saver::aws::Sdk;
-use ecs_cost_saver::plan::SNAPSHOT_TAG;
 use ecs_cost_saver::report::{Outcome, Report, TargetChange};
 use ecs_cost_saver::schedule::Schedule;
 use ecs_cost_saver::{Settings, handle};
 use serde_json::{Value, json};
-use support::Moto;
+use support::{Moto, capacity, service};
 
 async fn run(sdk: &Sdk, schedule: &Schedule, action: &str, wait: Duration) -> Report {
     let settings =
@@ -42,33 +41,6 @@ fn schedule(svc_c_extra: &[(String, u16)], extra: &str) -> Schedule {
         groups.join(", ")
     );
     Schedule::parse(&yaml, "runtime.yaml").unwrap()
-}
-
-/// (desiredCount, snapshot tag) in moto.
-async fn service(sdk: &Sdk, cluster: &str, name: &str) -> (i32, Option<String>) {
-    let out = sdk
-        .ecs
-        .describe_services()
-        .cluster(cluster)
-        .services(name)
-        .include(aws_sdk_ecs::types::ServiceField::Tags)
-        .send()
-        .await
-        .unwrap();
-    let s = &out.services()[0];
-    (s.desired_count(), s.tags().iter().find(|t| t.key() == Some(SNAPSHOT_TAG)).and_then(|t| t.value()).map(Into::into))
-}
-
-async fn capacity(sdk: &Sdk, cluster: &str, name: &str) -> Option<(i32, i32)> {
-    let out = sdk
-        .scaling
-        .describe_scalable_targets()
-        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
-        .resource_ids(format!("service/{cluster}/{name}"))
-        .send()
-        .await
-        .unwrap();
-    out.scalable_targets().first().map(|t| (t.min_capacity(), t.max_capacity()))
 }
 
 fn by_name<'a>(report: &'a Report, name: &str) -> &'a ecs_cost_saver::report::ServiceReport {

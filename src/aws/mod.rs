@@ -5,7 +5,7 @@ mod sdk;
 
 use std::future::Future;
 
-pub use sdk::{Sdk, retry_config, timeout_config};
+pub use sdk::{Sdk, retry_concurrent_updates, retry_config, timeout_config};
 
 use crate::error::AwsError;
 use crate::state::{Capacity, ServiceState, Target, TargetType, Task};

@@ -2,7 +2,12 @@
 
 use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
+use aws_sdk_applicationautoscaling::config::interceptors::InterceptorContext;
+use aws_sdk_applicationautoscaling::config::retry::{ClassifyRetry, RetryAction};
+use aws_sdk_applicationautoscaling::operation::describe_scalable_targets::DescribeScalableTargetsError;
+use aws_sdk_applicationautoscaling::operation::register_scalable_target::RegisterScalableTargetError;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+use aws_sdk_ecs::operation::list_tasks::builders::ListTasksFluentBuilder;
 use aws_sdk_ecs::types::{DesiredStatus, ServiceField};
 use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum, TargetTypeEnum};
 
@@ -42,10 +47,39 @@ impl Sdk {
     pub fn new(config: &SdkConfig) -> Sdk {
         Sdk {
             ecs: aws_sdk_ecs::Client::new(config),
-            scaling: aws_sdk_applicationautoscaling::Client::new(config),
+            scaling: aws_sdk_applicationautoscaling::Client::from_conf(retry_concurrent_updates(config.into()).build()),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
             scheduler: aws_sdk_scheduler::Client::new(config),
         }
+    }
+}
+
+/// Application Auto Scaling answers `ConcurrentUpdateException` while another update of the
+/// same scalable target is in progress (a scaling activity, a second invocation). The SDK's
+/// standard classifier does not know that code, so without this one conflict fails the service.
+pub fn retry_concurrent_updates(
+    builder: aws_sdk_applicationautoscaling::config::Builder,
+) -> aws_sdk_applicationautoscaling::config::Builder {
+    builder.retry_classifier(ConcurrentUpdateIsRetried)
+}
+
+#[derive(Debug)]
+struct ConcurrentUpdateIsRetried;
+
+impl ClassifyRetry for ConcurrentUpdateIsRetried {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        let Some(Err(error)) = ctx.output_or_error() else { return RetryAction::NoActionIndicated };
+        let Some(error) = error.as_operation_error() else { return RetryAction::NoActionIndicated };
+        // The two operations this crate calls; the error type is per operation.
+        let conflict = error
+            .downcast_ref::<RegisterScalableTargetError>()
+            .is_some_and(|e| e.is_concurrent_update_exception())
+            || error.downcast_ref::<DescribeScalableTargetsError>().is_some_and(|e| e.is_concurrent_update_exception());
+        if conflict { RetryAction::transient_error() } else { RetryAction::NoActionIndicated }
+    }
+
+    fn name(&self) -> &'static str {
+        "ConcurrentUpdateException is retried"
     }
 }
 
@@ -144,25 +178,8 @@ impl Services for Sdk {
 
 impl Tasks for Sdk {
     async fn list_running_tasks(&self, cluster: &str, service: &str) -> Result<Vec<String>, AwsError> {
-        let mut arns = Vec::new();
-        let mut token = None;
-        loop {
-            let out = self
-                .ecs
-                .list_tasks()
-                .cluster(cluster)
-                .service_name(service)
-                .desired_status(DesiredStatus::Running)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ListTasks", e))?;
-            arns.extend(out.task_arns().iter().cloned());
-            token = out.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(arns);
-            }
-        }
+        all_tasks(self.ecs.list_tasks().cluster(cluster).service_name(service).desired_status(DesiredStatus::Running))
+            .await
     }
 
     async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> Result<Vec<Task>, AwsError> {
@@ -257,53 +274,35 @@ impl Tasks for Sdk {
     }
 
     async fn list_tasks_on_instance(&self, cluster: &str, container_instance: &str) -> Result<Vec<String>, AwsError> {
-        let mut arns = Vec::new();
-        let mut token = None;
-        loop {
-            let out = self
-                .ecs
-                .list_tasks()
-                .cluster(cluster)
-                .container_instance(container_instance)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ListTasks", e))?;
-            arns.extend(out.task_arns().iter().cloned());
-            token = out.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(arns);
-            }
-        }
+        all_tasks(self.ecs.list_tasks().cluster(cluster).container_instance(container_instance)).await
     }
+}
+
+/// Every task ARN a ListTasks request lists, over all its pages.
+async fn all_tasks(request: ListTasksFluentBuilder) -> Result<Vec<String>, AwsError> {
+    request.into_paginator().items().send().try_collect().await.map_err(|e| AwsError::from_sdk("ListTasks", e))
 }
 
 impl ScalableTargets for Sdk {
     async fn describe_capacities(&self, resource_ids: &[String]) -> Result<Vec<(String, Capacity)>, AwsError> {
-        let mut found = Vec::new();
-        let mut token = None;
-        loop {
-            let out = self
-                .scaling
-                .describe_scalable_targets()
-                .service_namespace(ServiceNamespace::Ecs)
-                .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-                .set_resource_ids(Some(resource_ids.to_vec()))
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("DescribeScalableTargets", e))?;
-            for t in out.scalable_targets() {
-                found.push((
-                    t.resource_id().to_string(),
-                    Capacity { min: count(t.min_capacity()), max: count(t.max_capacity()) },
-                ));
-            }
-            token = out.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(found);
-            }
-        }
+        let targets = self
+            .scaling
+            .describe_scalable_targets()
+            .service_namespace(ServiceNamespace::Ecs)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .set_resource_ids(Some(resource_ids.to_vec()))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeScalableTargets", e))?;
+        Ok(targets
+            .iter()
+            .map(|t| {
+                (t.resource_id().to_string(), Capacity { min: count(t.min_capacity()), max: count(t.max_capacity()) })
+            })
+            .collect())
     }
 
     async fn set_capacity(&self, resource_id: &str, capacity: Capacity) -> Result<(), AwsError> {

@@ -44,13 +44,12 @@ fn snapshot_of(state: &ServiceState) -> Option<Snapshot> {
     state.tags.get(SNAPSHOT_TAG).map(|v| Snapshot::decode(v).expect("only the planner writes the tag here"))
 }
 
-/// Counts a start can be expected to put back. A service with no tasks and no snapshot is
-/// brought up from the YAML by design, so 0 tasks is out of this model. Two more cases are
-/// out of it until `plan_start` changes, because the start after a complete restore changes
-/// them again (tests `known_issue_*` below): a service autoscaled to 0 tasks whose scalable
-/// target is up (min 0 max 1), and one running tasks with its scalable target at min 0 max 0.
+/// Counts a start can be expected to put back: anything but stopped. A service with no tasks
+/// and nothing to scale up (no scalable target, or min 0 max 0) and no snapshot is brought up
+/// from the YAML by design, so it is out of this model. A service autoscaled to 0 tasks
+/// (min 0 max 1) and one running tasks at min 0 max 0 are in it (tests `regression_*` below).
 fn restorable(c: Snapshot) -> bool {
-    c.desired > 0 && c.capacity != Some(ZERO)
+    !(c.desired == 0 && c.capacity.is_none_or(|c| c == ZERO))
 }
 
 /// One mutating call, as `apply::execute` makes it (TagResource, RegisterScalableTarget,
@@ -224,6 +223,12 @@ fn act(
         return Ok(false);
     }
     prop_assert_eq!(Counts::of(state), plan.after, "the plan's `after` is what the steps leave");
+    // With no other invocation, reading the service again after the steps finds nothing undone.
+    match (action, snapshot_of(state), had_snapshot) {
+        (Action::Stop, Some(s), _) => prop_assert_eq!(recheck_stop(s, state), vec![]),
+        (Action::Start, None, Some(s)) => prop_assert_eq!(recheck_restore(plan.after, s, state), vec![]),
+        _ => {}
+    }
     // Idempotent: the same action again right away has nothing to do (but see `restorable`
     // for the starts that leave counts it excludes).
     if action == Action::Stop || restorable(counts_of(state)) {
@@ -263,7 +268,7 @@ proptest! {
                 }
                 Op::Deploy(n) => {
                     let after = Snapshot { desired: n, capacity: state.capacity };
-                    // Scaled to zero while running: out of this model (see `restorable`).
+                    // Stopped by hand (0 tasks, nothing to scale up): out of this model (see `restorable`).
                     if state.tags.contains_key(SNAPSHOT_TAG) || restorable(after) {
                         state.desired = n;
                     }
@@ -403,22 +408,19 @@ fn service(desired: u32, min: u32, max: u32) -> ServiceState {
 
 /// A queue worker autoscaled to 0 tasks (min 0, max 1) when the evening stop came: the morning
 /// start restores 0 tasks and clears the snapshot; a second start (a retry, or the hourly
-/// `reconcile`) sees 0 tasks and no snapshot and starts one, which autoscaling then takes away
-/// again. `plan_start` takes `desired == 0` without a snapshot for "stopped by hand" even when
-/// the scalable target is up; `plan_stop` calls the same service running.
+/// `reconcile`) must not start one. `plan_start` once took `desired == 0` without a snapshot for
+/// "stopped by hand" even with the scalable target up, while `plan_stop` called it running.
 #[test]
-#[ignore = "known issue: the start after a restore of 0 tasks starts one"]
-fn known_issue_a_service_restored_to_zero_tasks_stays_at_zero() {
+fn regression_a_service_restored_to_zero_tasks_stays_at_zero() {
     let mut state = service(0, 0, 1);
     stop_start_start(&mut state);
 }
 
 /// A service running 1 task with its scalable target at min 0 max 0: stop and start restore
-/// exactly that, then the next start replaces min/max with the YAML's (default 1/1), because
-/// `plan_start` takes a zero scalable target for "stopped" whatever the desired count.
+/// exactly that, and the next start must keep it. `plan_start` once replaced min/max with the
+/// YAML's (default 1/1), taking a zero scalable target for "stopped" whatever the desired count.
 #[test]
-#[ignore = "known issue: the start after a restore of min 0 max 0 with tasks running sets min/max"]
-fn known_issue_a_running_service_with_a_zero_scalable_target_keeps_it() {
+fn regression_a_running_service_with_a_zero_scalable_target_keeps_it() {
     let mut state = service(1, 0, 0);
     stop_start_start(&mut state);
 }
@@ -433,6 +435,6 @@ fn stop_start_start(state: &mut ServiceState) {
         }
     }
     assert_eq!(counts_of(state), before);
-    // Today: SetDesired(1) for the first service, SetCapacity(min 1 max 1) for the second.
+    // Once SetDesired(1) for the first service, SetCapacity(min 1 max 1) for the second.
     assert_eq!(plan_service(Action::Start, &cfg, state).decision, Decision::Unchanged);
 }

@@ -237,6 +237,48 @@ fn status_and_register_never_change_counts() {
     }
 }
 
+// ---- another invocation at the same time ----
+
+#[test]
+fn a_snapshot_saved_meanwhile_is_kept() {
+    assert_eq!(
+        saved_meanwhile(&state(3, Some((0, 0)), Some("desired=3 min=1 max=4"))),
+        Some(Snapshot { desired: 3, capacity: Some(cap(1, 4)) })
+    );
+    assert_eq!(saved_meanwhile(&state(3, Some((1, 4)), None)), None);
+}
+
+#[test]
+fn a_stop_puts_back_what_a_start_undid() {
+    let s = Snapshot { desired: 3, capacity: Some(cap(1, 4)) };
+    // Nothing undone: no call.
+    assert_eq!(recheck_stop(s, &state(0, Some((0, 0)), Some("desired=3 min=1 max=4"))), vec![]);
+    // A start cleared the snapshot and restored min/max after our writes: snapshot first.
+    assert_eq!(
+        recheck_stop(s, &state(0, Some((1, 4)), None)),
+        vec![Step::SaveSnapshot(s), Step::SetCapacity(cap(0, 0))]
+    );
+    assert_eq!(recheck_stop(s, &state(3, None, Some("desired=3 min=1 max=4"))), vec![Step::SetDesired(0)]);
+}
+
+#[test]
+fn a_restore_saves_the_snapshot_again_only_when_a_stop_shows() {
+    let s = Snapshot { desired: 3, capacity: Some(cap(1, 4)) };
+    let restored = Counts { desired: 3, min: Some(1), max: Some(4) };
+    assert_eq!(recheck_restore(restored, s, &state(3, Some((1, 4)), None)), vec![]);
+    // Autoscaling moved the counts, no stop: nothing.
+    assert_eq!(recheck_restore(restored, s, &state(5, Some((1, 4)), None)), vec![]);
+    // A stop zeroed min/max or desiredCount after reading the snapshot we cleared.
+    assert_eq!(recheck_restore(restored, s, &state(3, Some((0, 0)), None)), vec![Step::SaveSnapshot(s)]);
+    assert_eq!(recheck_restore(restored, s, &state(0, Some((1, 4)), None)), vec![Step::SaveSnapshot(s)]);
+    // ... and it is already back.
+    assert_eq!(recheck_restore(restored, s, &state(0, Some((0, 0)), Some("desired=3 min=1 max=4"))), vec![]);
+    // A restore of 0 tasks (autoscaled to 0) is not a stop's doing.
+    let zero_tasks = Counts { desired: 0, min: Some(0), max: Some(1) };
+    let s0 = Snapshot { desired: 0, capacity: Some(cap(0, 1)) };
+    assert_eq!(recheck_restore(zero_tasks, s0, &state(0, Some((0, 1)), None)), vec![]);
+}
+
 // ---- registration ----
 
 fn task(id: &str, status: &str, ip: Option<&str>, instance: Option<&str>, bindings: Vec<(u16, u16)>) -> Task {

@@ -13,6 +13,8 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use crate::text::escaped;
+
 pub use cron::Cron;
 
 /// A validated schedule file.
@@ -241,7 +243,7 @@ fn validate(raw: RawSchedule) -> Result<Schedule, Vec<Problem>> {
         Some(tz) => tz.value.parse::<Tz>().unwrap_or_else(|_| {
             problems.push(Problem::at(
                 tz,
-                format!("unknown time zone `{}`: use an IANA name such as Asia/Tokyo", tz.value),
+                format!("unknown time zone `{}`: use an IANA name such as Asia/Tokyo", escaped(&tz.value)),
             ));
             chrono_tz::Asia::Tokyo
         }),
@@ -254,7 +256,7 @@ fn validate(raw: RawSchedule) -> Result<Schedule, Vec<Problem>> {
                 "japan" => holidays.calendar = Some(HolidayCalendar::Japan),
                 other => problems.push(Problem::at(
                     cal,
-                    format!("unknown holiday calendar `{other}`: the supported calendar is `japan`"),
+                    format!("unknown holiday calendar `{}`: the supported calendar is `japan`", escaped(other)),
                 )),
             }
         }
@@ -263,8 +265,10 @@ fn validate(raw: RawSchedule) -> Result<Schedule, Vec<Problem>> {
                 Ok(date) if d.value.len() == 10 => {
                     holidays.dates.insert(date);
                 }
-                _ => problems
-                    .push(Problem::at(d, format!("`{}` is not a date: write YYYY-MM-DD, e.g. 2026-12-29", d.value))),
+                _ => problems.push(Problem::at(
+                    d,
+                    format!("`{}` is not a date: write YYYY-MM-DD, e.g. 2026-12-29", escaped(&d.value)),
+                )),
             }
         }
     }
@@ -280,13 +284,14 @@ fn validate(raw: RawSchedule) -> Result<Schedule, Vec<Problem>> {
         if !is_environment_name(&name.value) {
             problems.push(Problem::at(
                 name,
-                format!("environment name `{}` must be 1-32 characters of a-z, 0-9 and -", name.value),
+                format!("environment name `{}` must be 1-32 characters of a-z, 0-9 and -", escaped(&name.value)),
             ));
         }
         let stop = crons(&env.stop, &mut problems);
         let start = crons(&env.start, &mut problems);
         if env.services.value.is_empty() {
-            problems.push(Problem::at(&env.services, format!("environment `{}` lists no services", name.value)));
+            problems
+                .push(Problem::at(&env.services, format!("environment `{}` lists no services", escaped(&name.value))));
         }
         let mut services = Vec::new();
         for s in &env.services.value {
@@ -295,7 +300,9 @@ fn validate(raw: RawSchedule) -> Result<Schedule, Vec<Problem>> {
                 Some((other_env, line)) => problems.push(Problem::at(
                     &s.service,
                     format!(
-                        "service {id} is already listed in environment `{other_env}` (line {line}); a service belongs to one environment only"
+                        "service {} is already listed in environment `{}` (line {line}); a service belongs to one environment only",
+                        escaped(&id.to_string()),
+                        escaped(other_env)
                     ),
                 )),
                 None => {
@@ -315,7 +322,7 @@ fn crons(raw: &[Spanned<String>], problems: &mut Vec<Problem>) -> Vec<Cron> {
         .filter_map(|c| match c.value.parse::<Cron>() {
             Ok(cron) => Some(cron),
             Err(e) => {
-                problems.push(Problem::at(c, format!("{}: {e}", c.value)));
+                problems.push(Problem::at(c, format!("{}: {e}", escaped(&c.value))));
                 None
             }
         })
@@ -330,7 +337,7 @@ fn service_config(s: &RawService, problems: &mut Vec<Problem>) -> Option<Service
                 name,
                 format!(
                     "{what} `{}` is not an ECS {what} name (1-255 letters, digits, - and _; not an ARN)",
-                    name.value
+                    escaped(&name.value)
                 ),
             ));
         }
@@ -354,7 +361,7 @@ fn service_config(s: &RawService, problems: &mut Vec<Problem>) -> Option<Service
                 &tg.arn,
                 format!(
                     "`{}` is not a target group ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID)",
-                    tg.arn.value
+                    escaped(&tg.arn.value)
                 ),
             ));
         }

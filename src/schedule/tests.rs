@@ -117,3 +117,36 @@ fn yaml_message_strips_positions() {
     assert_eq!(yaml_message("error: line 3 column 5: unknown field `x`\n --> snippet"), "unknown field `x`");
     assert_eq!(yaml_message("invalid type at line 1, column 1"), "invalid type");
 }
+
+#[test]
+fn values_are_escaped_so_each_problem_is_one_line() {
+    let yaml = "\
+timezone: \"Asia/\\nTokyo\"
+environments:
+  dev:
+    stop: [\"cron(0 22\\n? * MON-FRI)\"]
+    services:
+      - { cluster: \"shop\\nstg\", service: \"api\\t1\" }
+";
+    assert_eq!(
+        problems(yaml),
+        vec![
+            "s.yaml:1:11: unknown time zone `Asia/\\nTokyo`: use an IANA name such as Asia/Tokyo",
+            "s.yaml:4:12: cron(0 22\\n? * MON-FRI): cron has 5 fields, EventBridge Scheduler needs 6: minutes hours day-of-month month day-of-week year",
+            "s.yaml:6:20: cluster `shop\\nstg` is not an ECS cluster name (1-255 letters, digits, - and _; not an ARN)",
+            "s.yaml:6:42: service `api\\t1` is not an ECS service name (1-255 letters, digits, - and _; not an ARN)",
+        ]
+    );
+}
+
+/// The parser's own messages escape what they quote.
+#[test]
+fn an_unknown_key_with_a_newline_stays_on_one_line() {
+    let yaml = "environments:\n  dev:\n    services: [{cluster: c, service: s, \"desired\\ncount\": 2}]\n";
+    assert_eq!(
+        problems(yaml),
+        vec![
+            "s.yaml:3:41: unknown field `desired\\ncount`, expected one of cluster, service, desired_count, min_capacity, max_capacity, target_groups"
+        ]
+    );
+}

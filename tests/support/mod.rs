@@ -13,6 +13,7 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_sdk_ecs::config::{Credentials, Region};
 use ecs_cost_saver::aws::Sdk;
+use ecs_cost_saver::plan::SNAPSHOT_TAG;
 use serde_json::Value;
 
 pub const REGION: &str = "ap-northeast-1";
@@ -192,6 +193,35 @@ impl Drop for Moto {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// (desiredCount, snapshot tag) of a service as ECS has it.
+pub async fn service(sdk: &Sdk, cluster: &str, name: &str) -> (i32, Option<String>) {
+    let out = sdk
+        .ecs
+        .describe_services()
+        .cluster(cluster)
+        .services(name)
+        .include(aws_sdk_ecs::types::ServiceField::Tags)
+        .send()
+        .await
+        .unwrap();
+    let s = &out.services()[0];
+    let tag = s.tags().iter().find(|t| t.key() == Some(SNAPSHOT_TAG)).and_then(|t| t.value()).map(str::to_string);
+    (s.desired_count(), tag)
+}
+
+/// (min, max) of a service's scalable target, if it has one.
+pub async fn capacity(sdk: &Sdk, cluster: &str, name: &str) -> Option<(i32, i32)> {
+    let out = sdk
+        .scaling
+        .describe_scalable_targets()
+        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+        .resource_ids(format!("service/{cluster}/{name}"))
+        .send()
+        .await
+        .unwrap();
+    out.scalable_targets().first().map(|t| (t.min_capacity(), t.max_capacity()))
 }
 
 /// Operations that change something in AWS.
