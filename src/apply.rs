@@ -66,7 +66,7 @@ pub async fn run<A: Aws>(aws: &A, intent: &Intent<'_>, wait_until: Instant, sett
         });
         let results = stream::iter(changes.map(|(i, plan, steps)| {
             let span = tracing::info_span!("service", cluster = %plan.id.cluster, service = %plan.id.service);
-            async move { (i, execute(aws, plan, steps).await) }.instrument(span)
+            async move { (i, execute(aws, plan, steps, settings.serial_runs).await) }.instrument(span)
         }))
         .buffer_unordered(settings.concurrency)
         .collect::<Vec<_>>()
@@ -133,13 +133,21 @@ pub async fn run<A: Aws>(aws: &A, intent: &Intent<'_>, wait_until: Instant, sett
 /// could lose its snapshot: before a stop saves one (another stop may have saved it since our
 /// read), and after a stop's or a restore's last write (a start may have cleared the snapshot
 /// a stop relies on); `plan::saved_meanwhile` and `plan::recheck_*` decide. A read that fails
-/// leaves the steps as planned.
-async fn execute<A: Aws>(aws: &A, plan: &ServicePlan, steps: &[Step]) -> (Vec<String>, Option<(Step, AwsError)>) {
+/// leaves the steps as planned. With `serial_runs` (runs queued by the function's reserved
+/// concurrency of 1) nothing can interleave and the re-reads are skipped: they cost one
+/// DescribeServices before the save and one (plus DescribeScalableTargets) after the writes,
+/// round trips of every service's chain.
+async fn execute<A: Aws>(
+    aws: &A,
+    plan: &ServicePlan,
+    steps: &[Step],
+    serial_runs: bool,
+) -> (Vec<String>, Option<(Step, AwsError)>) {
     let mut done = Vec::new();
     // The snapshot the service keeps while stopped: as read, as saved, or as saved meanwhile.
     let mut snapshot = plan.snapshot;
     for step in steps {
-        if let Step::SaveSnapshot(s) = *step {
+        if let (Step::SaveSnapshot(s), false) = (*step, serial_runs) {
             let meanwhile = read_again(aws, plan, false).await.map(|now| plan::saved_meanwhile(&now));
             match meanwhile {
                 Ok(Some(other)) => {
@@ -160,6 +168,7 @@ async fn execute<A: Aws>(aws: &A, plan: &ServicePlan, steps: &[Step]) -> (Vec<St
         done.push(step.to_string());
     }
     let recheck = match (plan.action, snapshot) {
+        _ if serial_runs => Ok(Vec::new()),
         (Action::Stop, Some(s)) => read_again(aws, plan, true).await.map(|now| plan::recheck_stop(s, &now)),
         (Action::Start, Some(s)) if steps.contains(&Step::ClearSnapshot) => {
             read_again(aws, plan, true).await.map(|now| plan::recheck_restore(plan.after, s, &now))

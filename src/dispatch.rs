@@ -30,6 +30,10 @@ pub struct Settings {
     pub scheduler_role_arn: Option<String>,
     /// The Scheduler group of override schedules.
     pub schedule_group: String,
+    /// Runs never overlap (the deployed function's reserved concurrency of 1 queues them): the
+    /// re-reads that keep a snapshot safe from a concurrent invocation are skipped. Off by
+    /// default: the CLI's `invoke` is not queued behind the function.
+    pub serial_runs: bool,
 }
 
 impl Default for Settings {
@@ -41,6 +45,7 @@ impl Default for Settings {
             function_arn: None,
             scheduler_role_arn: None,
             schedule_group: "default".into(),
+            serial_runs: false,
         }
     }
 }
@@ -48,7 +53,8 @@ impl Default for Settings {
 impl Settings {
     /// Defaults, overridden by `ECS_COST_SAVER_CONCURRENCY`, `ECS_COST_SAVER_POLL_INTERVAL_MS`,
     /// `ECS_COST_SAVER_SAFETY_MARGIN_MS`, `ECS_COST_SAVER_FUNCTION_ARN`,
-    /// `ECS_COST_SAVER_SCHEDULER_ROLE_ARN` and `ECS_COST_SAVER_SCHEDULE_GROUP`.
+    /// `ECS_COST_SAVER_SCHEDULER_ROLE_ARN`, `ECS_COST_SAVER_SCHEDULE_GROUP` and
+    /// `ECS_COST_SAVER_SERIAL_RUNS` (`true`/`false`).
     pub fn from_env() -> Result<Settings, String> {
         let mut s = Settings::default();
         let read = |name: &str| -> Result<Option<u64>, String> {
@@ -74,6 +80,13 @@ impl Settings {
         s.scheduler_role_arn = text("ECS_COST_SAVER_SCHEDULER_ROLE_ARN");
         if let Some(group) = text("ECS_COST_SAVER_SCHEDULE_GROUP") {
             s.schedule_group = group;
+        }
+        if let Some(v) = text("ECS_COST_SAVER_SERIAL_RUNS") {
+            s.serial_runs = match v.as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return Err(format!("ECS_COST_SAVER_SERIAL_RUNS={v:?} must be true or false")),
+            };
         }
         Ok(s)
     }

@@ -22,7 +22,9 @@
 # cannot corrupt what a stop or start does. Hence the separate function, with its own small
 # reservation so a burst of interruptions runs in parallel but cannot take the account's whole
 # concurrency. Accounts whose concurrency quota is too small to reserve anything (new accounts
-# can have 10) set both reservations to -1 and accept overlapping runs.
+# can have 10) set both reservations to -1: runs may then overlap, and the function is told so
+# (ECS_COST_SAVER_SERIAL_RUNS=false) and reads each service again around its writes, as the CLI
+# always does, so a concurrent run cannot lose a snapshot (tests/races.rs).
 
 locals {
   # scripts/package writes the schedule's SHA-256 beside the zip; when that file is there, a
@@ -60,6 +62,9 @@ resource "aws_lambda_function" "this" {
       ECS_COST_SAVER_FUNCTION_ARN       = local.function_arn
       ECS_COST_SAVER_SCHEDULER_ROLE_ARN = aws_iam_role.scheduler.arn
       ECS_COST_SAVER_SCHEDULE_GROUP     = aws_scheduler_schedule_group.overrides.name
+      # Runs are queued one at a time only with a reservation of 1; otherwise the function
+      # reads each service again around its writes (see execute in src/apply.rs).
+      ECS_COST_SAVER_SERIAL_RUNS = var.reserved_concurrency == 1 ? "true" : "false"
     })
   }
 

@@ -267,6 +267,43 @@ async fn throttled_calls_are_retried() {
 }
 
 #[tokio::test]
+async fn queued_runs_skip_the_rereads_that_guard_against_a_concurrent_run() {
+    // ECS_COST_SAVER_SERIAL_RUNS=true (the function with reserved concurrency 1): one read, the
+    // two writes, nothing read again. Without it the same stop reads twice more (the test above).
+    let describe_services = mock!(ecs::Client::describe_services).then_output(|| described("api", 2, None));
+    let tag_resource = mock!(ecs::Client::tag_resource)
+        .then_output(|| ecs::operation::tag_resource::TagResourceOutput::builder().build());
+    let update = mock!(ecs::Client::update_service)
+        .then_output(|| ecs::operation::update_service::UpdateServiceOutput::builder().build());
+    let sdk = Sdk {
+        ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services, &tag_resource, &update]),
+        scaling: mock_client!(aas, RuleMode::MatchAny, [&no_scalable_targets()]),
+        elb: mock_client!(elb, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+    };
+    let schedule =
+        Schedule::parse("environments:\n  env:\n    services: [{cluster: c, service: api}]\n", "m.yaml").unwrap();
+    let settings = Settings { serial_runs: true, ..settings() };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let report = handle(
+        &sdk,
+        &schedule,
+        json!({"action": "stop", "environment": "env"}),
+        chrono::Utc::now(),
+        deadline,
+        &settings,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.services[0].actions, vec!["save snapshot desired=2", "set desiredCount 0"], "{report}");
+    assert_eq!(
+        (describe_services.num_calls(), tag_resource.num_calls(), update.num_calls()),
+        (1, 1, 1),
+        "DescribeServices once, no re-read"
+    );
+}
+
+#[tokio::test]
 async fn throttling_that_outlasts_the_retries_fails_that_service_only() {
     // Once web's desiredCount is 0, a read (the one after its writes) shows it stopped.
     let web_stopped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
