@@ -8,7 +8,10 @@
 //!
 //!     cargo build --release --bin ecs-cost-saver
 //!     cargo run --release --example bench_fleet [-- --services 10,100,200 --delays 0,50
-//!         --clusters 10 --concurrency 8,16,32 --no-naive]
+//!         --clusters 10 --concurrency 8,16,32 --no-naive --rereads]
+//!
+//! Our binary runs as deployed with reserved concurrency 1 (ECS_COST_SAVER_SERIAL_RUNS=true);
+//! `--rereads` runs it as the CLI does, reading each service again around its writes.
 //!
 //! What it prints, per run: wall time (process spawn to exit); AWS calls by operation and
 //! mutating calls per service; the sequential round trips observed (the most requests that
@@ -64,11 +67,20 @@ struct Options {
     /// None: the binary's default.
     concurrency: Option<Vec<usize>>,
     naive: bool,
+    /// Run as the CLI does (ECS_COST_SAVER_SERIAL_RUNS=false): with the re-reads that guard a
+    /// snapshot against a concurrent run.
+    rereads: bool,
 }
 
 fn options() -> Options {
-    let mut o =
-        Options { services: vec![10, 100, 200], delays: vec![0, 50], clusters: 10, concurrency: None, naive: true };
+    let mut o = Options {
+        services: vec![10, 100, 200],
+        delays: vec![0, 50],
+        clusters: 10,
+        concurrency: None,
+        naive: true,
+        rereads: false,
+    };
     let list = |v: Option<String>| -> Vec<u64> {
         v.expect("a value").split(',').map(|n| n.trim().parse().expect("a whole number")).collect()
     };
@@ -80,6 +92,7 @@ fn options() -> Options {
             "--clusters" => o.clusters = list(args.next())[0] as usize,
             "--concurrency" => o.concurrency = Some(list(args.next()).into_iter().map(|c| c as usize).collect()),
             "--no-naive" => o.naive = false,
+            "--rereads" => o.rereads = true,
             other => panic!("unknown argument {other}; see the comment at the top of examples/bench_fleet.rs"),
         }
     }
@@ -123,7 +136,14 @@ struct Run {
 /// Spawn `ecs-cost-saver invoke` and wait for it with wait4, which gives its peak RSS (and
 /// reaps it: `Child::wait` would find nothing left to wait for).
 #[allow(clippy::zombie_processes)]
-fn run_ours(bin: &Path, schedule: &Path, action: &str, proxy: &Proxy, concurrency: Option<usize>) -> Run {
+fn run_ours(
+    bin: &Path,
+    schedule: &Path,
+    action: &str,
+    proxy: &Proxy,
+    concurrency: Option<usize>,
+    rereads: bool,
+) -> Run {
     proxy.take();
     let mut command = Command::new(bin);
     command
@@ -136,6 +156,8 @@ fn run_ours(bin: &Path, schedule: &Path, action: &str, proxy: &Proxy, concurrenc
     if let Some(c) = concurrency {
         command.env("ECS_COST_SAVER_CONCURRENCY", c.to_string());
     }
+    // As deployed (reserved concurrency 1): no re-reads against a concurrent run, unless asked.
+    command.env("ECS_COST_SAVER_SERIAL_RUNS", if rereads { "false" } else { "true" });
     let spawned = Instant::now();
     let mut child = command.spawn().unwrap();
     let mut stdout = child.stdout.take().unwrap();
@@ -370,18 +392,19 @@ fn ms(d: Duration) -> f64 {
 
 /// Stop then start with our binary at concurrency `c` (None: its default); checks the work.
 fn ours(
-    bin: &Path,
     schedule: &Path,
     proxy: &Proxy,
     c: Option<usize>,
+    o: &Options,
     fleet: &[Service],
     direct: &Sdk,
     rt: &Runtime,
 ) -> [Run; 2] {
     let n = fleet.len();
-    let stop = run_ours(bin, schedule, "stop", proxy, c);
+    let bin = &release_binary();
+    let stop = run_ours(bin, schedule, "stop", proxy, c, o.rereads);
     rt.block_on(deregister_all(direct, fleet));
-    let start = run_ours(bin, schedule, "start", proxy, c);
+    let start = run_ours(bin, schedule, "start", proxy, c, o.rereads);
     for (action, run) in [("stop", &stop), ("start", &start)] {
         let services = run.report["services"].as_array().unwrap();
         let changed = services.iter().filter(|s| s["outcome"] == "changed").count();
@@ -425,8 +448,13 @@ fn main() {
     println!(
         "Fleet: stop then start of N services over {} clusters (half with scalable targets, 2 running tasks each \
          in its own target group), `ecs-cost-saver invoke` (release) at concurrency C (default {default_c}); naive = \
-         one service after another, one call after another. Times in ms; RTs = round trips.",
+         one service after another, one call after another. Times in ms; RTs = round trips. {}",
         o.clusters,
+        if o.rereads {
+            "With the re-reads against a concurrent run (as the CLI runs)."
+        } else {
+            "As deployed with reserved concurrency 1 (no re-reads)."
+        }
     );
     println!(
         "{:>4} {:>6} {:>3} {:>6} {:>8} {:>6} {:>7} {:>7} {:>15} {:>7} {:>7} {:>9} {:>8}",
@@ -460,9 +488,9 @@ fn main() {
             let proxy = Proxy::start(moto.port, Duration::from_millis(delay));
             // Each stop-then-start leaves the world as seeded, so the runs follow one another.
             let runs: Vec<(usize, [Run; 2])> = match &o.concurrency {
-                None => vec![(default_c, ours(&bin, &schedule, &proxy, None, &fleet, &direct, &rt))],
+                None => vec![(default_c, ours(&schedule, &proxy, None, &o, &fleet, &direct, &rt))],
                 Some(cs) => {
-                    cs.iter().map(|&c| (c, ours(&bin, &schedule, &proxy, Some(c), &fleet, &direct, &rt))).collect()
+                    cs.iter().map(|&c| (c, ours(&schedule, &proxy, Some(c), &o, &fleet, &direct, &rt))).collect()
                 }
             };
             let naive = o.naive.then(|| naive(&proxy, &fleet, &direct, &rt));
