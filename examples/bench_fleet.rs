@@ -200,30 +200,37 @@ async fn sdk(endpoint: &str) -> Sdk {
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 
+/// The naive loop's first calls for one service: look for its scalable target, set its min/max
+/// when it has one, then its desiredCount.
+async fn naive_set(aws: &Sdk, s: &Service, capacity: Option<(i32, i32)>, desired: i32) -> Result<(), Failure> {
+    let rid = format!("service/{}/{}", s.cluster, s.name);
+    let found = aws
+        .scaling
+        .describe_scalable_targets()
+        .service_namespace(ServiceNamespace::Ecs)
+        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+        .resource_ids(&rid)
+        .send()
+        .await?;
+    if let (false, Some((min, max))) = (found.scalable_targets().is_empty(), capacity) {
+        aws.scaling
+            .register_scalable_target()
+            .service_namespace(ServiceNamespace::Ecs)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .resource_id(&rid)
+            .min_capacity(min)
+            .max_capacity(max)
+            .send()
+            .await?;
+    }
+    aws.ecs.update_service().cluster(&s.cluster).service(&s.name).desired_count(desired).send().await?;
+    Ok(())
+}
+
 /// The loop users copy: per service, one call after another.
 async fn naive_stop(aws: &Sdk, services: &[Service]) -> Result<(), Failure> {
     for s in services {
-        let rid = format!("service/{}/{}", s.cluster, s.name);
-        let found = aws
-            .scaling
-            .describe_scalable_targets()
-            .service_namespace(ServiceNamespace::Ecs)
-            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-            .resource_ids(&rid)
-            .send()
-            .await?;
-        if !found.scalable_targets().is_empty() {
-            aws.scaling
-                .register_scalable_target()
-                .service_namespace(ServiceNamespace::Ecs)
-                .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-                .resource_id(&rid)
-                .min_capacity(0)
-                .max_capacity(0)
-                .send()
-                .await?;
-        }
-        aws.ecs.update_service().cluster(&s.cluster).service(&s.name).desired_count(0).send().await?;
+        naive_set(aws, s, Some((0, 0)), 0).await?;
     }
     Ok(())
 }
@@ -231,27 +238,7 @@ async fn naive_stop(aws: &Sdk, services: &[Service]) -> Result<(), Failure> {
 /// The naive start, given the counts it should restore (it keeps no snapshot of its own).
 async fn naive_start(aws: &Sdk, services: &[Service]) -> Result<(), Failure> {
     for s in services {
-        let rid = format!("service/{}/{}", s.cluster, s.name);
-        let found = aws
-            .scaling
-            .describe_scalable_targets()
-            .service_namespace(ServiceNamespace::Ecs)
-            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-            .resource_ids(&rid)
-            .send()
-            .await?;
-        if let (false, Some((min, max))) = (found.scalable_targets().is_empty(), s.scaling) {
-            aws.scaling
-                .register_scalable_target()
-                .service_namespace(ServiceNamespace::Ecs)
-                .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-                .resource_id(&rid)
-                .min_capacity(min)
-                .max_capacity(max)
-                .send()
-                .await?;
-        }
-        aws.ecs.update_service().cluster(&s.cluster).service(&s.name).desired_count(s.desired).send().await?;
+        naive_set(aws, s, s.scaling, s.desired).await?;
         let listed = aws
             .ecs
             .list_tasks()
