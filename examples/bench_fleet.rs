@@ -39,18 +39,7 @@ use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 use tokio::runtime::Runtime;
 
-use support::{Moto, Proxy, Request, aws_env, release_binary, repo};
-
-/// Calls that change something.
-const MUTATING: &[&str] = &[
-    "TagResource",
-    "UntagResource",
-    "UpdateService",
-    "RegisterScalableTarget",
-    "RegisterTargets",
-    "DeregisterTargets",
-    "UpdateContainerInstancesState",
-];
+use support::{MUTATING, Moto, Proxy, Request, aws_env, capacity, release_binary, repo, service};
 
 /// Batched reads, in the order their results are needed: the calls of one level go out
 /// together (up to C at once), each level after the previous one.
@@ -295,35 +284,10 @@ async fn deregister_all(direct: &Sdk, services: &[Service]) {
 /// snapshot tag left. Straight to moto.
 async fn check_restored(direct: &Sdk, services: &[Service]) {
     for s in services {
-        let d = direct
-            .ecs
-            .describe_services()
-            .cluster(&s.cluster)
-            .services(&s.name)
-            .include(aws_sdk_ecs::types::ServiceField::Tags)
-            .send()
-            .await
-            .unwrap();
-        let svc = &d.services()[0];
-        assert_eq!(svc.desired_count(), s.desired, "{}/{} desiredCount", s.cluster, s.name);
-        assert!(svc.tags().iter().all(|t| t.key() != Some("ecs-cost-saver:snapshot")), "{} snapshot left", s.name);
+        assert_eq!(service(direct, &s.cluster, &s.name).await, (s.desired, None), "{}/{}", s.cluster, s.name);
+        assert_eq!(capacity(direct, &s.cluster, &s.name).await, s.scaling, "{} capacity", s.name);
         let health = direct.elb.describe_target_health().target_group_arn(&s.target_group).send().await.unwrap();
         assert_eq!(health.target_health_descriptions().len(), s.ips.len(), "{} targets", s.name);
-    }
-    let rids: Vec<String> = services.iter().map(|s| format!("service/{}/{}", s.cluster, s.name)).collect();
-    for chunk in rids.chunks(50) {
-        let found = direct
-            .scaling
-            .describe_scalable_targets()
-            .service_namespace(ServiceNamespace::Ecs)
-            .set_resource_ids(Some(chunk.to_vec()))
-            .send()
-            .await
-            .unwrap();
-        for t in found.scalable_targets() {
-            let s = services.iter().find(|s| format!("service/{}/{}", s.cluster, s.name) == t.resource_id()).unwrap();
-            assert_eq!(Some((t.min_capacity(), t.max_capacity())), s.scaling, "{} capacity", s.name);
-        }
     }
 }
 
@@ -428,9 +392,9 @@ fn main() {
     let default_c = Settings::default().concurrency;
     let work = std::env::temp_dir().join(format!("ecs-cost-saver-bench-fleet-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
-    let moto = Moto::start(&work);
+    let moto = Moto::start();
     let rt = Runtime::new().unwrap();
-    let direct = rt.block_on(sdk(&moto.endpoint()));
+    let direct = rt.block_on(sdk(&moto.endpoint));
 
     println!(
         "Fleet: stop then start of N services over {} clusters (half with scalable targets, 2 running tasks each \
@@ -463,7 +427,7 @@ fn main() {
     let mut largest_stop_rss = None;
     for &n in &o.services {
         for &delay in &o.delays {
-            moto.reset();
+            moto.post("/moto-api/reset", "");
             let world = moto.seed(&["fleet", "--services", &n.to_string(), "--clusters", &o.clusters.to_string()]);
             let fleet = services(&world);
             let schedule = work.join(format!("fleet-{n}.yaml"));

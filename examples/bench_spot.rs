@@ -22,8 +22,8 @@ fn main() {
     let bin = release_binary();
     let work = std::env::temp_dir().join(format!("ecs-cost-saver-bench-spot-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
-    let moto = Moto::start(&work);
-    let endpoint = moto.endpoint();
+    let moto = Moto::start();
+    let endpoint = moto.endpoint.clone();
     let world = moto.seed(&["spot"]);
     let proxy = Proxy::start(moto.port, Duration::ZERO);
     let fixture: Value = serde_json::from_str(

@@ -1,25 +1,23 @@
-//! What the benchmarks share: moto server from `.venv` on 127.0.0.1, the seed script, and a
-//! proxy in front of moto that delays every request (a stand-in for the round trip to AWS) and
-//! records when each one arrived and was answered, and which operation it was.
+//! What the benchmarks share: the tests' moto setup (`tests/support`: moto server from `.venv`
+//! on 127.0.0.1, the seed script), and a proxy in front of moto that delays every request (a
+//! stand-in for the round trip to AWS) and records when each one arrived and was answered, and
+//! which operation it was.
 
 #![allow(dead_code)] // each benchmark uses its own part of this module
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+/// moto, its seed script and readers of what it holds: the emulator setup of the tests.
+#[path = "../../tests/support/mod.rs"]
+mod emulator;
 
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-pub fn venv() -> PathBuf {
-    std::env::var_os("ECS_COST_SAVER_VENV").map(PathBuf::from).unwrap_or_else(|| repo().join(".venv"))
-}
+#[allow(unused_imports)] // as above: each benchmark uses its own part
+pub use emulator::{MUTATING, Moto, capacity, repo, service, venv};
 
 /// The release binary, which the benchmark scripts build first.
 pub fn release_binary() -> PathBuf {
@@ -27,86 +25,6 @@ pub fn release_binary() -> PathBuf {
     let bin = target_dir.join("release/ecs-cost-saver");
     assert!(bin.exists(), "build it first: cargo build --release --bin ecs-cost-saver ({})", bin.display());
     bin
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// `moto_server`, except that the list of moto's modules is read once: moto lists its package
-/// folder (some 180 `stat` calls) for every request, which would make the emulator, not the
-/// code under test, the bottleneck of a benchmark. Nothing else changes.
-const MOTO_SERVER: &str = "
-import sys
-import moto.backends as backends
-modules = tuple(backends.list_of_moto_modules())
-backends.list_of_moto_modules = lambda: modules
-from moto.server import main
-sys.argv[0] = 'moto_server'
-main(sys.argv[1:])
-";
-
-/// moto server on a free loopback port, killed on drop.
-pub struct Moto {
-    child: Child,
-    pub port: u16,
-}
-
-impl Moto {
-    /// Start it in `work` (its scratch folder) and wait until it answers.
-    pub fn start(work: &Path) -> Moto {
-        let port = free_port();
-        let child = Command::new(venv().join("bin/python"))
-            .args(["-c", MOTO_SERVER, "-H", "127.0.0.1", "-p", &port.to_string()])
-            .current_dir(work)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto server from .venv (run scripts/test once, or source scripts/venv.sh)");
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(30), "moto did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        std::thread::sleep(Duration::from_millis(500));
-        Moto { child, port }
-    }
-
-    pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Forget every resource (`POST /moto-api/reset`).
-    pub fn reset(&self) {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(
-            stream,
-            "POST /moto-api/reset HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        assert!(response.starts_with("HTTP/1.1 200"), "moto reset: {response}");
-    }
-
-    /// Run `tests/seed/seed.py` with these arguments and return the JSON it prints.
-    pub fn seed(&self, args: &[&str]) -> Value {
-        let out = Command::new(venv().join("bin/python"))
-            .arg(repo().join("tests/seed/seed.py"))
-            .args(["--endpoint", &self.endpoint()])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "seed {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// One request as the proxy saw it.

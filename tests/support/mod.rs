@@ -18,12 +18,12 @@ use serde_json::Value;
 
 pub const REGION: &str = "ap-northeast-1";
 
-fn repo() -> PathBuf {
+pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// The venv that `scripts/test` installs moto into (override with ECS_COST_SAVER_VENV).
-fn venv() -> PathBuf {
+pub fn venv() -> PathBuf {
     std::env::var_os("ECS_COST_SAVER_VENV").map(PathBuf::from).unwrap_or_else(|| repo().join(".venv"))
 }
 
@@ -31,8 +31,21 @@ pub struct Moto {
     child: Child,
     dir: PathBuf,
     pub endpoint: String,
-    port: u16,
+    pub port: u16,
 }
+
+/// `moto_server`, except that moto's list of its modules is read once: moto lists its package
+/// folder (some 180 `stat` calls) on every request, a cost that would otherwise show in every
+/// test and benchmark as ours. Nothing else changes.
+const MOTO_SERVER: &str = "
+import sys
+import moto.backends as backends
+modules = tuple(backends.list_of_moto_modules())
+backends.list_of_moto_modules = lambda: modules
+from moto.server import main
+sys.argv[0] = 'moto_server'
+main(sys.argv[1:])
+";
 
 impl Moto {
     /// Start a fresh moto server and wait until it answers.
@@ -48,8 +61,8 @@ impl Moto {
         // never read or reset each other's recording.
         let dir = std::env::temp_dir().join(format!("ecs-cost-saver-moto-{port}"));
         std::fs::create_dir_all(&dir).unwrap();
-        let child = Command::new(&bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let child = Command::new(venv().join("bin/python"))
+            .args(["-c", MOTO_SERVER, "-H", "127.0.0.1", "-p", &port.to_string()])
             .current_dir(&dir)
             .env("MOTO_RECORDER_FILEPATH", dir.join("recording"))
             .stdout(Stdio::null())
