@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use ecs_cost_saver::outlook;
+use ecs_cost_saver::forecast;
 use ecs_cost_saver::schedule::{Environment, Schedule};
 
 const ENVIRONMENTS: usize = 50;
@@ -92,7 +92,7 @@ fn main() {
     let envs: Vec<&Environment> = schedule.environments.values().collect();
     let mut transitions = 0;
     let (min, median) = measure(iterations, || {
-        let o = outlook::outlook(&schedule, &envs, from, 10);
+        let o = forecast::forecast(&schedule, &envs, from, 10);
         transitions = o.environments.iter().map(|e| e.transitions.len()).sum();
         std::hint::black_box(o.to_string());
     });
@@ -103,7 +103,7 @@ fn main() {
     let (min, median) = measure(iterations, || {
         let schedule = Schedule::load(&path).unwrap();
         let envs: Vec<&Environment> = schedule.environments.values().collect();
-        std::hint::black_box(outlook::outlook(&schedule, &envs, from, 10).to_string());
+        std::hint::black_box(forecast::forecast(&schedule, &envs, from, 10).to_string());
     });
     println!("validate + plan, as `ecs-cost-saver plan`:  min {min:>10.3?}  median {median:>10.3?}");
     let _ = std::fs::remove_file(&path);

@@ -1,4 +1,4 @@
-//! The command line (DESIGN §6): `validate`, `plan` and `invoke`. Argument parsing and printing only;
+//! The command line (README, "The CLI"): `validate`, `plan` and `invoke`. Argument parsing and printing only;
 //! `invoke` runs the same handler as the Lambda.
 
 use std::path::{Path, PathBuf};
@@ -9,14 +9,16 @@ use chrono::{DateTime, FixedOffset, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::Value;
 
-use crate::aws::{Sdk, retry_config, timeout_config};
-use crate::dispatch::{Settings, handle, intent};
+use crate::aws::Sdk;
+use crate::dispatch::{Context, handle};
 use crate::error::Error;
 use crate::event::Input;
+use crate::intent::environment_intent;
 use crate::schedule::{Environment, Schedule};
+use crate::settings::Settings;
 
 #[derive(Debug, Parser)]
-#[command(name = "ecs-cost-saver", version, about = "Stop and start Amazon ECS services on JST schedules")]
+#[command(name = "ecs-cost-saver", version, about = "Stop and start Amazon ECS services on schedules (JST by default)")]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -85,14 +87,15 @@ pub async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Validate { files } => validate(&files),
-        Command::Plan { file, environment, from, count, format } => match plan(&file, environment, from, count, format)
-        {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
+        Command::Plan { file, environment, from, count, format } => {
+            match forecast(&file, environment, from, count, format) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
             }
-        },
+        }
         Command::Invoke { schedule, payload, event, dry_run, timeout, now, format } => {
             match invoke(schedule, payload, event, dry_run, Duration::from_secs(timeout), now, format).await {
                 Ok(code) => code,
@@ -127,7 +130,8 @@ fn validate(files: &[PathBuf]) -> ExitCode {
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
-fn plan(
+/// The `plan` command: the schedule's forecast (no AWS, no relation to the planner).
+fn forecast(
     file: &Path,
     environment: Option<String>,
     from: Option<DateTime<FixedOffset>>,
@@ -146,11 +150,11 @@ fn plan(
         })?],
     };
     let from = from.map(|t| t.with_timezone(&Utc)).unwrap_or_else(Utc::now);
-    let outlook = crate::outlook::outlook(&schedule, &environments, from, count);
+    let forecast = crate::forecast::forecast(&schedule, &environments, from, count);
     match format {
-        Format::Text => emit(format_args!("{outlook}")),
+        Format::Text => emit(format_args!("{forecast}")),
         Format::Json => {
-            emit(format_args!("{}\n", serde_json::to_string(&outlook).expect("an outlook always serializes")))
+            emit(format_args!("{}\n", serde_json::to_string(&forecast).expect("a forecast always serializes")))
         }
     }
     Ok(())
@@ -180,20 +184,12 @@ async fn invoke(
     }
     // Reject a bad input before looking for credentials or a region: the answer to a typo
     // should not be "no AWS region".
-    if let Input::Payload(payload) = Input::parse(input.clone())? {
-        intent(&schedule, payload, now)?;
-    }
     let settings = Settings::from_env().map_err(Error::InvalidInput)?;
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .retry_config(retry_config())
-        .timeout_config(timeout_config())
-        .load()
-        .await;
-    if config.region().is_none() {
-        return Err(Error::InvalidInput("no AWS region: set AWS_REGION or use a profile that has one".into()));
+    if let Input::Payload(payload) = Input::parse(input.clone())? {
+        environment_intent(&schedule, payload, now, &settings)?;
     }
-    let aws = Sdk::new(&config);
-    let report = handle(&aws, &schedule, input, now, deadline, &settings).await?;
+    let aws = Sdk::from_env().await.map_err(Error::InvalidInput)?;
+    let report = handle(&Context::new(&aws, &schedule, &settings), input, now, deadline).await?;
     match format {
         Format::Text => emit(format_args!("{report}\n")),
         Format::Json => emit(format_args!("{}\n", report.to_json_line())),

@@ -1,286 +1,263 @@
-//! The one entry point the Lambda runtime and the CLI both call: input -> intent (pure),
-//! then observe -> plan -> apply -> report.
+//! The one entry point the Lambda runtime and the CLI both call. Every input takes the same
+//! straight chain: parse -> intent (pure) -> observe -> plan (pure) -> apply -> report; the
+//! functions below only wire those stages together, each decision is the planner's.
 
-use std::time::Duration;
+use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::{DateTime, Utc};
+use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use chrono::{DateTime, FixedOffset, Utc};
-
-use crate::aws::{Aws, OneTimeSchedule};
+use crate::aws::Aws;
 use crate::error::Error;
-use crate::event::{Action, Input, Payload};
-use crate::report::{OverrideReport, Report};
-use crate::schedule::{Environment, Schedule};
-use crate::timeline;
+use crate::event::{Input, SpotWarning, TaskStateChange};
+use crate::intent::{EnvironmentIntent, Intent, override_name};
+use crate::plan::spot::{self as spot_plan, TaskReads};
+use crate::plan::targets::{self, Waiting};
+use crate::plan::{self, Plan};
+use crate::report::{self, Handled, Outcome, Report};
+use crate::schedule::{Schedule, ServiceRef};
+use crate::settings::Settings;
+use crate::warm::Warm;
+use crate::{apply, observe};
 
-/// Knobs of a run; defaults are what users get.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Services handled at once (and AWS batches in flight).
-    pub concurrency: usize,
-    /// How often to look at a starting service's tasks.
-    pub poll_interval: Duration,
-    /// Time kept back from the invocation deadline to log the report and return.
-    pub safety_margin: Duration,
-    /// This function's ARN: the target of `until` override schedules.
-    pub function_arn: Option<String>,
-    /// The role EventBridge Scheduler assumes to invoke the function.
-    pub scheduler_role_arn: Option<String>,
-    /// The Scheduler group of override schedules.
-    pub schedule_group: String,
-    /// Runs never overlap (the deployed function's reserved concurrency of 1 queues them): the
-    /// re-reads that keep a snapshot safe from a concurrent invocation are skipped. Off by
-    /// default: the CLI's `invoke` is not queued behind the function.
-    pub serial_runs: bool,
+/// What outlives one invocation: the AWS clients, the schedule, the settings and a warm
+/// container's memory. The Lambda runtime loop owns one and lends it to every invocation; the
+/// CLI makes one for its one run. A test starts cold with a new one, warm by lending it again.
+pub struct Context<'a, A> {
+    pub aws: &'a A,
+    pub schedule: &'a Schedule,
+    pub settings: &'a Settings,
+    pub warm: Warm,
 }
 
-impl Default for Settings {
-    fn default() -> Settings {
-        Settings {
-            concurrency: 16,
-            poll_interval: Duration::from_secs(5),
-            safety_margin: Duration::from_secs(10),
-            function_arn: None,
-            scheduler_role_arn: None,
-            schedule_group: "default".into(),
-            serial_runs: false,
-        }
+impl<'a, A> Context<'a, A> {
+    /// A cold start: nothing remembered.
+    pub fn new(aws: &'a A, schedule: &'a Schedule, settings: &'a Settings) -> Self {
+        Context { aws, schedule, settings, warm: Warm::default() }
     }
-}
-
-impl Settings {
-    /// Defaults, overridden by `ECS_COST_SAVER_CONCURRENCY`, `ECS_COST_SAVER_POLL_INTERVAL_MS`,
-    /// `ECS_COST_SAVER_SAFETY_MARGIN_MS`, `ECS_COST_SAVER_FUNCTION_ARN`,
-    /// `ECS_COST_SAVER_SCHEDULER_ROLE_ARN`, `ECS_COST_SAVER_SCHEDULE_GROUP` and
-    /// `ECS_COST_SAVER_SERIAL_RUNS` (`true`/`false`).
-    pub fn from_env() -> Result<Settings, String> {
-        let mut s = Settings::default();
-        let read = |name: &str| -> Result<Option<u64>, String> {
-            match std::env::var(name) {
-                Err(_) => Ok(None),
-                Ok(v) => v.parse::<u64>().map(Some).map_err(|_| format!("{name}={v:?} is not a whole number")),
-            }
-        };
-        if let Some(c) = read("ECS_COST_SAVER_CONCURRENCY")? {
-            if c == 0 || c > 64 {
-                return Err(format!("ECS_COST_SAVER_CONCURRENCY={c} must be between 1 and 64"));
-            }
-            s.concurrency = c as usize;
-        }
-        if let Some(ms) = read("ECS_COST_SAVER_POLL_INTERVAL_MS")? {
-            s.poll_interval = Duration::from_millis(ms.max(10));
-        }
-        if let Some(ms) = read("ECS_COST_SAVER_SAFETY_MARGIN_MS")? {
-            s.safety_margin = Duration::from_millis(ms);
-        }
-        let text = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        s.function_arn = text("ECS_COST_SAVER_FUNCTION_ARN");
-        s.scheduler_role_arn = text("ECS_COST_SAVER_SCHEDULER_ROLE_ARN");
-        if let Some(group) = text("ECS_COST_SAVER_SCHEDULE_GROUP") {
-            s.schedule_group = group;
-        }
-        if let Some(v) = text("ECS_COST_SAVER_SERIAL_RUNS") {
-            s.serial_runs = match v.as_str() {
-                "true" | "1" => true,
-                "false" | "0" => false,
-                _ => return Err(format!("ECS_COST_SAVER_SERIAL_RUNS={v:?} must be true or false")),
-            };
-        }
-        Ok(s)
-    }
-}
-
-/// What an input asks for, checked against the schedule.
-#[derive(Debug, Clone)]
-pub struct Intent<'a> {
-    /// As asked (and reported).
-    pub action: Action,
-    /// What is carried out: `reconcile` becomes `stop` or `start` here.
-    pub effect: Action,
-    pub environment: &'a Environment,
-    pub dry_run: bool,
-    pub until: Option<DateTime<FixedOffset>>,
-    pub scheduled: bool,
-    /// Why the run does what it does, for the report.
-    pub notes: Vec<String>,
-}
-
-/// The longest `until` accepted.
-pub const MAX_UNTIL_DAYS: i64 = 7;
-
-/// The name of an environment's one-time override schedule: one per environment, so a new
-/// `until` replaces the previous one.
-pub fn override_name(environment: &str) -> String {
-    format!("ecs-cost-saver-override-{environment}")
-}
-
-/// Input -> intent: no I/O. Unknown environments are rejected naming the valid ones; `until`
-/// must be a start or stop, in the future and at most [`MAX_UNTIL_DAYS`] ahead of `now`.
-pub fn intent(schedule: &Schedule, payload: Payload, now: DateTime<Utc>) -> Result<Intent<'_>, Error> {
-    let environment = schedule.environments.get(&payload.environment).ok_or_else(|| {
-        Error::InvalidInput(format!(
-            "unknown environment `{}`; valid environments: {}",
-            crate::text::escaped(&payload.environment),
-            schedule.environment_names().join(", ")
-        ))
-    })?;
-    if let Some(until) = payload.until {
-        let bad = |why: String| Error::InvalidInput(format!("invalid payload at `until`: {why}"));
-        if !matches!(payload.action, Action::Start | Action::Stop) {
-            return Err(bad(format!("only start and stop take `until`, not {}", payload.action.as_str())));
-        }
-        let tz = schedule.timezone;
-        let shown = |t: DateTime<Utc>| crate::outlook::local(t, tz);
-        let until_utc = until.with_timezone(&Utc);
-        if until_utc <= now {
-            return Err(bad(format!("{} is in the past (now is {})", shown(until_utc), shown(now))));
-        }
-        if until_utc > now + chrono::Duration::days(MAX_UNTIL_DAYS) {
-            return Err(bad(format!(
-                "{} is more than {MAX_UNTIL_DAYS} days ahead (latest {})",
-                shown(until_utc),
-                shown(now + chrono::Duration::days(MAX_UNTIL_DAYS))
-            )));
-        }
-    }
-    Ok(Intent {
-        action: payload.action,
-        effect: payload.action,
-        environment,
-        dry_run: payload.dry_run,
-        until: payload.until,
-        scheduled: payload.scheduled,
-        notes: Vec::new(),
-    })
 }
 
 /// Handle one input at `now`. `deadline` is when the invocation must have returned; waiting
 /// for tasks stops `settings.safety_margin` before it. Per-service failures are in the report
 /// (see [`Report::error`]); `Err` means the input itself was rejected and nothing was done.
 pub async fn handle<A: Aws>(
-    aws: &A,
-    schedule: &Schedule,
+    ctx: &Context<'_, A>,
     input: Value,
     now: DateTime<Utc>,
     deadline: Instant,
-    settings: &Settings,
 ) -> Result<Report, Error> {
-    let payload = match Input::parse(input)? {
-        Input::Payload(p) => p,
-        // Boxed: each handler is a large future; boxing keeps `handle`'s own future small.
-        Input::TaskStateChange(event) => {
-            return Ok(Box::pin(crate::spot::task_interrupted(aws, schedule, &event)).await);
-        }
-        Input::SpotWarning(event) => {
-            return Ok(Box::pin(crate::spot::instance_interrupted(aws, schedule, &event)).await);
-        }
-    };
-    let mut intent = intent(schedule, payload, now)?;
-    let tz = schedule.timezone;
-    let overrides = OverrideSettings::check(&intent, settings)?;
+    let input = Input::parse(input)?;
+    // Boxed: each chain is a large future; boxing keeps `handle`'s own future small.
+    match crate::intent::intent(ctx.schedule, input, now, ctx.settings)? {
+        Intent::Environment(intent) => Box::pin(environment(ctx, intent, deadline)).await,
+        Intent::SpotTask(event) => Ok(Box::pin(spot_task(ctx, &event)).await),
+        Intent::SpotInstance(event) => Ok(Box::pin(spot_instance(ctx, &event)).await),
+    }
+}
 
-    // A pending override (an earlier `until`) wins over the crons: reconcile and scheduled
-    // runs leave the environment alone until it has run.
-    if intent.action == Action::Reconcile || intent.scheduled {
+/// A payload: the pending override (if the intent defers to one), then the services.
+async fn environment<A: Aws>(
+    ctx: &Context<'_, A>,
+    intent: EnvironmentIntent<'_>,
+    deadline: Instant,
+) -> Result<Report, Error> {
+    let (aws, settings) = (ctx.aws, ctx.settings);
+    if intent.defers_to_override {
         let name = override_name(&intent.environment.name);
-        let pending = aws
-            .schedule_expression(&settings.schedule_group, &name)
-            .await
-            .map_err(|e| Error::Aws(format!("cannot tell whether an override is pending ({name}): {e}"), e.kind))?;
-        if let Some(expression) = pending {
-            return Ok(Report::skipped(
-                &intent,
-                format!("an override is pending: schedule {name} runs {expression} {}", tz.name()),
-            ));
+        let pending = observe::pending_schedule(aws, &settings.schedule_group, &name).await.map_err(|source| {
+            Error::Aws { context: format!("cannot tell whether an override is pending ({name})"), source }
+        })?;
+        if let Some(reason) = plan::pending_override(&intent, pending.as_deref(), ctx.schedule.timezone) {
+            return Ok(Report::skipped(&intent, reason));
         }
     }
+    let effect = match &intent.effect {
+        Ok(effect) => *effect,
+        Err(reason) => return Ok(Report::skipped(&intent, reason.clone())),
+    };
+    let ids: Vec<ServiceRef> = intent.environment.services.iter().map(|c| c.id.clone()).collect();
+    let observed = observe::services(aws, &ids, settings.concurrency).await;
+    let plan = plan::environment(&intent, effect, observed, settings.serial_runs);
+    tracing::info!(plan = %plan, "planned");
+    if plan.dry_run { Ok(dry_run(ctx, &plan).await) } else { run(ctx, &plan, deadline).await }
+}
 
-    match intent.action {
-        Action::Reconcile => match timeline::state_at(schedule, intent.environment, now) {
-            None if intent.environment.start.is_empty() && intent.environment.stop.is_empty() => {
-                return Ok(Report::skipped(&intent, "manual only: the environment has no crons".into()));
-            }
-            None => {
-                return Ok(Report::skipped(
-                    &intent,
-                    format!("no transition in the last {} days", timeline::LOOKBACK_DAYS),
-                ));
-            }
-            Some(last) => {
-                intent.effect = last.action;
-                intent.notes.push(format!(
-                    "the schedule says {}: last transition {} {} ({})",
-                    if last.action == Action::Start { "running" } else { "stopped" },
-                    last.action.as_str(),
-                    crate::outlook::local(last.at, tz),
-                    last.cron
-                ));
-            }
-        },
-        Action::Start if intent.scheduled => {
-            let today = now.with_timezone(&tz).date_naive();
-            if let Some(why) = timeline::holiday(schedule, today) {
-                return Ok(Report::skipped(&intent, format!("scheduled start skipped: {why}")));
-            }
+/// A dry run: the plan as a report, with the targets registration would add now (one look at the
+/// tasks, no wait). Nothing is written.
+async fn dry_run<A: Aws>(ctx: &Context<'_, A>, plan: &Plan) -> Report {
+    let mut report = Report::planned(plan);
+    if plan.registers {
+        let waiting = targets::waiting(plan, |id| failed(&report, id));
+        let observed = observe::tasks(ctx.aws, &ids(&waiting), ctx.settings.concurrency).await;
+        let look = targets::look(waiting, &observed, true);
+        for (id, failure) in look.unreadable {
+            report.record_failure(&id, failure);
         }
-        _ => {}
-    }
-
-    // The override is made before the action: if the action then fails, the environment
-    // still returns to its state at `until`.
-    let mut override_schedule = None;
-    if let (Some(until), Some(o)) = (intent.until, overrides) {
-        let opposite = if intent.action == Action::Start { Action::Stop } else { Action::Start };
-        let schedule = OneTimeSchedule {
-            name: override_name(&intent.environment.name),
-            group: settings.schedule_group.clone(),
-            expression: format!("at({})", until.with_timezone(&tz).format("%Y-%m-%dT%H:%M:%S")),
-            timezone: tz.name().to_string(),
-            target_arn: o.function_arn,
-            role_arn: o.role_arn,
-            input: serde_json::json!({"action": opposite, "environment": intent.environment.name}).to_string(),
-        };
-        if !intent.dry_run {
-            aws.put_one_time_schedule(&schedule).await.map_err(|e| {
-                Error::Aws(format!("cannot create the override schedule {}: {e}", schedule.name), e.kind)
-            })?;
+        let facts = observe_facts(ctx, &look.ready).await;
+        for (w, tasks) in &look.ready {
+            report.record_registration(&w.id, targets::registration(w, tasks, &facts, false), None);
         }
-        override_schedule = Some(OverrideReport {
-            name: schedule.name,
-            expression: schedule.expression,
-            timezone: schedule.timezone,
-            action: opposite,
-        });
     }
+    report
+}
 
-    let wait_until = deadline.checked_sub(settings.safety_margin).unwrap_or(deadline);
-    let mut report = Box::pin(crate::apply::run(aws, &intent, wait_until, settings)).await;
-    report.override_schedule = override_schedule;
+/// A real run: the override schedule first (if the action then fails, the environment still
+/// returns to its state at `until`), every service's calls, then the registration of running
+/// tasks.
+async fn run<A: Aws>(ctx: &Context<'_, A>, plan: &Plan, deadline: Instant) -> Result<Report, Error> {
+    let (aws, settings) = (ctx.aws, ctx.settings);
+    if let Some(o) = &plan.override_schedule {
+        apply::put_override(aws, o).await.map_err(|source| Error::Aws {
+            context: format!("cannot create the override schedule {}", o.name),
+            source,
+        })?;
+    }
+    let mut report = Report::planned(plan);
+    report.record_applied(apply::services(aws, plan, settings.concurrency).await);
+    if plan.registers {
+        let waiting = targets::waiting(plan, |id| failed(&report, id));
+        let wait_until = deadline.checked_sub(settings.safety_margin).unwrap_or(deadline);
+        register(ctx, &mut report, waiting, wait_until).await;
+    }
     Ok(report)
 }
 
-/// Where an override schedule points: this function, invoked with the scheduler's role.
-struct OverrideSettings {
-    function_arn: String,
-    role_arn: String,
+fn failed(report: &Report, id: &ServiceRef) -> bool {
+    report.services.iter().any(|s| s.cluster == id.cluster && s.service == id.service && s.outcome == Outcome::Failed)
 }
 
-impl OverrideSettings {
-    fn check(intent: &Intent<'_>, settings: &Settings) -> Result<Option<OverrideSettings>, Error> {
-        if intent.until.is_none() {
-            return Ok(None);
+fn ids(waiting: &[Waiting]) -> Vec<ServiceRef> {
+    waiting.iter().map(|w| w.id.clone()).collect()
+}
+
+/// Wait (until `wait_until`) for each service's tasks to be RUNNING, then register every running
+/// task in every target group of its service; services are registered as they settle.
+async fn register<A: Aws>(ctx: &Context<'_, A>, report: &mut Report, mut waiting: Vec<Waiting>, wait_until: Instant) {
+    let (aws, settings) = (ctx.aws, ctx.settings);
+    loop {
+        let observed = observe::tasks(aws, &ids(&waiting), settings.concurrency).await;
+        let last_look = Instant::now() + settings.poll_interval >= wait_until;
+        let look = targets::look(waiting, &observed, last_look);
+        for (id, failure) in look.unreadable {
+            report.record_failure(&id, failure);
         }
-        match (&settings.function_arn, &settings.scheduler_role_arn) {
-            (Some(function_arn), Some(role_arn)) => {
-                Ok(Some(OverrideSettings { function_arn: function_arn.clone(), role_arn: role_arn.clone() }))
+        if !look.ready.is_empty() {
+            let facts = observe_facts(ctx, &look.ready).await;
+            let facts = &facts;
+            let registered = stream::iter(look.ready.iter().map(|(w, tasks)| async move {
+                let planned = targets::registration(w, tasks, facts, true);
+                let results = apply::register(aws, &planned.wanted).await;
+                (w, planned, results)
+            }))
+            .buffer_unordered(settings.concurrency)
+            .collect::<Vec<_>>()
+            .await;
+            for (w, planned, results) in registered {
+                report.record_registration(&w.id, planned, Some(results));
             }
-            _ => Err(Error::InvalidInput(
-                "`until` needs ECS_COST_SAVER_FUNCTION_ARN and ECS_COST_SAVER_SCHEDULER_ROLE_ARN \
-                 (the Terraform module sets both)"
-                    .into(),
-            )),
+        }
+        if look.again.is_empty() {
+            return;
+        }
+        waiting = look.again;
+        tokio::time::sleep(settings.poll_interval).await;
+    }
+}
+
+/// The target facts of the ready services: their target groups' types and targets, and the EC2
+/// instances of their tasks' container instances.
+async fn observe_facts<A: Aws>(
+    ctx: &Context<'_, A>,
+    ready: &[(Waiting, Vec<crate::state::Task>)],
+) -> crate::state::TargetFacts {
+    let target_groups: BTreeSet<String> =
+        ready.iter().flat_map(|(w, _)| w.bindings.iter().map(|b| b.target_group_arn.clone())).collect();
+    let mut container_instances: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (w, tasks) in ready {
+        for arn in tasks.iter().filter_map(|t| t.container_instance_arn.clone()) {
+            container_instances.entry(w.id.cluster.clone()).or_default().insert(arn);
         }
     }
+    observe::targets(ctx.aws, &target_groups, &container_instances, ctx.settings.concurrency).await
+}
+
+/// A Fargate Spot (or EC2) task about to be stopped: out of all its target groups, now. The
+/// target groups known before anything is read go first, while the rest is read.
+async fn spot_task<A: Aws>(ctx: &Context<'_, A>, event: &TaskStateChange) -> Report {
+    let aws = ctx.aws;
+    let mut report = Report::new(Handled::SpotInterruption, String::new(), false);
+    let memory = spot_plan::Memory {
+        handled: ctx.warm.handled(&event.task_arn, event.version),
+        remembered: event
+            .service()
+            .and_then(|s| ctx.warm.bindings(&ServiceRef { cluster: event.cluster().to_string(), service: s.into() })),
+    };
+    let plan = match spot_plan::task(ctx.schedule, event, memory, std::time::Instant::now()) {
+        Ok(plan) => plan,
+        Err(reason) => {
+            report.skipped_reason = Some(reason);
+            return report;
+        }
+    };
+    report.environment = plan.environment.clone().unwrap_or_default();
+    let (early, reads) = tokio::join!(
+        apply::deregister(aws, plan.early.clone()),
+        observe::interrupted_task(aws, &plan.id, plan.known.is_none(), plan.instance_lookup.as_deref())
+    );
+    let reads = TaskReads { service: reads.0, instance: reads.1 };
+    if let Some(Ok(Some(state))) = &reads.service {
+        ctx.warm.remember_bindings(&plan.id, &spot_plan::service_bindings(state), std::time::Instant::now());
+    }
+    let (rest, rest_problems, note) = spot_plan::task_rest(&plan, &reads);
+    let (early, early_failures) = report::deregistrations(&plan.id, early);
+    let (more, more_failures) = report::deregistrations(&plan.id, apply::deregister(aws, rest).await);
+    report.targets = early.into_iter().chain(more).collect();
+    let problems = [plan.problems.clone(), early_failures, rest_problems, more_failures].concat();
+    report.notes.extend(note);
+    report.record_spot_service(&plan.id, problems);
+    if report.error().is_none() {
+        ctx.warm.mark_handled(&event.task_arn, event.version);
+    }
+    report
+}
+
+/// An EC2 Spot instance about to be reclaimed: DRAINING, and out of its instance target groups.
+async fn spot_instance<A: Aws>(ctx: &Context<'_, A>, event: &SpotWarning) -> Report {
+    let (aws, concurrency) = (ctx.aws, ctx.settings.concurrency);
+    let mut report = Report::new(Handled::SpotInstanceWarning, String::new(), false);
+    let clusters = spot_plan::clusters(ctx.schedule);
+    let found = observe::container_instance_of(aws, &clusters, &event.instance_id).await;
+    let (hits, mut problems) = match spot_plan::instance_hits(&event.instance_id, &clusters, found) {
+        Ok(hits) => (hits.found, hits.problems),
+        Err(reason) => {
+            report.skipped_reason = Some(reason);
+            return report;
+        }
+    };
+    for (cluster, ci) in hits {
+        let (drained, on_instance) =
+            tokio::join!(apply::drain(aws, &cluster, &ci), observe::on_instance(aws, &cluster, &ci));
+        match drained {
+            Ok(()) => report.notes.push(format!("container instance {ci} set to DRAINING")),
+            Err(e) => problems.push(crate::error::Failure::aws(&e, format!("cannot set {ci} to DRAINING: {e}"))),
+        }
+        problems.extend(on_instance.problems);
+        let groups = spot_plan::instance_target_groups(&on_instance.types);
+        let registered = observe::registered(aws, &groups, concurrency).await;
+        let (per_service, p) =
+            spot_plan::instance_targets(&cluster, &event.instance_id, &on_instance.services, &registered);
+        problems.extend(p);
+        for (id, targets) in per_service {
+            let (reports, failures) = report::deregistrations(&id, apply::deregister(aws, targets).await);
+            report.targets.extend(reports);
+            report.record_spot_service(&id, failures);
+        }
+    }
+    if !problems.is_empty() {
+        let id = ServiceRef { cluster: "-".into(), service: format!("instance {}", event.instance_id) };
+        report.record_spot_service(&id, problems);
+    }
+    report
 }

@@ -1,10 +1,11 @@
-//! The crate's errors. Input problems are never retryable; AWS errors are classified once,
-//! where they happen, before anything turns them into text.
+//! The crate's errors, as plain data: what went wrong with an invocation, how an AWS call failed
+//! (classified from the SDK's error in `aws/error.rs`, once, where it happened) and why one
+//! service or target failed. A failure keeps its kind and its AWS error to the report.
 
 use std::fmt;
+use std::sync::Arc;
 
-use aws_sdk_ecs::config::http::HttpResponse;
-use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
+use serde::Serialize;
 
 /// What went wrong with an invocation as a whole (per-service failures live in the report).
 #[derive(Debug, thiserror::Error)]
@@ -19,11 +20,16 @@ pub enum Error {
     #[error("{0}")]
     Schedule(#[from] crate::schedule::ScheduleError),
     /// An AWS call the whole invocation depends on failed; nothing was changed.
-    #[error("{0}")]
-    Aws(String, AwsErrorKind),
-    /// The report was produced, but at least one service failed.
+    #[error("{context}: {source}")]
+    Aws {
+        context: String,
+        #[source]
+        source: AwsError,
+    },
+    /// The report was produced, but at least one service failed. `retryable` when at least one
+    /// of the failures could go away on a later run.
     #[error("{failed} of {total} services failed: {summary}")]
-    ServicesFailed { failed: usize, total: usize, summary: String },
+    ServicesFailed { failed: usize, total: usize, summary: String, retryable: bool },
 }
 
 impl Error {
@@ -31,8 +37,8 @@ impl Error {
     /// only help for these.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::ServicesFailed { .. } => true,
-            Error::Aws(_, kind) => kind.is_retryable(),
+            Error::ServicesFailed { retryable, .. } => *retryable,
+            Error::Aws { source, .. } => source.kind.is_retryable(),
             _ => false,
         }
     }
@@ -43,50 +49,86 @@ impl Error {
             Error::InvalidInput(_) => "InvalidInput",
             Error::UnsupportedEvent(_) => "UnsupportedEvent",
             Error::Schedule(_) => "InvalidSchedule",
-            Error::ServicesFailed { .. } => "ServicesFailed",
-            Error::Aws(..) => "AwsError",
+            Error::ServicesFailed { retryable: true, .. } => "ServicesFailed",
+            Error::ServicesFailed { retryable: false, .. } => "ServicesFailedPermanently",
+            Error::Aws { .. } => "AwsError",
         }
     }
 }
 
-impl From<Error> for lambda_runtime::Diagnostic {
-    fn from(error: Error) -> Self {
-        lambda_runtime::Diagnostic { error_type: error.kind().to_string(), error_message: error.to_string() }
-    }
-}
-
-/// How an AWS call failed, decided from the SDK error before it becomes text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AwsErrorKind {
-    /// Rate limits and concurrent-update conflicts: the SDK already retried them (throttling
-    /// codes by its standard classifier; Application Auto Scaling's `ConcurrentUpdateException`
-    /// only through `aws::retry_concurrent_updates`); a later run will do.
+/// How something failed, in the report's words (`error_kind`, README "The report").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// A rate limit: the SDK already retried it; a later run will do.
     Throttled,
-    /// Timeouts, connection failures, 5xx.
-    Transient,
-    /// The cluster, service, target group… does not exist.
-    NotFound,
+    /// The credentials may not do this (or are not valid at all).
     AccessDenied,
-    /// The request itself was rejected (bad parameter, limit exceeded).
+    /// The cluster, service, target group… does not exist (or is being deleted).
+    NotFound,
+    /// The request or the configuration is wrong: a bad parameter, a limit, a bad snapshot tag.
     Invalid,
-    Other,
+    /// Another actor is changing the same resource (Application Auto Scaling's
+    /// `ConcurrentUpdateException`, an update in progress).
+    Conflict,
+    /// A connection failure, a 5xx, an unreadable answer.
+    Transient,
+    /// The call took longer than its timeout.
+    Timeout,
 }
 
-impl AwsErrorKind {
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 7] = [
+        ErrorKind::Throttled,
+        ErrorKind::AccessDenied,
+        ErrorKind::NotFound,
+        ErrorKind::Invalid,
+        ErrorKind::Conflict,
+        ErrorKind::Transient,
+        ErrorKind::Timeout,
+    ];
+
+    /// Whether the same call could succeed later without anyone changing anything.
     pub fn is_retryable(self) -> bool {
-        matches!(self, AwsErrorKind::Throttled | AwsErrorKind::Transient)
+        matches!(self, ErrorKind::Throttled | ErrorKind::Conflict | ErrorKind::Transient | ErrorKind::Timeout)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Throttled => "throttled",
+            ErrorKind::AccessDenied => "access_denied",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Transient => "transient",
+            ErrorKind::Timeout => "timeout",
+        }
     }
 }
 
-/// A failed AWS call: which operation, how it failed, and the service's own words.
-#[derive(Debug, thiserror::Error)]
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed AWS call: which operation, how it failed, and the service's own words. The SDK
+/// error stays attached as its source.
+#[derive(Debug, Clone)]
 pub struct AwsError {
     pub operation: &'static str,
-    pub kind: AwsErrorKind,
+    pub kind: ErrorKind,
+    /// The service's error code, e.g. `ThrottlingException`, `InvalidTarget`.
     pub code: Option<String>,
     pub message: String,
-    #[source]
-    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    pub(crate) source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl AwsError {
+    /// An error found in a successful response (e.g. DescribeServices `failures`).
+    pub fn in_response(operation: &'static str, kind: ErrorKind, message: String) -> Self {
+        AwsError { operation, kind, code: None, message, source: None }
+    }
 }
 
 impl fmt::Display for AwsError {
@@ -99,80 +141,53 @@ impl fmt::Display for AwsError {
     }
 }
 
-const THROTTLING_CODES: &[&str] = &[
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestLimitExceeded",
-    "TooManyRequestsException",
-    "ConcurrentUpdateException",
-    "ProvisionedThroughputExceededException",
-];
-
-impl AwsError {
-    /// Classify an SDK error. Generic over every operation's error type, so each adapter
-    /// call site is one `map_err`.
-    pub fn from_sdk<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    {
-        let (kind, code, message) = match &err {
-            SdkError::TimeoutError(_) => (AwsErrorKind::Transient, None, "request timed out".to_string()),
-            SdkError::DispatchFailure(d) => {
-                (AwsErrorKind::Transient, None, format!("could not reach the endpoint: {:?}", d.as_connector_error()))
-            }
-            SdkError::ServiceError(service) => {
-                let e = service.err();
-                let status = service.raw().status();
-                let code = e.code().map(str::to_string);
-                let message = match (e.message(), &code) {
-                    (Some(m), Some(_)) => m.to_string(),
-                    // Without the service's code or words (a bare 503 from a front end or a
-                    // proxy), the HTTP status is all there is to say what happened.
-                    (Some(m), None) => format!("{m} (HTTP {})", status.as_u16()),
-                    (None, _) => format!("no message (HTTP {})", status.as_u16()),
-                };
-                let kind = match classify_code(code.as_deref(), &message) {
-                    // A 5xx without a modeled code is transient whatever the body says.
-                    AwsErrorKind::Other if status.is_server_error() => AwsErrorKind::Transient,
-                    kind => kind,
-                };
-                (kind, code, message)
-            }
-            SdkError::ResponseError(response) => (
-                AwsErrorKind::Transient,
-                None,
-                format!("unreadable response from the service (HTTP {})", response.raw().status().as_u16()),
-            ),
-            other => (AwsErrorKind::Other, None, format!("{other}")),
-        };
-        AwsError { operation, kind, code, message, source: Some(Box::new(err)) }
-    }
-
-    /// An error found in a successful response (e.g. DescribeServices `failures`).
-    pub fn in_response(operation: &'static str, kind: AwsErrorKind, message: String) -> Self {
-        AwsError { operation, kind, code: None, message, source: None }
+impl std::error::Error for AwsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
-fn classify_code(code: Option<&str>, message: &str) -> AwsErrorKind {
-    let Some(code) = code else {
-        return AwsErrorKind::Other;
-    };
-    if THROTTLING_CODES.contains(&code) {
-        AwsErrorKind::Throttled
-    } else if code.ends_with("NotFoundException") || code.ends_with("NotFound") || code == "ObjectNotFoundException" {
-        AwsErrorKind::NotFound
-    } else if code.starts_with("AccessDenied") || code == "UnauthorizedOperation" {
-        AwsErrorKind::AccessDenied
-    } else if code == "ServerException" || code == "InternalFailure" || code == "ServiceUnavailable" {
-        AwsErrorKind::Transient
-    } else if code.starts_with("Invalid") || code.contains("Validation") || code.ends_with("LimitExceededException") {
-        AwsErrorKind::Invalid
-    } else if message.contains("Rate exceeded") {
-        AwsErrorKind::Throttled
-    } else {
-        AwsErrorKind::Other
+/// Equal when they say the same; the SDK error behind them is not compared.
+impl PartialEq for AwsError {
+    fn eq(&self, other: &Self) -> bool {
+        (self.operation, self.kind, &self.code, &self.message)
+            == (other.operation, other.kind, &other.code, &other.message)
+    }
+}
+
+impl Eq for AwsError {}
+
+/// Why one service (or one of its targets) failed: a stable kind, the words for people, and the
+/// AWS error behind it when there is one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    pub kind: ErrorKind,
+    pub message: String,
+    #[serde(skip)]
+    pub cause: Option<AwsError>,
+}
+
+impl Failure {
+    /// A failure decided without an AWS error (a bad snapshot tag, a service not ACTIVE…).
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Failure {
+        Failure { kind, message: message.into(), cause: None }
+    }
+
+    /// An AWS call's failure, told in `message`; its kind is the call's.
+    pub fn aws(error: &AwsError, message: impl Into<String>) -> Failure {
+        Failure { kind: error.kind, message: message.into(), cause: Some(error.clone()) }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause.as_ref().map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -181,54 +196,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_are_classified() {
-        assert_eq!(classify_code(Some("ThrottlingException"), ""), AwsErrorKind::Throttled);
-        assert_eq!(classify_code(Some("ConcurrentUpdateException"), ""), AwsErrorKind::Throttled);
-        assert_eq!(classify_code(Some("ServiceNotFoundException"), ""), AwsErrorKind::NotFound);
-        assert_eq!(classify_code(Some("ClusterNotFoundException"), ""), AwsErrorKind::NotFound);
-        assert_eq!(classify_code(Some("TargetGroupNotFound"), ""), AwsErrorKind::NotFound);
-        assert_eq!(classify_code(Some("AccessDeniedException"), ""), AwsErrorKind::AccessDenied);
-        assert_eq!(classify_code(Some("ServerException"), ""), AwsErrorKind::Transient);
-        assert_eq!(classify_code(Some("InvalidParameterException"), ""), AwsErrorKind::Invalid);
-        assert_eq!(classify_code(Some("ClientException"), "Rate exceeded"), AwsErrorKind::Throttled);
-        assert_eq!(classify_code(None, ""), AwsErrorKind::Other);
-    }
-
-    fn response(status: u16, body: &'static str) -> HttpResponse {
-        HttpResponse::new(status.try_into().unwrap(), aws_smithy_types::body::SdkBody::from(body))
-    }
-
-    fn service_error(code: Option<&str>, message: Option<&str>, status: u16) -> AwsError {
-        let mut meta = aws_sdk_ecs::error::ErrorMetadata::builder();
-        if let Some(c) = code {
-            meta = meta.code(c);
+    fn only_failures_that_can_pass_by_themselves_are_retryable() {
+        let retryable: Vec<&str> = ErrorKind::ALL.iter().filter(|k| k.is_retryable()).map(|k| k.as_str()).collect();
+        assert_eq!(retryable, ["throttled", "conflict", "transient", "timeout"]);
+        for kind in ErrorKind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
         }
-        if let Some(m) = message {
-            meta = meta.message(m);
-        }
-        let e = aws_sdk_ecs::operation::update_service::UpdateServiceError::generic(meta.build());
-        AwsError::from_sdk("UpdateService", SdkError::service_error(e, response(status, "")))
     }
 
     #[test]
-    fn an_error_without_the_service_s_words_names_the_http_status() {
-        let bare = service_error(None, None, 503);
-        assert_eq!(bare.to_string(), "UpdateService: no message (HTTP 503)");
-        assert_eq!(bare.kind, AwsErrorKind::Transient);
-        assert_eq!(service_error(None, Some("Bad Gateway"), 502).to_string(), "UpdateService: Bad Gateway (HTTP 502)");
-        assert_eq!(
-            service_error(Some("ServerException"), None, 500).to_string(),
-            "UpdateService: ServerException: no message (HTTP 500)"
-        );
-        // The service's own code and words say enough.
-        assert_eq!(
-            service_error(Some("ThrottlingException"), Some("Rate exceeded"), 400).to_string(),
-            "UpdateService: ThrottlingException: Rate exceeded"
-        );
-        let unreadable: SdkError<aws_sdk_ecs::operation::update_service::UpdateServiceError, HttpResponse> =
-            SdkError::response_error("not XML", response(503, "<html>"));
-        let unreadable = AwsError::from_sdk("DescribeTargetHealth", unreadable);
-        assert_eq!(unreadable.to_string(), "DescribeTargetHealth: unreadable response from the service (HTTP 503)");
-        assert_eq!(unreadable.kind, AwsErrorKind::Transient);
+    fn services_failed_says_whether_a_retry_can_help() {
+        let failed = |retryable| Error::ServicesFailed { failed: 1, total: 2, summary: "c/s: x".into(), retryable };
+        assert_eq!((failed(true).kind(), failed(true).is_retryable()), ("ServicesFailed", true));
+        assert_eq!((failed(false).kind(), failed(false).is_retryable()), ("ServicesFailedPermanently", false));
+    }
+
+    #[test]
+    fn a_failure_keeps_its_aws_error_as_source() {
+        use std::error::Error as _;
+        let aws = AwsError::in_response("DescribeServices", ErrorKind::NotFound, "MISSING".into());
+        let failure = Failure::aws(&aws, "service s not found");
+        assert_eq!(failure.kind, ErrorKind::NotFound);
+        assert_eq!(failure.source().unwrap().to_string(), "DescribeServices: MISSING");
     }
 }

@@ -1,14 +1,16 @@
-//! Typed inputs: everything the function can receive, parsed in two steps (what kind of input,
-//! then its fields) so every error names what was received and where.
+//! Typed inputs: everything the function can receive (README, "Payloads" and "Spot interruptions"), parsed in two steps (what
+//! kind of input, then its fields) so every error names what was received and where.
 
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::action::Action;
 use crate::error::Error;
+use crate::state::{Container, Task};
 use crate::text::{escaped, one_line};
 
-/// The invocation payload of DESIGN §3 (Scheduler input or a manual test event).
+/// The invocation payload (README, "Payloads"): a Scheduler input or a manual test event.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Payload {
@@ -25,51 +27,14 @@ pub struct Payload {
     pub scheduled: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    /// Save a snapshot, then scale the environment's services to zero.
-    Stop,
-    /// Restore the snapshot, then register running tasks in their target groups.
-    Start,
-    /// Only make sure running tasks are registered in their target groups.
-    Register,
-    /// Report the current state; change nothing.
-    Status,
-    /// Bring the environment to the state its crons say it should be in now.
-    Reconcile,
-    /// (Event, not a payload action) a Spot task interruption was handled.
-    #[serde(rename = "spot-interruption", skip_deserializing)]
-    SpotTask,
-    /// (Event, not a payload action) an EC2 Spot interruption warning was handled.
-    #[serde(rename = "spot-instance-warning", skip_deserializing)]
-    SpotInstance,
-}
-
-impl Action {
-    pub const NAMES: &[&str] = &["stop", "start", "register", "status", "reconcile"];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Stop => "stop",
-            Action::Start => "start",
-            Action::Register => "register",
-            Action::Status => "status",
-            Action::Reconcile => "reconcile",
-            Action::SpotTask => "spot-interruption",
-            Action::SpotInstance => "spot-instance-warning",
-        }
-    }
-}
-
 /// Everything the function accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     Payload(Payload),
     /// `aws.ecs` / `ECS Task State Change`.
-    TaskStateChange(Box<crate::spot::TaskStateChange>),
+    TaskStateChange(Box<TaskStateChange>),
     /// `aws.ec2` / `EC2 Spot Instance Interruption Warning`.
-    SpotWarning(crate::spot::SpotWarning),
+    SpotWarning(SpotWarning),
 }
 
 impl Input {
@@ -141,10 +106,122 @@ impl Input {
         })?;
         Ok(Input::Payload(payload))
     }
+}
 
-    /// Parse raw text (the CLI's `--payload` or `--event` file).
-    pub fn parse_str(text: &str) -> Result<Input, Error> {
-        Input::parse(json(text)?)
+/// The `detail` of an `ECS Task State Change` event (the fields this function reads).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskStateChange {
+    pub cluster_arn: String,
+    pub task_arn: String,
+    #[serde(default)]
+    pub group: Option<String>,
+    pub desired_status: String,
+    pub last_status: String,
+    #[serde(default)]
+    pub stop_code: Option<String>,
+    #[serde(default)]
+    pub stopped_reason: Option<String>,
+    pub version: u64,
+    #[serde(default)]
+    pub containers: Vec<EventContainer>,
+    #[serde(default)]
+    pub attachments: Vec<EventAttachment>,
+    #[serde(default)]
+    pub container_instance_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventContainer {
+    pub name: String,
+    #[serde(default)]
+    pub network_interfaces: Vec<EventNetworkInterface>,
+    #[serde(default)]
+    pub network_bindings: Vec<EventNetworkBinding>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventNetworkInterface {
+    #[serde(default)]
+    pub private_ipv4_address: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventNetworkBinding {
+    #[serde(default)]
+    pub container_port: Option<u16>,
+    #[serde(default)]
+    pub host_port: Option<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct EventAttachment {
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub details: Vec<EventDetail>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct EventDetail {
+    pub name: String,
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+/// The `detail` of an `EC2 Spot Instance Interruption Warning` event.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SpotWarning {
+    #[serde(rename = "instance-id")]
+    pub instance_id: String,
+    #[serde(default, rename = "instance-action")]
+    pub instance_action: Option<String>,
+}
+
+impl TaskStateChange {
+    /// The cluster's name (the event carries its ARN).
+    pub fn cluster(&self) -> &str {
+        self.cluster_arn.rsplit('/').next().unwrap_or(&self.cluster_arn)
+    }
+
+    /// The service the task belongs to (`group` is `service:NAME`).
+    pub fn service(&self) -> Option<&str> {
+        self.group.as_deref()?.strip_prefix("service:")
+    }
+
+    /// The task as the rest of the crate sees it.
+    pub fn task(&self) -> Task {
+        let eni = self
+            .attachments
+            .iter()
+            .filter(|a| a.kind.as_deref().is_none_or(|k| k.eq_ignore_ascii_case("eni")))
+            .flat_map(|a| &a.details)
+            .find(|d| d.name == "privateIPv4Address")
+            .and_then(|d| d.value.clone());
+        let container_ip =
+            self.containers.iter().flat_map(|c| &c.network_interfaces).find_map(|n| n.private_ipv4_address.clone());
+        Task {
+            arn: self.task_arn.clone(),
+            group: self.group.clone(),
+            last_status: self.last_status.clone(),
+            private_ip: eni.or(container_ip),
+            container_instance_arn: self.container_instance_arn.clone(),
+            containers: self
+                .containers
+                .iter()
+                .map(|c| Container {
+                    name: c.name.clone(),
+                    bindings: c
+                        .network_bindings
+                        .iter()
+                        .filter_map(|b| Some((b.container_port?, b.host_port?)))
+                        .collect(),
+                })
+                .collect(),
+        }
     }
 }
 
@@ -342,7 +419,7 @@ mod tests {
     #[test]
     fn malformed_json() {
         assert_eq!(
-            Input::parse_str("{\"action\": \"stop\",").unwrap_err().to_string(),
+            json("{\"action\": \"stop\",").and_then(Input::parse).unwrap_err().to_string(),
             "the input is not valid JSON: EOF while parsing a value at line 1 column 18"
         );
     }

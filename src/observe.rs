@@ -1,5 +1,6 @@
-//! Batched reads: the current state of an environment's services, their tasks and target
-//! groups, in as few sequential round trips as the APIs allow. No decisions.
+//! Batched reads: the current state of an environment's services, their tasks and target groups,
+//! the container instances of a Spot warning, in as few sequential round trips as the APIs
+//! allow. Every read's own result is handed on (errors included) for the planner to judge.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -7,15 +8,13 @@ use futures_util::stream::{self, StreamExt};
 
 use crate::aws::{
     DESCRIBE_SCALABLE_TARGETS_BATCH, DESCRIBE_SERVICES_BATCH, DESCRIBE_TARGET_GROUPS_BATCH, DESCRIBE_TASKS_BATCH,
-    ScalableTargets, Services, TargetGroups, Tasks, resource_id,
+    ScalableTargets, Schedules, Services, TargetGroups, Tasks, resource_id,
 };
-use crate::error::{AwsError, AwsErrorKind};
-use crate::plan::TargetFacts;
+use crate::error::{AwsError, ErrorKind};
 use crate::schedule::ServiceRef;
-use crate::state::{ServiceState, TargetType, Task};
-
-/// Per service: its state, or why it could not be read.
-pub type ServiceStates = HashMap<ServiceRef, Result<ServiceState, String>>;
+use crate::state::{
+    Capacity, ObservedService, ObservedTasks, RegisteredTarget, ServiceState, TargetFacts, TargetType, Task, Unread,
+};
 
 /// Services grouped by cluster, clusters in a stable order.
 fn by_cluster<'a>(ids: impl IntoIterator<Item = &'a ServiceRef>) -> BTreeMap<&'a str, Vec<&'a ServiceRef>> {
@@ -26,14 +25,23 @@ fn by_cluster<'a>(ids: impl IntoIterator<Item = &'a ServiceRef>) -> BTreeMap<&'a
     clusters
 }
 
+/// The expression of the schedule `name` in `group`, if it still exists (GetSchedule).
+pub async fn pending_schedule<A: Schedules>(aws: &A, group: &str, name: &str) -> Result<Option<String>, AwsError> {
+    aws.schedule_expression(group, name).await
+}
+
 /// DescribeServices (10 per call, tags included) and DescribeScalableTargets (50 per call),
 /// all batches concurrently: one round trip for up to `concurrency` batches.
-pub async fn services<A: Services + ScalableTargets>(aws: &A, ids: &[ServiceRef], concurrency: usize) -> ServiceStates {
+pub async fn services<A: Services + ScalableTargets>(
+    aws: &A,
+    ids: &[ServiceRef],
+    concurrency: usize,
+) -> HashMap<ServiceRef, ObservedService> {
     let clusters = by_cluster(ids);
     let describe = stream::iter(clusters.iter().flat_map(|(cluster, ids)| {
         ids.chunks(DESCRIBE_SERVICES_BATCH).map(move |chunk| async move {
             let names: Vec<String> = chunk.iter().map(|id| id.service.clone()).collect();
-            (*cluster, chunk, aws.describe_services(cluster, &names).await)
+            (chunk, aws.describe_services(cluster, &names).await)
         })
     }))
     .buffer_unordered(concurrency)
@@ -50,81 +58,82 @@ pub async fn services<A: Services + ScalableTargets>(aws: &A, ids: &[ServiceRef]
 
     let (described, capacities) = futures_util::join!(describe, capacities);
 
-    let mut capacity = HashMap::new();
-    let mut capacity_errors = HashMap::new();
+    let mut capacity: HashMap<String, Result<Option<Capacity>, AwsError>> = HashMap::new();
     for (chunk, result) in capacities {
         match result {
-            Ok(found) => capacity.extend(found),
-            Err(e) => capacity_errors.extend(chunk.iter().map(|rid| (rid.clone(), e.to_string()))),
+            Ok(found) => {
+                let found: HashMap<String, Capacity> = found.into_iter().collect();
+                capacity.extend(chunk.iter().map(|rid| (rid.clone(), Ok(found.get(rid).copied()))));
+            }
+            Err(e) => capacity.extend(chunk.iter().map(|rid| (rid.clone(), Err(e.clone())))),
         }
     }
 
-    let mut states = ServiceStates::new();
-    for (cluster, chunk, result) in described {
-        match result {
+    let mut observed = HashMap::new();
+    for (chunk, result) in described {
+        let (mut found, missing): (HashMap<String, ServiceState>, HashMap<String, String>) = match result {
+            Ok(d) => (d.found.into_iter().collect(), d.missing.into_iter().collect()),
             Err(e) => {
-                let why = describe_error(cluster, &e);
-                states.extend(chunk.iter().map(|id| ((*id).clone(), Err(why.clone()))));
-            }
-            Ok(d) => {
-                let mut found: HashMap<String, ServiceState> = d.found.into_iter().collect();
-                let missing: HashMap<String, String> = d.missing.into_iter().collect();
                 for id in chunk {
-                    let state = match found.remove(&id.service) {
-                        Some(mut state) => {
-                            let rid = resource_id(&id.cluster, &id.service);
-                            match capacity_errors.get(&rid) {
-                                Some(e) => Err(e.clone()),
-                                None => {
-                                    state.capacity = capacity.get(&rid).copied();
-                                    Ok(state)
-                                }
-                            }
-                        }
-                        None => Err(format!(
-                            "service {} not found in cluster {} (DescribeServices: {})",
-                            id.service,
-                            id.cluster,
-                            missing.get(&id.service).map(String::as_str).unwrap_or("MISSING")
-                        )),
-                    };
-                    states.insert((*id).clone(), state);
+                    let capacity = capacity.remove(&resource_id(&id.cluster, &id.service)).unwrap_or(Ok(None));
+                    observed
+                        .insert((*id).clone(), ObservedService { service: Err(Unread::Failed(e.clone())), capacity });
                 }
+                continue;
             }
+        };
+        for id in chunk {
+            let service = found
+                .remove(&id.service)
+                .ok_or_else(|| Unread::Missing(missing.get(&id.service).cloned().unwrap_or_else(|| "MISSING".into())));
+            let capacity = capacity.remove(&resource_id(&id.cluster, &id.service)).unwrap_or(Ok(None));
+            observed.insert((*id).clone(), ObservedService { service, capacity });
         }
     }
-    states
+    observed
 }
 
-fn describe_error(cluster: &str, e: &AwsError) -> String {
-    if e.kind == AwsErrorKind::NotFound {
-        format!("cluster {cluster} not found in this account and region ({e})")
+/// One service read again, with its scalable target's min/max when `capacity` (DescribeServices,
+/// then DescribeScalableTargets).
+pub async fn service_again<A: Services + ScalableTargets>(
+    aws: &A,
+    id: &ServiceRef,
+    capacity: bool,
+) -> Result<ServiceState, AwsError> {
+    let rid = resource_id(&id.cluster, &id.service);
+    let capacity = if capacity {
+        aws.describe_capacities(std::slice::from_ref(&rid)).await?.into_iter().find(|(r, _)| *r == rid)
     } else {
-        e.to_string()
-    }
+        None
+    };
+    let described = aws.describe_services(&id.cluster, std::slice::from_ref(&id.service)).await?;
+    let Some((_, mut state)) = described.found.into_iter().find(|(name, _)| *name == id.service) else {
+        let why = described.missing.first().map_or("not found", |(_, reason)| reason.as_str()).to_string();
+        return Err(AwsError::in_response("DescribeServices", ErrorKind::NotFound, why));
+    };
+    state.capacity = capacity.map(|(_, c)| c);
+    Ok(state)
 }
 
-/// Per service: its tasks whose desired status is RUNNING, or why they could not be read.
-pub type ServiceTasks = HashMap<ServiceRef, Result<Vec<Task>, String>>;
-
-/// ListTasks per service, then DescribeTasks (100 per call) for each cluster's tasks together.
-/// Tasks are matched to services by their `group` (`service:NAME`), not by the list they came
-/// from.
-pub async fn tasks<A: Tasks>(aws: &A, ids: &[ServiceRef], concurrency: usize) -> ServiceTasks {
-    let clusters = by_cluster(ids);
+/// ListTasks per service, then DescribeTasks (100 per call) for each cluster's listed tasks
+/// together.
+pub async fn tasks<A: Tasks>(aws: &A, ids: &[ServiceRef], concurrency: usize) -> ObservedTasks {
     let listed =
         stream::iter(ids.iter().map(|id| async move { (id, aws.list_running_tasks(&id.cluster, &id.service).await) }))
             .buffer_unordered(concurrency)
             .collect::<Vec<_>>()
             .await;
 
-    let mut result = ServiceTasks::new();
+    let mut observed = ObservedTasks::default();
     let mut arns_by_cluster: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for id in ids {
+        arns_by_cluster.entry(id.cluster.as_str()).or_default();
+    }
     for (id, listed) in listed {
         match listed {
             Ok(arns) => arns_by_cluster.entry(id.cluster.as_str()).or_default().extend(arns),
             Err(e) => {
-                result.insert(id.clone(), Err(e.to_string()));
+                observed.list_failures.insert(id.clone(), e);
             }
         }
     }
@@ -132,7 +141,7 @@ pub async fn tasks<A: Tasks>(aws: &A, ids: &[ServiceRef], concurrency: usize) ->
     let described = stream::iter(arns_by_cluster.iter().flat_map(|(cluster, arns)| {
         let arns: Vec<String> = arns.iter().cloned().collect();
         arns.chunks(DESCRIBE_TASKS_BATCH)
-            .map(|c| c.to_vec())
+            .map(<[String]>::to_vec)
             .collect::<Vec<_>>()
             .into_iter()
             .map(move |chunk| async move { (*cluster, aws.describe_tasks(cluster, &chunk).await) })
@@ -141,48 +150,29 @@ pub async fn tasks<A: Tasks>(aws: &A, ids: &[ServiceRef], concurrency: usize) ->
     .collect::<Vec<_>>()
     .await;
 
-    let mut by_group: HashMap<(&str, String), Vec<Task>> = HashMap::new();
-    let mut cluster_errors: HashMap<&str, String> = HashMap::new();
+    for cluster in arns_by_cluster.keys() {
+        observed.clusters.insert(cluster.to_string(), Ok(Vec::new()));
+    }
     for (cluster, described) in described {
-        match described {
-            Ok(tasks) => {
-                for task in tasks {
-                    if let Some(group) = task.group.clone() {
-                        by_group.entry((cluster, group)).or_default().push(task);
-                    }
-                }
-            }
-            Err(e) => {
-                cluster_errors.insert(cluster, e.to_string());
-            }
+        let entry = observed.clusters.entry(cluster.to_string()).or_insert_with(|| Ok(Vec::new()));
+        match (described, entry) {
+            (Ok(tasks), Ok(all)) => all.extend(tasks),
+            (Err(e), entry) => *entry = Err(e),
+            (Ok(_), Err(_)) => {}
         }
     }
-    for (cluster, ids) in clusters {
-        for id in ids {
-            if result.contains_key(id) {
-                continue;
-            }
-            let tasks = match cluster_errors.get(cluster) {
-                Some(e) => Err(e.clone()),
-                None => Ok(by_group.remove(&(cluster, format!("service:{}", id.service))).unwrap_or_default()),
-            };
-            result.insert(id.clone(), tasks);
-        }
-    }
-    result
+    observed
 }
 
-/// Target types, registered targets and EC2 instance ids for the given target groups and
-/// container instances. Errors are per target group (or per cluster for instances).
+/// Target types and registered targets of the given target groups, and the EC2 instance ids of
+/// the given container instances (per cluster).
 pub async fn targets<A: TargetGroups + Tasks>(
     aws: &A,
     target_groups: &BTreeSet<String>,
     container_instances: &BTreeMap<String, BTreeSet<String>>,
     concurrency: usize,
-) -> (TargetFacts, HashMap<String, String>) {
+) -> TargetFacts {
     let mut facts = TargetFacts::default();
-    let mut errors = HashMap::new();
-
     let arns: Vec<String> = target_groups.iter().cloned().collect();
     let typed = stream::iter(
         arns.chunks(DESCRIBE_TARGET_GROUPS_BATCH).map(|chunk| async move { describe_types(aws, chunk).await }),
@@ -191,69 +181,148 @@ pub async fn targets<A: TargetGroups + Tasks>(
     .collect::<Vec<_>>();
     let instances = stream::iter(container_instances.iter().flat_map(|(cluster, arns)| {
         let arns: Vec<String> = arns.iter().cloned().collect();
-        arns.chunks(DESCRIBE_TASKS_BATCH)
-            .map(|c| c.to_vec())
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map(move |chunk| async move { (cluster, aws.describe_container_instances(cluster, &chunk).await) })
+        arns.chunks(DESCRIBE_TASKS_BATCH).map(<[String]>::to_vec).collect::<Vec<_>>().into_iter().map(
+            move |chunk| async move {
+                let result = aws.describe_container_instances(cluster, &chunk).await;
+                (chunk, result)
+            },
+        )
     }))
     .buffer_unordered(concurrency)
     .collect::<Vec<_>>();
     let (typed, instances) = futures_util::join!(typed, instances);
 
-    for (types, errs) in typed {
+    for types in typed {
         facts.types.extend(types);
-        errors.extend(errs);
     }
-    for (cluster, result) in instances {
+    for (chunk, result) in instances {
         match result {
             Ok(pairs) => facts.instances.extend(pairs),
-            Err(e) => {
-                errors.insert(format!("container instances of {cluster}"), e.to_string());
-            }
+            Err(e) => facts.instance_failures.extend(chunk.into_iter().map(|arn| (arn, e.clone()))),
         }
     }
+    let typed: Vec<String> =
+        facts.types.iter().filter(|(_, t)| t.is_ok()).map(|(arn, _)| arn.clone()).collect::<Vec<_>>();
+    facts.registered = registered(aws, &typed, concurrency).await;
+    facts
+}
 
-    let wanted: Vec<&String> =
-        facts.types.iter().filter(|(_, t)| **t != TargetType::Other).map(|(arn, _)| arn).collect();
-    let registered =
-        stream::iter(wanted.into_iter().map(|arn| async move { (arn.clone(), aws.registered_targets(arn).await) }))
-            .buffer_unordered(concurrency)
-            .collect::<Vec<_>>()
-            .await;
-    for (arn, result) in registered {
-        match result {
-            Ok(targets) => {
-                facts.registered.insert(arn, targets.into_iter().collect());
-            }
-            Err(e) => {
-                facts.types.remove(&arn);
-                errors.insert(arn, e.to_string());
-            }
-        }
-    }
-    (facts, errors)
+/// DescribeTargetHealth of each target group.
+pub async fn registered<A: TargetGroups>(
+    aws: &A,
+    target_groups: &[String],
+    concurrency: usize,
+) -> HashMap<String, Result<Vec<RegisteredTarget>, AwsError>> {
+    stream::iter(target_groups.iter().map(|arn| async move { (arn.clone(), aws.registered_targets(arn).await) }))
+        .buffer_unordered(concurrency)
+        .collect()
+        .await
 }
 
 /// DescribeTargetGroups for a batch; when one ARN of the batch is gone the whole call fails,
-/// so then ask one by one to tell which.
-async fn describe_types<A: TargetGroups>(
-    aws: &A,
-    chunk: &[String],
-) -> (Vec<(String, TargetType)>, Vec<(String, String)>) {
+/// so then ask one by one to tell which. A target group missing from an answer is left out.
+async fn describe_types<A: TargetGroups>(aws: &A, chunk: &[String]) -> Vec<(String, Result<TargetType, AwsError>)> {
     match aws.describe_target_types(chunk).await {
-        Ok(types) => (types, Vec::new()),
-        Err(e) if e.kind == AwsErrorKind::NotFound && chunk.len() > 1 => {
+        Ok(types) => types.into_iter().map(|(arn, t)| (arn, Ok(t))).collect(),
+        Err(e) if e.kind == ErrorKind::NotFound && chunk.len() > 1 => {
             let mut types = Vec::new();
-            let mut errors = Vec::new();
             for arn in chunk {
                 match aws.describe_target_types(std::slice::from_ref(arn)).await {
-                    Ok(t) => types.extend(t),
-                    Err(e) => errors.push((arn.clone(), e.to_string())),
+                    Ok(t) => types.extend(t.into_iter().map(|(arn, t)| (arn, Ok(t)))),
+                    Err(e) => types.push((arn.clone(), Err(e))),
                 }
             }
-            (types, errors)
+            types
         }
-        Err(e) => (Vec::new(), chunk.iter().map(|arn| (arn.clone(), e.to_string())).collect()),
+        Err(e) => chunk.iter().map(|arn| (arn.clone(), Err(e.clone()))).collect(),
     }
+}
+
+// ---- Spot ----
+
+/// DescribeServices of one service and, when asked, DescribeContainerInstances of one container
+/// instance, side by side.
+pub async fn interrupted_task<A: Services + Tasks>(
+    aws: &A,
+    id: &ServiceRef,
+    describe_service: bool,
+    container_instance: Option<&str>,
+) -> (Option<Result<Option<ServiceState>, AwsError>>, Option<Result<Vec<(String, String)>, AwsError>>) {
+    let service = async {
+        if !describe_service {
+            return None;
+        }
+        let described = aws.describe_services(&id.cluster, std::slice::from_ref(&id.service)).await;
+        Some(described.map(|d| d.found.into_iter().next().map(|(_, s)| s)))
+    };
+    let instance = async {
+        let ci = container_instance?;
+        Some(aws.describe_container_instances(&id.cluster, &[ci.to_string()]).await)
+    };
+    futures_util::join!(service, instance)
+}
+
+/// ListContainerInstances (`ec2InstanceId == …`) in each cluster, side by side.
+pub async fn container_instance_of<'a, A: Tasks>(
+    aws: &A,
+    clusters: &[&'a str],
+    instance_id: &str,
+) -> Vec<(&'a str, Result<Option<String>, AwsError>)> {
+    futures_util::future::join_all(
+        clusters.iter().map(|c| async move { (*c, aws.find_container_instance(c, instance_id).await) }),
+    )
+    .await
+}
+
+/// What runs on one container instance: its tasks, the services they belong to (by `group`),
+/// and the types of those services' target groups.
+#[derive(Debug, Default)]
+pub struct OnInstance {
+    pub problems: Vec<crate::error::Failure>,
+    pub services: Vec<(String, ServiceState)>,
+    pub types: HashMap<String, TargetType>,
+}
+
+/// ListTasks on the instance, DescribeTasks, DescribeServices of their services, and
+/// DescribeTargetGroups of those services' target groups, each batch in turn.
+pub async fn on_instance<A: Tasks + Services + TargetGroups>(aws: &A, cluster: &str, ci: &str) -> OnInstance {
+    use crate::error::Failure;
+    let mut found = OnInstance::default();
+    let arns = match aws.list_tasks_on_instance(cluster, ci).await {
+        Ok(arns) => arns,
+        Err(e) => {
+            found.problems.push(Failure::aws(&e, format!("cannot list the tasks on {ci}: {e}")));
+            return found;
+        }
+    };
+    let mut names = BTreeSet::new();
+    for chunk in arns.chunks(DESCRIBE_TASKS_BATCH) {
+        match aws.describe_tasks(cluster, chunk).await {
+            Ok(tasks) => names.extend(tasks.iter().filter_map(Task::service_name).map(str::to_string)),
+            Err(e) => found.problems.push(Failure::aws(&e, format!("cannot describe the tasks on {ci}: {e}"))),
+        }
+    }
+    let names: Vec<String> = names.into_iter().collect();
+    for chunk in names.chunks(DESCRIBE_SERVICES_BATCH) {
+        match aws.describe_services(cluster, chunk).await {
+            Ok(d) => found.services.extend(d.found),
+            Err(e) => {
+                found.problems.push(Failure::aws(&e, format!("cannot describe services {}: {e}", chunk.join(", "))))
+            }
+        }
+    }
+    let tgs: BTreeSet<String> = found
+        .services
+        .iter()
+        .flat_map(|(_, s)| s.load_balancers.iter().chain(&s.task_set_load_balancers))
+        .map(|b| b.target_group_arn.clone())
+        .collect();
+    let tgs: Vec<String> = tgs.into_iter().collect();
+    for chunk in tgs.chunks(DESCRIBE_TARGET_GROUPS_BATCH) {
+        match aws.describe_target_types(chunk).await {
+            Ok(t) => found.types.extend(t),
+            Err(e) => found.problems.push(Failure::aws(&e, format!("cannot describe target groups: {e}"))),
+        }
+    }
+    found
 }

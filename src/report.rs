@@ -1,16 +1,50 @@
-//! The report every invocation returns and logs (DESIGN §5): JSON for machines, text for people.
+//! The report every invocation returns and logs (README, "The report"): JSON for machines, text for people.
+//! Built from the plan, then from what applying it did; a dry run's report is its plan.
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
-use crate::event::Action;
-use crate::plan::{Counts, Snapshot};
-use crate::state::Target;
+use crate::action::Action;
+use crate::apply::{Applied, Registered};
+use crate::error::{Error, ErrorKind, Failure};
+use crate::intent::EnvironmentIntent;
+use crate::plan::targets::ServiceRegistration;
+use crate::plan::{Counts, Decision, Plan, Planned, Step};
+use crate::schedule::ServiceRef;
+use crate::state::{Snapshot, Target};
+
+pub use crate::state::TargetChange;
+
+/// What an invocation handled: a payload's action, or a Spot event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    Payload(Action),
+    /// An ECS task state change (a Spot task interruption).
+    SpotInterruption,
+    /// An EC2 Spot instance interruption warning.
+    SpotInstanceWarning,
+}
+
+impl Handled {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Handled::Payload(action) => action.as_str(),
+            Handled::SpotInterruption => "spot-interruption",
+            Handled::SpotInstanceWarning => "spot-instance-warning",
+        }
+    }
+}
+
+impl Serialize for Handled {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
-    pub action: Action,
+    pub action: Handled,
     pub environment: String,
     pub dry_run: bool,
     pub services: Vec<ServiceReport>,
@@ -70,9 +104,16 @@ pub struct ServiceReport {
     /// Why a service was skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// Why a service failed.
+    /// Why a service failed (every failure, first first).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// How it failed: the first failure's kind, or the first retryable one's (a retry can still
+    /// fix that part).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<ErrorKind>,
+    /// The failures behind `error`, with their AWS errors.
+    #[serde(skip)]
+    pub failures: Vec<Failure>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     /// Tasks that were not RUNNING when the wait for them ended (`id (STATUS)`).
@@ -92,31 +133,26 @@ impl ServiceReport {
             snapshot: None,
             reason: None,
             error: None,
+            error_kind: None,
+            failures: Vec::new(),
             notes: Vec::new(),
             tasks_not_running: Vec::new(),
         }
     }
 
     /// Record a failure; earlier failures stay first.
-    pub fn fail(&mut self, error: String) {
+    pub fn fail(&mut self, failure: Failure) {
         self.outcome = Outcome::Failed;
         self.error = Some(match self.error.take() {
-            Some(first) => format!("{first}; {error}"),
-            None => error,
+            Some(first) => format!("{first}; {}", failure.message),
+            None => failure.message.clone(),
         });
+        self.error_kind = match self.error_kind {
+            Some(kind) if kind.is_retryable() || !failure.kind.is_retryable() => Some(kind),
+            _ => Some(failure.kind),
+        };
+        self.failures.push(failure);
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TargetChange {
-    Registered,
-    WouldRegister,
-    Failed,
-    Deregistered,
-    /// Deregistration found the target already gone: done.
-    NotRegistered,
-    DeregisterFailed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -130,9 +166,24 @@ pub struct TargetReport {
 }
 
 impl Report {
+    /// A report of `handled` with no services yet.
+    pub fn new(action: Handled, environment: String, dry_run: bool) -> Report {
+        Report {
+            action,
+            environment,
+            dry_run,
+            services: Vec::new(),
+            targets: Vec::new(),
+            skipped_reason: None,
+            notes: Vec::new(),
+            override_schedule: None,
+        }
+    }
+
     /// Nothing was done for `reason` (a holiday, a pending override, a manual-only schedule).
-    pub fn skipped(intent: &crate::dispatch::Intent<'_>, reason: String) -> Report {
-        let services = intent
+    pub fn skipped(intent: &EnvironmentIntent<'_>, reason: String) -> Report {
+        let mut report = Report::new(Handled::Payload(intent.action), intent.environment.name.clone(), intent.dry_run);
+        report.services = intent
             .environment
             .services
             .iter()
@@ -142,15 +193,90 @@ impl Report {
                 s
             })
             .collect();
-        Report {
-            action: intent.action,
-            environment: intent.environment.name.clone(),
-            dry_run: intent.dry_run,
-            services,
-            targets: Vec::new(),
-            skipped_reason: Some(reason),
-            notes: intent.notes.clone(),
-            override_schedule: None,
+        report.skipped_reason = Some(reason);
+        report.notes = intent.notes.clone();
+        report
+    }
+
+    /// What `plan` will do, as a report: every service's outcome, counts and calls as planned.
+    /// A dry run returns this; a real run goes on to record what happened.
+    pub fn planned(plan: &Plan) -> Report {
+        let mut report = Report::new(Handled::Payload(plan.action), plan.environment.clone(), plan.dry_run);
+        report.notes = plan.notes.clone();
+        report.override_schedule = plan.override_schedule.as_ref().map(|o| OverrideReport {
+            name: o.name.clone(),
+            expression: o.expression.clone(),
+            timezone: o.timezone.clone(),
+            action: if plan.action == Action::Start { Action::Stop } else { Action::Start },
+        });
+        report.services = plan.services.iter().map(service_planned).collect();
+        report
+    }
+
+    fn service_mut(&mut self, id: &ServiceRef) -> Option<&mut ServiceReport> {
+        self.services.iter_mut().find(|s| s.cluster == id.cluster && s.service == id.service)
+    }
+
+    /// What each service's program did: the calls made replace the calls planned.
+    pub fn record_applied(&mut self, applied: Vec<(ServiceRef, Applied)>) {
+        for (id, applied) in applied {
+            let Some(report) = self.service_mut(&id) else { continue };
+            report.actions = applied.done;
+            if let Some(failure) = applied.failure {
+                report.after = None;
+                report.fail(failure);
+            }
+        }
+    }
+
+    /// A service's registration: its targets (`registered` by target group, or in a dry run
+    /// `None`: what would be), problems, notes and tasks not running.
+    pub fn record_registration(
+        &mut self,
+        id: &ServiceRef,
+        planned: ServiceRegistration,
+        registered: Option<Registered>,
+    ) {
+        let mut targets = Vec::new();
+        let mut problems = planned.problems;
+        let results = match registered {
+            Some(results) => results,
+            None => planned.wanted.into_iter().map(|(tg, t)| (tg, t, Ok(()))).collect(),
+        };
+        for (tg, group_targets, result) in results {
+            let change = match (&result, self.dry_run) {
+                (Err(e), _) => {
+                    problems.push(Failure::aws(e, format!("registering in {tg} failed: {e}")));
+                    TargetChange::Failed
+                }
+                (Ok(()), true) => TargetChange::WouldRegister,
+                (Ok(()), false) => TargetChange::Registered,
+            };
+            targets.extend(group_targets.into_iter().map(|target| TargetReport {
+                cluster: id.cluster.clone(),
+                service: id.service.clone(),
+                target_group: tg.clone(),
+                target,
+                change,
+            }));
+        }
+        if let Some(report) = self.service_mut(id) {
+            if targets.iter().any(|t| t.change != TargetChange::Failed) && report.outcome == Outcome::Unchanged {
+                report.outcome = Outcome::Changed;
+            }
+            for p in problems {
+                report.fail(p);
+            }
+            report.notes.extend(planned.notes);
+            report.tasks_not_running = planned.not_running;
+        }
+        self.targets.extend(targets);
+    }
+
+    /// A service whose tasks could not be read for registration.
+    pub fn record_failure(&mut self, id: &ServiceRef, failure: Failure) {
+        if let Some(report) = self.service_mut(id) {
+            report.fail(failure);
         }
     }
 
@@ -163,19 +289,86 @@ impl Report {
         serde_json::to_string(self).expect("a report always serializes")
     }
 
-    /// The error the invocation returns after the report is logged, if any service failed.
-    pub fn error(&self) -> Option<crate::error::Error> {
-        let failed: Vec<String> = self
-            .services
+    /// The error the invocation returns after the report is logged, if any service failed:
+    /// retryable when at least one of the failures is.
+    pub fn error(&self) -> Option<Error> {
+        let failed: Vec<&ServiceReport> = self.services.iter().filter(|s| s.outcome == Outcome::Failed).collect();
+        let summary: Vec<String> = failed
             .iter()
-            .filter(|s| s.outcome == Outcome::Failed)
             .map(|s| format!("{}/{}: {}", s.cluster, s.service, s.error.as_deref().unwrap_or("failed")))
             .collect();
-        (!failed.is_empty()).then(|| crate::error::Error::ServicesFailed {
+        (!failed.is_empty()).then(|| Error::ServicesFailed {
             failed: failed.len(),
             total: self.services.len(),
-            summary: failed.join("; "),
+            summary: summary.join("; "),
+            retryable: failed.iter().any(|s| s.error_kind.is_some_and(ErrorKind::is_retryable)),
         })
+    }
+}
+
+/// One service's line of a plan's report.
+fn service_planned(planned: &Planned) -> ServiceReport {
+    let id = planned.id();
+    let mut report = ServiceReport::new(&id.cluster, &id.service, Outcome::Unchanged);
+    match planned {
+        Planned::Unread { failure, .. } => report.fail(failure.clone()),
+        Planned::Service(plan) => {
+            report.before = Some(plan.before);
+            report.after = Some(plan.after);
+            report.notes = plan.notes.clone();
+            report.snapshot = plan.snapshot;
+            match &plan.decision {
+                Decision::Unchanged => {}
+                Decision::Fail(failure) => {
+                    report.after = None;
+                    report.fail(failure.clone());
+                }
+                Decision::Change(steps) => {
+                    report.outcome = Outcome::Changed;
+                    report.actions = steps.iter().map(Step::to_string).collect();
+                }
+            }
+        }
+    }
+    report
+}
+
+/// The reports of a Spot event's targets, and the failures among them.
+pub fn deregistrations(
+    id: &ServiceRef,
+    results: Vec<((String, Target), Result<(), crate::error::AwsError>)>,
+) -> (Vec<TargetReport>, Vec<Failure>) {
+    let mut failures = Vec::new();
+    let reports = results
+        .into_iter()
+        .map(|((tg, target), result)| {
+            let change = crate::plan::spot::deregistered(&result);
+            if let (TargetChange::DeregisterFailed, Err(e)) = (change, &result) {
+                tracing::error!(target_group = %tg, id = %target.id, port = target.port, error = %e, "deregistration failed");
+                failures.push(Failure::aws(e, format!("{}:{} in {tg}: {e}", target.id, target.port)));
+            }
+            TargetReport { cluster: id.cluster.clone(), service: id.service.clone(), target_group: tg, target, change }
+        })
+        .collect();
+    (reports, failures)
+}
+
+impl Report {
+    /// A Spot event's service: changed when one of its targets was deregistered, failed with
+    /// every problem found.
+    pub fn record_spot_service(&mut self, id: &ServiceRef, problems: Vec<Failure>) {
+        let mut s = ServiceReport::new(&id.cluster, &id.service, Outcome::Unchanged);
+        if self
+            .targets
+            .iter()
+            .any(|t| t.cluster == id.cluster && t.service == id.service && t.change == TargetChange::Deregistered)
+        {
+            s.outcome = Outcome::Changed;
+        }
+        for p in problems {
+            s.fail(p);
+        }
+        self.services.push(s);
     }
 }
 
@@ -232,7 +425,8 @@ impl fmt::Display for Report {
                 writeln!(f, "      {}{a}", if self.dry_run { "would " } else { "" })?;
             }
             if let Some(snapshot) = &s.snapshot {
-                let restored = self.action == Action::Start && s.outcome == Outcome::Changed && !self.dry_run;
+                let restored =
+                    self.action == Handled::Payload(Action::Start) && s.outcome == Outcome::Changed && !self.dry_run;
                 let label = if restored { "restored from snapshot" } else { "saved snapshot" };
                 writeln!(f, "      {label}: {}", snapshot.encode())?;
             }
@@ -283,7 +477,6 @@ impl fmt::Display for Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::Target;
 
     fn counts(desired: u32, capacity: Option<(u32, u32)>) -> Option<Counts> {
         Some(Counts { desired, min: capacity.map(|c| c.0), max: capacity.map(|c| c.1) })
@@ -300,9 +493,9 @@ mod tests {
         web.tasks_not_running = vec!["0a1b (PROVISIONING)".into()];
         let mut old = ServiceReport::new("shop", "old", Outcome::Failed);
         old.before = counts(1, None);
-        old.error = Some("UpdateService: AccessDeniedException: no".into());
+        old.fail(Failure::new(ErrorKind::AccessDenied, "UpdateService: AccessDeniedException: no"));
         let report = Report {
-            action: Action::Start,
+            action: Handled::Payload(Action::Start),
             environment: "staging".into(),
             dry_run: false,
             services: vec![web, old],

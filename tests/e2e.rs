@@ -6,9 +6,10 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use ecs_cost_saver::aws::Sdk;
+use ecs_cost_saver::error::ErrorKind;
 use ecs_cost_saver::report::{Outcome, Report, TargetChange};
 use ecs_cost_saver::schedule::Schedule;
-use ecs_cost_saver::{Settings, handle};
+use ecs_cost_saver::{Context, Settings, handle};
 use serde_json::{Value, json};
 use support::{MUTATING, Moto, capacity, service};
 
@@ -41,7 +42,7 @@ fn schedule(world: &Value, extra_services: &str) -> Schedule {
 
 async fn run(sdk: &Sdk, schedule: &Schedule, payload: Value, wait: Duration) -> Report {
     let deadline = tokio::time::Instant::now() + wait;
-    handle(sdk, schedule, payload, chrono::Utc::now(), deadline, &settings()).await.unwrap()
+    handle(&Context::new(sdk, schedule, &settings()), payload, chrono::Utc::now(), deadline).await.unwrap()
 }
 
 async fn targets(sdk: &Sdk, tg: &str) -> BTreeSet<(String, i32)> {
@@ -190,8 +191,13 @@ async fn one_failing_service_does_not_stop_the_others() {
         )
     );
     assert_eq!(service(&sdk, "alpha", "svc-a").await.0, 0);
+    for gone in ["svc-gone", "svc-x"] {
+        assert_eq!(by_name(gone).error_kind, Some(ErrorKind::NotFound), "{gone}");
+    }
     let error = report.error().expect("the invocation fails after the report");
-    assert!(error.is_retryable());
+    // Both are gone: a retry cannot help, someone must fix the schedule or the account.
+    assert!(!error.is_retryable());
+    assert_eq!(error.kind(), "ServicesFailedPermanently");
     assert_eq!(
         error.to_string(),
         "2 of 5 services failed: alpha/svc-gone: service svc-gone not found in cluster alpha (DescribeServices: MISSING); \

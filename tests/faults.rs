@@ -48,10 +48,10 @@ use aws_smithy_async::time::TimeSource;
 use aws_smithy_mocks::{Rule, RuleBuilder, RuleMode, mock, mock_client};
 use aws_smithy_types::body::SdkBody;
 use ecs_cost_saver::aws::{Sdk, retry_concurrent_updates, retry_config};
-use ecs_cost_saver::plan::SNAPSHOT_TAG;
 use ecs_cost_saver::report::{Outcome, Report};
 use ecs_cost_saver::schedule::Schedule;
-use ecs_cost_saver::{Settings, handle};
+use ecs_cost_saver::state::SNAPSHOT_TAG;
+use ecs_cost_saver::{Context, Settings, handle};
 use futures_util::StreamExt;
 use serde_json::json;
 
@@ -1052,7 +1052,8 @@ async fn invoke(sdk: &Sdk, schedule: &Schedule, action: &str) -> Report {
         ..Settings::default()
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    handle(sdk, schedule, json!({"action": action, "environment": "env"}), chrono::Utc::now(), deadline, &settings)
+    let ctx = Context::new(sdk, schedule, &settings);
+    handle(&ctx, json!({"action": action, "environment": "env"}), chrono::Utc::now(), deadline)
         .await
         .expect("a valid payload is never refused")
 }

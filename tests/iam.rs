@@ -221,20 +221,20 @@ fn the_function_policy_grants_exactly_what_the_code_calls() {
 fn the_policy_names_the_snapshot_tag_and_the_override_schedules_the_code_uses() {
     let s = sources();
     let block = policy_block(&s.iam_tf, "function");
-    let plan = read(&root().join("src/plan.rs"));
-    let tag = plan
+    let state = read(&root().join("src/state.rs"));
+    let tag = state
         .split("pub const SNAPSHOT_TAG: &str = \"")
         .nth(1)
         .and_then(|r| r.split('"').next())
-        .expect("src/plan.rs defines SNAPSHOT_TAG");
+        .expect("src/state.rs defines SNAPSHOT_TAG");
     assert!(block.contains(&format!("[\"{tag}\"]")), "the tag condition must allow exactly {tag:?}");
-    let dispatch = read(&root().join("src/dispatch.rs"));
-    let prefix = dispatch
+    let intent = read(&root().join("src/intent.rs"));
+    let prefix = intent
         .split("format!(\"")
         .filter_map(|r| r.split_once("{environment}\")"))
         .map(|(p, _)| p)
         .find(|p| p.contains("override"))
-        .expect("src/dispatch.rs names override schedules `format!(\"...{environment}\")`");
+        .expect("src/intent.rs names override schedules `format!(\"...{environment}\")`");
     assert!(block.contains(&format!("/{prefix}*\"")), "override schedules are scoped to {prefix}*");
 }
 

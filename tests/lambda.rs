@@ -141,10 +141,10 @@ async fn the_lambda_answers_each_event_and_logs_the_report_as_one_json_line() {
     assert_eq!(answers[1].body["errorType"], "InvalidInput");
     assert_eq!(answers[1].body["errorMessage"], "unknown environment `prod`; valid environments: broken, staging");
 
-    // 3. A failed service: the report is logged first, then the invocation fails (so Scheduler
-    //    retries and the DLQ catches it).
+    // 3. A failed service: the report is logged first, then the invocation fails (so the DLQ
+    //    catches it); a service that is not there will not come back by retrying: permanent.
     assert_eq!(answers[2].kind, "error");
-    assert_eq!(answers[2].body["errorType"], "ServicesFailed");
+    assert_eq!(answers[2].body["errorType"], "ServicesFailedPermanently");
     assert_eq!(
         answers[2].body["errorMessage"],
         "1 of 1 services failed: alpha/svc-gone: service svc-gone not found in cluster alpha (DescribeServices: MISSING)"

@@ -8,11 +8,12 @@ use aws_sdk_applicationautoscaling as aas;
 use aws_sdk_ecs as ecs;
 use aws_sdk_elasticloadbalancingv2 as elb;
 use aws_smithy_async::time::SystemTimeSource;
-use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use ecs_cost_saver::aws::{Sdk, retry_concurrent_updates, retry_config};
+use ecs_cost_saver::error::ErrorKind;
 use ecs_cost_saver::report::{Outcome, Report, TargetChange};
 use ecs_cost_saver::schedule::Schedule;
-use ecs_cost_saver::{Settings, handle};
+use ecs_cost_saver::{Context, Settings, handle};
 use serde_json::json;
 
 const ACCOUNT: &str = "arn:aws:ecs:ap-northeast-1:123456789012";
@@ -38,9 +39,9 @@ fn fast_retries() -> aws_config::retry::RetryConfig {
 async fn run(sdk: &Sdk, yaml: &str, action: &str) -> Report {
     let schedule = Schedule::parse(yaml, "mock.yaml").unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    handle(sdk, &schedule, json!({"action": action, "environment": "env"}), chrono::Utc::now(), deadline, &settings())
-        .await
-        .unwrap()
+    let settings = settings();
+    let ctx = Context::new(sdk, &schedule, &settings);
+    handle(&ctx, json!({"action": action, "environment": "env"}), chrono::Utc::now(), deadline).await.unwrap()
 }
 
 fn service(name: &str, desired: i32) -> ecs::types::builders::ServiceBuilder {
@@ -93,6 +94,16 @@ fn scalable_target(
                 .unwrap(),
         )
         .build()
+}
+
+/// An `Sdk` whose clients answer only by these rules (a client without rules is never called).
+fn sdk(ecs_rules: &[&Rule], scaling_rules: &[&Rule], elb_rules: &[&Rule]) -> Sdk {
+    Sdk {
+        ecs: mock_client!(ecs, RuleMode::MatchAny, ecs_rules),
+        scaling: mock_client!(aas, RuleMode::MatchAny, scaling_rules),
+        elb: mock_client!(elb, RuleMode::MatchAny, elb_rules),
+        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&Rule>::new()),
+    }
 }
 
 fn no_scalable_targets() -> aws_smithy_mocks::Rule {
@@ -177,16 +188,11 @@ async fn register_targets_carries_id_and_port_for_ip_and_instance_targets() {
         })
         .then_output(|| elb::operation::register_targets::RegisterTargetsOutput::builder().build());
 
-    let sdk = Sdk {
-        ecs: mock_client!(
-            ecs,
-            RuleMode::MatchAny,
-            [&describe_services, &list_tasks, &describe_tasks, &describe_instances]
-        ),
-        scaling: mock_client!(aas, RuleMode::MatchAny, [&no_scalable_targets()]),
-        elb: mock_client!(elb, RuleMode::MatchAny, [&describe_tgs, &health, &register_ip, &register_instance]),
-        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
-    };
+    let sdk = sdk(
+        &[&describe_services, &list_tasks, &describe_tasks, &describe_instances],
+        &[&no_scalable_targets()],
+        &[&describe_tgs, &health, &register_ip, &register_instance],
+    );
     let report = run(
         &sdk,
         "environments:\n  env:\n    services: [{cluster: c, service: web}, {cluster: c, service: legacy}]\n",
@@ -216,12 +222,7 @@ async fn an_already_stopped_service_gets_no_mutating_call() {
         .then_output(|| ecs::operation::untag_resource::UntagResourceOutput::builder().build());
     let register_scalable = mock!(aas::Client::register_scalable_target)
         .then_output(|| aas::operation::register_scalable_target::RegisterScalableTargetOutput::builder().build());
-    let sdk = Sdk {
-        ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services, &update, &tag_resource, &untag]),
-        scaling: mock_client!(aas, RuleMode::MatchAny, [&describe_targets, &register_scalable]),
-        elb: mock_client!(elb, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
-        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
-    };
+    let sdk = sdk(&[&describe_services, &update, &tag_resource, &untag], &[&describe_targets, &register_scalable], &[]);
     let report = run(&sdk, "environments:\n  env:\n    services: [{cluster: c, service: api}]\n", "stop").await;
     assert_eq!(report.services[0].outcome, Outcome::Unchanged, "{report}");
     assert_eq!(
@@ -255,9 +256,7 @@ async fn throttled_calls_are_retried() {
         ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services, &tag_resource, &update], |c| c
             .retry_config(fast_retries())
             .time_source(SystemTimeSource::new())),
-        scaling: mock_client!(aas, RuleMode::MatchAny, [&no_scalable_targets()]),
-        elb: mock_client!(elb, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
-        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+        ..sdk(&[], &[&no_scalable_targets()], &[])
     };
     let report = run(&sdk, "environments:\n  env:\n    services: [{cluster: c, service: api}]\n", "stop").await;
     assert_eq!(report.services[0].outcome, Outcome::Changed, "{report}");
@@ -275,26 +274,14 @@ async fn queued_runs_skip_the_rereads_that_guard_against_a_concurrent_run() {
         .then_output(|| ecs::operation::tag_resource::TagResourceOutput::builder().build());
     let update = mock!(ecs::Client::update_service)
         .then_output(|| ecs::operation::update_service::UpdateServiceOutput::builder().build());
-    let sdk = Sdk {
-        ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services, &tag_resource, &update]),
-        scaling: mock_client!(aas, RuleMode::MatchAny, [&no_scalable_targets()]),
-        elb: mock_client!(elb, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
-        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
-    };
+    let sdk = sdk(&[&describe_services, &tag_resource, &update], &[&no_scalable_targets()], &[]);
     let schedule =
         Schedule::parse("environments:\n  env:\n    services: [{cluster: c, service: api}]\n", "m.yaml").unwrap();
     let settings = Settings { serial_runs: true, ..settings() };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    let report = handle(
-        &sdk,
-        &schedule,
-        json!({"action": "stop", "environment": "env"}),
-        chrono::Utc::now(),
-        deadline,
-        &settings,
-    )
-    .await
-    .unwrap();
+    let ctx = Context::new(&sdk, &schedule, &settings);
+    let report =
+        handle(&ctx, json!({"action": "stop", "environment": "env"}), chrono::Utc::now(), deadline).await.unwrap();
     assert_eq!(report.services[0].actions, vec!["save snapshot desired=2", "set desiredCount 0"], "{report}");
     assert_eq!(
         (describe_services.num_calls(), tag_resource.num_calls(), update.num_calls()),
@@ -339,9 +326,7 @@ async fn throttling_that_outlasts_the_retries_fails_that_service_only() {
             [&describe_services, &tag_resource, &update_api, &update_web],
             |c| c.retry_config(fast_retries()).time_source(SystemTimeSource::new())
         ),
-        scaling: mock_client!(aas, RuleMode::MatchAny, [&no_scalable_targets()]),
-        elb: mock_client!(elb, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
-        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+        ..sdk(&[], &[&no_scalable_targets()], &[])
     };
     let report = run(
         &sdk,
@@ -392,12 +377,10 @@ async fn a_concurrent_update_conflict_is_retried() {
         .output(|| aas::operation::register_scalable_target::RegisterScalableTargetOutput::builder().build())
         .build();
     let sdk = Sdk {
-        ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services, &tag_resource, &update]),
         scaling: mock_client!(aas, RuleMode::MatchAny, [&describe_targets, &register_scalable], |c| {
             retry_concurrent_updates(c.retry_config(fast_retries()).time_source(SystemTimeSource::new()))
         }),
-        elb: mock_client!(elb, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
-        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
+        ..sdk(&[&describe_services, &tag_resource, &update], &[], &[])
     };
     let report = run(&sdk, "environments:\n  env:\n    services: [{cluster: c, service: api}]\n", "stop").await;
     let api = &report.services[0];
@@ -424,12 +407,7 @@ async fn describes_are_batched() {
     let describe_targets = mock!(aas::Client::describe_scalable_targets)
         .match_requests(|r| r.resource_ids().len() <= 50)
         .then_output(|| aas::operation::describe_scalable_targets::DescribeScalableTargetsOutput::builder().build());
-    let sdk = Sdk {
-        ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services]),
-        scaling: mock_client!(aas, RuleMode::MatchAny, [&describe_targets]),
-        elb: mock_client!(elb, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
-        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
-    };
+    let sdk = sdk(&[&describe_services], &[&describe_targets], &[]);
     let services: Vec<String> = (0..25).map(|i| format!("{{cluster: c, service: s{i}}}")).collect();
     let yaml = format!("environments:\n  env:\n    services: [{}]\n", services.join(", "));
     let report = run(&sdk, &yaml, "stop").await;
@@ -454,12 +432,7 @@ async fn a_failed_restore_keeps_the_snapshot() {
         .build();
     let untag = mock!(ecs::Client::untag_resource)
         .then_output(|| ecs::operation::untag_resource::UntagResourceOutput::builder().build());
-    let sdk = Sdk {
-        ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services, &update, &untag]),
-        scaling: mock_client!(aas, RuleMode::MatchAny, [&describe_targets, &register_scalable]),
-        elb: mock_client!(elb, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
-        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
-    };
+    let sdk = sdk(&[&describe_services, &update, &untag], &[&describe_targets, &register_scalable], &[]);
     let report = run(&sdk, "environments:\n  env:\n    services: [{cluster: c, service: api}]\n", "start").await;
     let api = &report.services[0];
     assert_eq!(api.outcome, Outcome::Failed, "{report}");
@@ -504,10 +477,16 @@ fn fargate_interruption(service: &str, id: &str, ip: &str, version: u64) -> serd
     })
 }
 
+/// The event, handled on a cold start.
 async fn handle_event(sdk: &Sdk, yaml: &str, event: serde_json::Value) -> Report {
-    let schedule = Schedule::parse(yaml, "mock.yaml").unwrap();
+    let (schedule, settings) = (Schedule::parse(yaml, "mock.yaml").unwrap(), settings());
+    handle_in(&Context::new(sdk, &schedule, &settings), event).await
+}
+
+/// The event, handled in `ctx` (warm when it handled one before).
+async fn handle_in(ctx: &Context<'_, Sdk>, event: serde_json::Value) -> Report {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    handle(sdk, &schedule, event, chrono::Utc::now(), deadline, &settings()).await.unwrap()
+    handle(ctx, event, chrono::Utc::now(), deadline).await.unwrap()
 }
 
 fn deregister_rule(calls: &Calls, tg: &'static str, id: &'static str, port: i32) -> aws_smithy_mocks::Rule {
@@ -538,16 +517,13 @@ async fn spot_interruption_deregisters_id_and_port_after_one_describe_then_from_
     let nlb_23 = deregister_rule(&calls, TG_NLB, "10.0.1.23", 8080);
     let alb_24 = deregister_rule(&calls, TG_IP, "10.0.1.24", 8080);
     let nlb_24 = deregister_rule(&calls, TG_NLB, "10.0.1.24", 8080);
-    let sdk = Sdk {
-        ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services]),
-        scaling: mock_client!(aas, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
-        elb: mock_client!(elb, RuleMode::MatchAny, [&alb_23, &nlb_23, &alb_24, &nlb_24]),
-        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
-    };
+    let sdk = sdk(&[&describe_services], &[], &[&alb_23, &nlb_23, &alb_24, &nlb_24]);
     let yaml = "environments:\n  env:\n    services: [{cluster: c, service: spot-web}]\n";
+    let (schedule, settings) = (Schedule::parse(yaml, "mock.yaml").unwrap(), settings());
+    let ctx = Context::new(&sdk, &schedule, &settings);
 
     // Cold: DescribeServices, then both deregistrations at once: 2 round trips.
-    let report = handle_event(&sdk, yaml, fargate_interruption("spot-web", "t1", "10.0.1.23", 3)).await;
+    let report = handle_in(&ctx, fargate_interruption("spot-web", "t1", "10.0.1.23", 3)).await;
     assert!(report.error().is_none(), "{report}");
     assert_eq!(*calls.lock().unwrap(), vec!["DescribeServices", "DeregisterTargets", "DeregisterTargets"]);
     assert_eq!((alb_23.num_calls(), nlb_23.num_calls()), (1, 1));
@@ -568,19 +544,24 @@ async fn spot_interruption_deregisters_id_and_port_after_one_describe_then_from_
 
     // Warm, another task of the same service: target groups from memory, 1 round trip.
     calls.lock().unwrap().clear();
-    let report = handle_event(&sdk, yaml, fargate_interruption("spot-web", "t2", "10.0.1.24", 3)).await;
+    let report = handle_in(&ctx, fargate_interruption("spot-web", "t2", "10.0.1.24", 3)).await;
     assert!(report.error().is_none(), "{report}");
     assert_eq!(*calls.lock().unwrap(), vec!["DeregisterTargets", "DeregisterTargets"]);
     assert_eq!((alb_24.num_calls(), nlb_24.num_calls(), describe_services.num_calls()), (1, 1, 1));
 
     // The same event delivered again: no call at all.
     calls.lock().unwrap().clear();
-    let report = handle_event(&sdk, yaml, fargate_interruption("spot-web", "t1", "10.0.1.23", 3)).await;
+    let report = handle_in(&ctx, fargate_interruption("spot-web", "t1", "10.0.1.23", 3)).await;
     assert_eq!(
         report.skipped_reason.as_deref(),
         Some("duplicate delivery of arn:aws:ecs:ap-northeast-1:123456789012:task/c/t1 version 3")
     );
     assert!(calls.lock().unwrap().is_empty());
+
+    // A cold start remembers neither: the service is described again and the event handled.
+    let report = handle_event(&sdk, yaml, fargate_interruption("spot-web", "t1", "10.0.1.23", 3)).await;
+    assert!(report.skipped_reason.is_none(), "{report}");
+    assert_eq!(*calls.lock().unwrap(), vec!["DescribeServices", "DeregisterTargets", "DeregisterTargets"]);
 }
 
 #[tokio::test]
@@ -595,12 +576,7 @@ async fn yaml_target_groups_are_deregistered_before_the_service_is_described() {
         });
     let extra = deregister_rule(&calls, TG_EXTRA, "10.0.2.9", 9000);
     let alb = deregister_rule(&calls, TG_IP, "10.0.2.9", 8080);
-    let sdk = Sdk {
-        ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services]),
-        scaling: mock_client!(aas, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
-        elb: mock_client!(elb, RuleMode::MatchAny, [&extra, &alb]),
-        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
-    };
+    let sdk = sdk(&[&describe_services], &[], &[&extra, &alb]);
     let yaml = format!(
         "environments:\n  env:\n    services:\n      - cluster: c\n        service: spot-api\n        target_groups: [{{arn: '{TG_EXTRA}', container: app, port: 9000}}]\n"
     );
@@ -633,12 +609,7 @@ async fn an_ec2_task_is_an_instance_target_on_its_host_port() {
                 .build()
         });
     let instance = deregister_rule(&calls, TG_INSTANCE, "i-0abc", 32768);
-    let sdk = Sdk {
-        ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services, &describe_instances]),
-        scaling: mock_client!(aas, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
-        elb: mock_client!(elb, RuleMode::MatchAny, [&instance]),
-        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
-    };
+    let sdk = sdk(&[&describe_services, &describe_instances], &[], &[&instance]);
     let event = json!({
         "detail-type": "ECS Task State Change", "source": "aws.ecs",
         "detail": {
@@ -682,12 +653,7 @@ async fn other_task_changes_are_skipped_with_no_call_and_not_registered_is_done(
         )
         .repeatedly()
         .build();
-    let sdk = Sdk {
-        ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services]),
-        scaling: mock_client!(aas, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
-        elb: mock_client!(elb, RuleMode::MatchAny, [&not_registered]),
-        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
-    };
+    let sdk = sdk(&[&describe_services], &[], &[&not_registered]);
     let yaml = "environments:\n  env:\n    services: [{cluster: c, service: spot-gone}]\n";
     let mut exit = fargate_interruption("spot-gone", "t5", "10.0.3.5", 4);
     exit["detail"]["stopCode"] = json!("EssentialContainerExited");
@@ -728,15 +694,114 @@ async fn a_blue_green_service_is_deregistered_from_its_task_sets_target_groups()
     });
     let blue = deregister_rule(&calls, TG_IP, "10.0.4.4", 8080);
     let green = deregister_rule(&calls, TG_NLB, "10.0.4.4", 8080);
-    let sdk = Sdk {
-        ecs: mock_client!(ecs, RuleMode::MatchAny, [&describe_services]),
-        scaling: mock_client!(aas, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
-        elb: mock_client!(elb, RuleMode::MatchAny, [&blue, &green]),
-        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new()),
-    };
+    let sdk = sdk(&[&describe_services], &[], &[&blue, &green]);
     let yaml = "environments:\n  env:\n    services: [{cluster: c, service: spot-bg}]\n";
     let report = handle_event(&sdk, yaml, fargate_interruption("spot-bg", "t4", "10.0.4.4", 1)).await;
     assert!(report.error().is_none(), "{report}");
     assert_eq!((blue.num_calls(), green.num_calls()), (1, 1), "each target group once, with the port");
     assert_eq!(report.targets.len(), 2);
+}
+
+// ---- error kinds, to the invocation's error ----
+
+/// A stop of services that each have one task, whose UpdateService answers with the given HTTP
+/// status and error code (`None`: success). Retries are off and runs serial, so each service
+/// makes exactly DescribeServices, TagResource and UpdateService.
+async fn stop_failing(answers: &[(&'static str, Option<(u16, &'static str)>)]) -> Report {
+    let names: Vec<&'static str> = answers.iter().map(|(name, _)| *name).collect();
+    let describe_services = mock!(ecs::Client::describe_services).then_output(move || {
+        let mut out = ecs::operation::describe_services::DescribeServicesOutput::builder();
+        for name in &names {
+            out = out.services(service(name, 1).build());
+        }
+        out.build()
+    });
+    let tag_resource = mock!(ecs::Client::tag_resource)
+        .then_output(|| ecs::operation::tag_resource::TagResourceOutput::builder().build());
+    let updates: Vec<Rule> = answers
+        .iter()
+        .map(|&(name, answer)| {
+            let rule = mock!(ecs::Client::update_service).match_requests(move |r| r.service() == Some(name));
+            match answer {
+                None => rule.then_output(|| ecs::operation::update_service::UpdateServiceOutput::builder().build()),
+                Some((status, code)) => {
+                    let body = format!(r#"{{"__type":"{code}","message":"{code} for {name}"}}"#);
+                    rule.sequence().http_status(status, Some(body)).repeatedly().build()
+                }
+            }
+        })
+        .collect();
+    let mut ecs_rules = vec![&describe_services, &tag_resource];
+    ecs_rules.extend(updates.iter());
+    let sdk = Sdk {
+        ecs: mock_client!(ecs, RuleMode::MatchAny, &ecs_rules, |c| c
+            .retry_config(aws_config::retry::RetryConfig::disabled())),
+        ..sdk(&[], &[&no_scalable_targets()], &[])
+    };
+    let services: Vec<String> = answers.iter().map(|(name, _)| format!("{{cluster: c, service: {name}}}")).collect();
+    let schedule =
+        Schedule::parse(&format!("environments:\n  env:\n    services: [{}]\n", services.join(", ")), "m.yaml")
+            .unwrap();
+    let settings = Settings { serial_runs: true, ..settings() };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let ctx = Context::new(&sdk, &schedule, &settings);
+    handle(&ctx, json!({"action": "stop", "environment": "env"}), chrono::Utc::now(), deadline).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_run_whose_only_failure_is_access_denied_fails_permanently() {
+    let report = stop_failing(&[("api", Some((400, "AccessDeniedException"))), ("web", None)]).await;
+    let api = &report.services[0];
+    assert_eq!((api.outcome, api.error_kind), (Outcome::Failed, Some(ErrorKind::AccessDenied)));
+    assert_eq!(
+        api.error.as_deref(),
+        Some("set desiredCount 0 failed: UpdateService: AccessDeniedException: AccessDeniedException for api")
+    );
+    assert_eq!(report.services[1].outcome, Outcome::Changed);
+    let error = report.error().unwrap();
+    assert_eq!((error.kind(), error.is_retryable()), ("ServicesFailedPermanently", false));
+    let logged: serde_json::Value = serde_json::from_str(&report.to_json_line()).unwrap();
+    assert_eq!(logged["services"][0]["error_kind"], "access_denied");
+    assert!(logged["services"][1].get("error_kind").is_none());
+}
+
+#[tokio::test]
+async fn one_retryable_failure_makes_the_run_retryable() {
+    let report =
+        stop_failing(&[("api", Some((400, "AccessDeniedException"))), ("web", Some((400, "ThrottlingException")))])
+            .await;
+    let kinds: Vec<Option<ErrorKind>> = report.services.iter().map(|s| s.error_kind).collect();
+    assert_eq!(kinds, [Some(ErrorKind::AccessDenied), Some(ErrorKind::Throttled)]);
+    let error = report.error().unwrap();
+    assert_eq!((error.kind(), error.is_retryable()), ("ServicesFailed", true));
+    assert_eq!(
+        error.to_string(),
+        "2 of 2 services failed: c/api: set desiredCount 0 failed: UpdateService: AccessDeniedException: AccessDeniedException for api; c/web: set desiredCount 0 failed: UpdateService: ThrottlingException: ThrottlingException for web"
+    );
+}
+
+#[tokio::test]
+async fn every_error_kind_reaches_the_report() {
+    // The SDK's own timeout (no answer in time) is `timeout` too: src/aws/error.rs and tests/faults.rs.
+    let cases = [
+        ("throttled", 400, "ThrottlingException", ErrorKind::Throttled),
+        ("denied", 400, "AccessDeniedException", ErrorKind::AccessDenied),
+        ("gone", 400, "ServiceNotFoundException", ErrorKind::NotFound),
+        ("bad", 400, "InvalidParameterException", ErrorKind::Invalid),
+        ("busy", 400, "UpdateInProgressException", ErrorKind::Conflict),
+        ("down", 500, "ServerException", ErrorKind::Transient),
+        ("slow", 408, "RequestTimeout", ErrorKind::Timeout),
+    ];
+    let answers: Vec<(&'static str, Option<(u16, &'static str)>)> =
+        cases.iter().map(|(name, status, code, _)| (*name, Some((*status, *code)))).collect();
+    let report = stop_failing(&answers).await;
+    let found: Vec<(&str, Option<ErrorKind>)> =
+        report.services.iter().map(|s| (s.service.as_str(), s.error_kind)).collect();
+    let expected: Vec<(&str, Option<ErrorKind>)> =
+        cases.iter().map(|(name, _, _, kind)| (*name, Some(*kind))).collect();
+    assert_eq!(found, expected, "{report}");
+    assert_eq!(ErrorKind::ALL.len(), cases.len(), "every kind has a case");
+    for s in &report.services {
+        assert!(s.failures[0].cause.is_some(), "the AWS error travels with the failure: {}", s.service);
+    }
 }

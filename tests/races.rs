@@ -37,15 +37,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ecs_cost_saver::aws::{
-    Deregistered, DescribedServices, OneTimeSchedule, ScalableTargets, Schedules, Sdk, Services, TargetGroups, Tasks,
-};
+use ecs_cost_saver::aws::{DescribedServices, ScalableTargets, Schedules, Sdk, Services, TargetGroups, Tasks};
 use ecs_cost_saver::error::AwsError;
-use ecs_cost_saver::plan::SNAPSHOT_TAG;
 use ecs_cost_saver::report::{Outcome, Report};
 use ecs_cost_saver::schedule::Schedule;
-use ecs_cost_saver::state::{Capacity, Target, TargetType, Task};
-use ecs_cost_saver::{Settings, handle};
+use ecs_cost_saver::state::{Capacity, OneTimeSchedule, RegisteredTarget, SNAPSHOT_TAG, Target, TargetType, Task};
+use ecs_cost_saver::{Context, Settings, handle};
 use serde_json::json;
 use support::{Moto, capacity, service};
 use tokio::sync::watch;
@@ -173,13 +170,13 @@ impl TargetGroups for Gated<'_> {
     async fn describe_target_types(&self, arns: &[String]) -> Result<Vec<(String, TargetType)>, AwsError> {
         self.sdk.describe_target_types(arns).await
     }
-    async fn registered_targets(&self, arn: &str) -> Result<Vec<Target>, AwsError> {
+    async fn registered_targets(&self, arn: &str) -> Result<Vec<RegisteredTarget>, AwsError> {
         self.sdk.registered_targets(arn).await
     }
     async fn register_targets(&self, arn: &str, targets: &[Target]) -> Result<(), AwsError> {
         self.sdk.register_targets(arn, targets).await
     }
-    async fn deregister_target(&self, arn: &str, target: &Target) -> Result<Deregistered, AwsError> {
+    async fn deregister_target(&self, arn: &str, target: &Target) -> Result<(), AwsError> {
         self.sdk.deregister_target(arn, target).await
     }
 }
@@ -228,16 +225,9 @@ async fn run<A: ecs_cost_saver::aws::Aws>(aws: &A, action: &str) -> Report {
     let settings =
         Settings { poll_interval: Duration::from_millis(50), safety_margin: Duration::ZERO, ..Settings::default() };
     let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
-    handle(
-        aws,
-        &schedule(),
-        json!({"action": action, "environment": "staging"}),
-        chrono::Utc::now(),
-        deadline,
-        &settings,
-    )
-    .await
-    .unwrap()
+    let schedule = schedule();
+    let ctx = Context::new(aws, &schedule, &settings);
+    handle(&ctx, json!({"action": action, "environment": "staging"}), chrono::Utc::now(), deadline).await.unwrap()
 }
 
 /// A service as AWS has it: desiredCount, scalable target min/max, snapshot tag.

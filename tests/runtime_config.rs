@@ -11,7 +11,7 @@ use aws_sdk_ecs::config::{Credentials, Region};
 use ecs_cost_saver::aws::Sdk;
 use ecs_cost_saver::report::{Outcome, Report, TargetChange};
 use ecs_cost_saver::schedule::Schedule;
-use ecs_cost_saver::{Settings, handle};
+use ecs_cost_saver::{Context, Settings, handle};
 use serde_json::{Value, json};
 use support::{Moto, capacity, service};
 
@@ -19,9 +19,8 @@ async fn run(sdk: &Sdk, schedule: &Schedule, action: &str, wait: Duration) -> Re
     let settings =
         Settings { poll_interval: Duration::from_millis(100), safety_margin: Duration::ZERO, ..Settings::default() };
     let deadline = tokio::time::Instant::now() + wait;
-    handle(sdk, schedule, json!({"action": action, "environment": "staging"}), chrono::Utc::now(), deadline, &settings)
-        .await
-        .unwrap()
+    let ctx = Context::new(sdk, schedule, &settings);
+    handle(&ctx, json!({"action": action, "environment": "staging"}), chrono::Utc::now(), deadline).await.unwrap()
 }
 
 /// The e2e services plus `extra` (YAML lines), svc-c with the given extra target groups.

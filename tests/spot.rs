@@ -9,7 +9,7 @@ use std::time::Duration;
 use ecs_cost_saver::aws::Sdk;
 use ecs_cost_saver::report::{Outcome, Report, TargetChange};
 use ecs_cost_saver::schedule::Schedule;
-use ecs_cost_saver::{Settings, handle};
+use ecs_cost_saver::{Context, Settings, handle};
 use serde_json::{Value, json};
 use support::Moto;
 
@@ -29,7 +29,7 @@ fn schedule() -> Schedule {
 async fn run(sdk: &Sdk, event: Value) -> Report {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     let settings = Settings { safety_margin: Duration::ZERO, ..Settings::default() };
-    handle(sdk, &schedule(), event, chrono::Utc::now(), deadline, &settings).await.unwrap()
+    handle(&Context::new(sdk, &schedule(), &settings), event, chrono::Utc::now(), deadline).await.unwrap()
 }
 
 async fn targets(sdk: &Sdk, tg: &str) -> BTreeSet<(String, i32)> {

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use ecs_cost_saver::aws::Sdk;
 use ecs_cost_saver::report::{Outcome, Report};
 use ecs_cost_saver::schedule::Schedule;
-use ecs_cost_saver::{Error, Settings, handle};
+use ecs_cost_saver::{Context, Error, Settings, handle};
 use serde_json::{Value, json};
 use support::{MUTATING, Moto};
 
@@ -50,7 +50,7 @@ fn at(rfc3339: &str) -> DateTime<Utc> {
 
 async fn run(sdk: &Sdk, payload: Value, now: DateTime<Utc>) -> Result<Report, Error> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    handle(sdk, &schedule(), payload, now, deadline, &settings()).await
+    handle(&Context::new(sdk, &schedule(), &settings()), payload, now, deadline).await
 }
 
 async fn desired(sdk: &Sdk, cluster: &str, name: &str) -> i32 {

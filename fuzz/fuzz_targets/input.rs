@@ -1,4 +1,4 @@
-//! libFuzzer target: the dispatcher's JSON input: Input::parse and Input::parse_str.
+//! libFuzzer target: the dispatcher's JSON input: Input::parse, from text and from JSON.
 #![no_main]
 
 // Each binary uses one of the shared targets.

@@ -1,6 +1,8 @@
 //! One small trait per capability the handler needs, and their implementation on the AWS SDK
-//! clients (`sdk.rs`). Everything crossing this boundary is plain data from `state`.
+//! clients (`sdk.rs`), whose errors `error.rs` classifies. Everything crossing this boundary is
+//! plain data from `state`; no decision is made here.
 
+mod error;
 mod sdk;
 
 use std::future::Future;
@@ -8,7 +10,7 @@ use std::future::Future;
 pub use sdk::{Sdk, retry_concurrent_updates, retry_config, timeout_config};
 
 use crate::error::AwsError;
-use crate::state::{Capacity, ServiceState, Target, TargetType, Task};
+use crate::state::{Capacity, OneTimeSchedule, RegisteredTarget, ServiceState, Target, TargetType, Task};
 
 /// DescribeServices allows at most 10 services per call.
 pub const DESCRIBE_SERVICES_BATCH: usize = 10;
@@ -110,42 +112,16 @@ pub trait TargetGroups: Sync {
         arns: &[String],
     ) -> impl Future<Output = Result<Vec<(String, TargetType)>, AwsError>> + Send;
 
-    /// Targets registered and not on their way out (draining/unused are left out).
-    fn registered_targets(&self, arn: &str) -> impl Future<Output = Result<Vec<Target>, AwsError>> + Send;
+    /// Every target DescribeTargetHealth lists, with its health state.
+    fn registered_targets(&self, arn: &str) -> impl Future<Output = Result<Vec<RegisteredTarget>, AwsError>> + Send;
 
     /// RegisterTargets; every target carries its port.
     fn register_targets(&self, arn: &str, targets: &[Target]) -> impl Future<Output = Result<(), AwsError>> + Send;
 
     /// One target out of one target group, with its `Port` (always sent: without it a
-    /// deregistration silently does nothing when the registered port differs).
-    fn deregister_target(
-        &self,
-        arn: &str,
-        target: &Target,
-    ) -> impl Future<Output = Result<Deregistered, AwsError>> + Send;
-}
-
-/// What a deregistration found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Deregistered {
-    Done,
-    /// The target was not registered: nothing to do, which is success.
-    NotRegistered,
-}
-
-/// Everything the handler needs.
-/// A one-time EventBridge Scheduler schedule that invokes this function once.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OneTimeSchedule {
-    pub name: String,
-    pub group: String,
-    /// `at(2026-11-25T23:00:00)`, local time in `timezone`.
-    pub expression: String,
-    pub timezone: String,
-    pub target_arn: String,
-    pub role_arn: String,
-    /// The payload the function will receive.
-    pub input: String,
+    /// deregistration silently does nothing when the registered port differs). A target that is
+    /// not registered is the service's `InvalidTarget` error, for the planner to judge.
+    fn deregister_target(&self, arn: &str, target: &Target) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// EventBridge Scheduler: the one-time override schedules of `until`.
@@ -161,6 +137,7 @@ pub trait Schedules: Sync {
     ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
 }
 
+/// Everything the handler needs.
 pub trait Aws: Services + Tasks + ScalableTargets + TargetGroups + Schedules {}
 impl<T: Services + Tasks + ScalableTargets + TargetGroups + Schedules> Aws for T {}
 

@@ -1,4 +1,5 @@
 //! The capability traits on the real AWS SDK clients. Only reads and writes: no decisions.
+//! Answers are converted faithfully; a value our types cannot hold fails the call by name.
 
 use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
@@ -11,11 +12,12 @@ use aws_sdk_ecs::operation::list_tasks::builders::ListTasksFluentBuilder;
 use aws_sdk_ecs::types::{DesiredStatus, ServiceField};
 use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum, TargetTypeEnum};
 
-use super::{
-    Deregistered, DescribedServices, OneTimeSchedule, ScalableTargets, Schedules, Services, TargetGroups, Tasks,
+use super::{DescribedServices, ScalableTargets, Schedules, Services, TargetGroups, Tasks};
+use crate::error::{AwsError, ErrorKind};
+use crate::state::{
+    Capacity, Container, OneTimeSchedule, RegisteredTarget, ServiceState, Target, TargetBinding, TargetHealth,
+    TargetType, Task,
 };
-use crate::error::AwsError;
-use crate::state::{Capacity, Container, ServiceState, Target, TargetBinding, TargetType, Task};
 
 /// The retry policy every client uses: adaptive, so a throttled account slows down as a whole
 /// instead of every call retrying into the same limit.
@@ -33,7 +35,7 @@ pub fn timeout_config() -> aws_config::timeout::TimeoutConfig {
         .build()
 }
 
-/// The three SDK clients the handler talks to.
+/// The SDK clients the handler talks to, one per AWS service.
 #[derive(Clone, Debug)]
 pub struct Sdk {
     pub ecs: aws_sdk_ecs::Client,
@@ -43,6 +45,21 @@ pub struct Sdk {
 }
 
 impl Sdk {
+    /// Clients from the environment, as the AWS CLI finds it (region, credentials, profile,
+    /// `AWS_ENDPOINT_URL`), with our retry policy and timeouts. The Lambda and the CLI's `invoke`
+    /// both start here.
+    pub async fn from_env() -> Result<Sdk, String> {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .retry_config(retry_config())
+            .timeout_config(timeout_config())
+            .load()
+            .await;
+        if config.region().is_none() {
+            return Err("no AWS region: set AWS_REGION or use a profile that has one".into());
+        }
+        Ok(Sdk::new(&config))
+    }
+
     /// Clients from one loaded configuration (region, credentials, `AWS_ENDPOINT_URL`, retries).
     pub fn new(config: &SdkConfig) -> Sdk {
         Sdk {
@@ -87,16 +104,32 @@ fn count(n: i32) -> u32 {
     n.max(0) as u32
 }
 
-fn port(n: Option<i32>) -> Option<u16> {
-    n.and_then(|p| u16::try_from(p).ok())
+/// A port as the API gives it (an i32, 0..=65535 by definition). One outside that range is an
+/// answer our types cannot hold: the call fails naming it rather than dropping the value.
+fn port(operation: &'static str, n: Option<i32>) -> Result<Option<u16>, AwsError> {
+    n.map(|p| {
+        u16::try_from(p)
+            .map_err(|_| AwsError::in_response(operation, ErrorKind::Transient, format!("the answer holds port {p}")))
+    })
+    .transpose()
 }
 
-fn binding(lb: &aws_sdk_ecs::types::LoadBalancer) -> Option<TargetBinding> {
-    Some(TargetBinding {
-        target_group_arn: lb.target_group_arn()?.to_string(),
-        container: lb.container_name()?.to_string(),
-        container_port: port(lb.container_port())?,
+/// A load balancer of the service by target group; None for a Classic Load Balancer (no target
+/// group: nothing of ours to register).
+fn binding(lb: &aws_sdk_ecs::types::LoadBalancer) -> Result<Option<TargetBinding>, AwsError> {
+    let port = port("DescribeServices", lb.container_port())?;
+    Ok(match (lb.target_group_arn(), lb.container_name(), port) {
+        (Some(tg), Some(container), Some(container_port)) => {
+            Some(TargetBinding { target_group_arn: tg.to_string(), container: container.to_string(), container_port })
+        }
+        _ => None,
     })
+}
+
+fn bindings<'a>(
+    lbs: impl IntoIterator<Item = &'a aws_sdk_ecs::types::LoadBalancer>,
+) -> Result<Vec<TargetBinding>, AwsError> {
+    lbs.into_iter().filter_map(|lb| binding(lb).transpose()).collect()
 }
 
 impl Services for Sdk {
@@ -121,13 +154,8 @@ impl Services for Sdk {
                     .iter()
                     .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
                     .collect(),
-                load_balancers: s.load_balancers().iter().filter_map(binding).collect(),
-                task_set_load_balancers: s
-                    .task_sets()
-                    .iter()
-                    .flat_map(|t| t.load_balancers())
-                    .filter_map(binding)
-                    .collect(),
+                load_balancers: bindings(s.load_balancers())?,
+                task_set_load_balancers: bindings(s.task_sets().iter().flat_map(|t| t.load_balancers()))?,
                 capacity: None,
             };
             described.found.push((s.service_name().unwrap_or_default().to_string(), state));
@@ -191,36 +219,42 @@ impl Tasks for Sdk {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("DescribeTasks", e))?;
-        Ok(out
-            .tasks()
+        out.tasks()
             .iter()
-            .map(|t| Task {
-                arn: t.task_arn().unwrap_or_default().to_string(),
-                group: t.group().map(str::to_string),
-                last_status: t.last_status().unwrap_or_default().to_string(),
-                private_ip: t
-                    .attachments()
-                    .iter()
-                    .filter(|a| a.r#type() == Some("ElasticNetworkInterface"))
-                    .flat_map(|a| a.details())
-                    .find(|d| d.name() == Some("privateIPv4Address"))
-                    .and_then(|d| d.value())
-                    .map(str::to_string),
-                container_instance_arn: t.container_instance_arn().map(str::to_string),
-                containers: t
+            .map(|t| {
+                let containers = t
                     .containers()
                     .iter()
-                    .map(|c| Container {
-                        name: c.name().unwrap_or_default().to_string(),
-                        bindings: c
-                            .network_bindings()
-                            .iter()
-                            .filter_map(|b| Some((port(b.container_port())?, port(b.host_port())?)))
-                            .collect(),
+                    .map(|c| {
+                        let mut bindings = Vec::new();
+                        for b in c.network_bindings() {
+                            let ports =
+                                (port("DescribeTasks", b.container_port())?, port("DescribeTasks", b.host_port())?);
+                            // A binding without a host port yet (the task is still starting) binds nothing.
+                            if let (Some(container), Some(host)) = ports {
+                                bindings.push((container, host));
+                            }
+                        }
+                        Ok(Container { name: c.name().unwrap_or_default().to_string(), bindings })
                     })
-                    .collect(),
+                    .collect::<Result<Vec<_>, AwsError>>()?;
+                Ok(Task {
+                    arn: t.task_arn().unwrap_or_default().to_string(),
+                    group: t.group().map(str::to_string),
+                    last_status: t.last_status().unwrap_or_default().to_string(),
+                    private_ip: t
+                        .attachments()
+                        .iter()
+                        .filter(|a| a.r#type() == Some("ElasticNetworkInterface"))
+                        .flat_map(|a| a.details())
+                        .find(|d| d.name() == Some("privateIPv4Address"))
+                        .and_then(|d| d.value())
+                        .map(str::to_string),
+                    container_instance_arn: t.container_instance_arn().map(str::to_string),
+                    containers,
+                })
             })
-            .collect())
+            .collect()
     }
 
     async fn describe_container_instances(
@@ -343,7 +377,7 @@ impl TargetGroups for Sdk {
             .collect())
     }
 
-    async fn registered_targets(&self, arn: &str) -> Result<Vec<Target>, AwsError> {
+    async fn registered_targets(&self, arn: &str) -> Result<Vec<RegisteredTarget>, AwsError> {
         let out = self
             .elb
             .describe_target_health()
@@ -351,20 +385,23 @@ impl TargetGroups for Sdk {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("DescribeTargetHealth", e))?;
-        Ok(out
-            .target_health_descriptions()
-            .iter()
-            .filter(|d| {
-                !matches!(
-                    d.target_health().and_then(|h| h.state()),
-                    Some(TargetHealthStateEnum::Draining | TargetHealthStateEnum::Unused)
-                )
-            })
-            .filter_map(|d| {
-                let t = d.target()?;
-                Some(Target { id: t.id()?.to_string(), port: port(t.port())? })
-            })
-            .collect())
+        let mut targets = Vec::new();
+        for d in out.target_health_descriptions() {
+            let Some(t) = d.target() else { continue };
+            let (Some(id), Some(port)) = (t.id(), port("DescribeTargetHealth", t.port())?) else { continue };
+            let health = match d.target_health().and_then(|h| h.state()) {
+                Some(TargetHealthStateEnum::Initial) => TargetHealth::Initial,
+                Some(TargetHealthStateEnum::Healthy) => TargetHealth::Healthy,
+                Some(TargetHealthStateEnum::Unhealthy) => TargetHealth::Unhealthy,
+                Some(TargetHealthStateEnum::UnhealthyDraining) => TargetHealth::UnhealthyDraining,
+                Some(TargetHealthStateEnum::Unavailable) => TargetHealth::Unavailable,
+                Some(TargetHealthStateEnum::Draining) => TargetHealth::Draining,
+                Some(TargetHealthStateEnum::Unused) => TargetHealth::Unused,
+                _ => TargetHealth::Other,
+            };
+            targets.push(RegisteredTarget { target: Target { id: id.to_string(), port }, health });
+        }
+        Ok(targets)
     }
 
     async fn register_targets(&self, arn: &str, targets: &[Target]) -> Result<(), AwsError> {
@@ -380,15 +417,16 @@ impl TargetGroups for Sdk {
         Ok(())
     }
 
-    async fn deregister_target(&self, arn: &str, target: &Target) -> Result<Deregistered, AwsError> {
+    async fn deregister_target(&self, arn: &str, target: &Target) -> Result<(), AwsError> {
         let description = TargetDescription::builder().id(&target.id).port(i32::from(target.port)).build();
-        match self.elb.deregister_targets().target_group_arn(arn).targets(description).send().await {
-            Ok(_) => Ok(Deregistered::Done),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_invalid_target_exception()) => {
-                Ok(Deregistered::NotRegistered)
-            }
-            Err(e) => Err(AwsError::from_sdk("DeregisterTargets", e)),
-        }
+        self.elb
+            .deregister_targets()
+            .target_group_arn(arn)
+            .targets(description)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DeregisterTargets", e))?;
+        Ok(())
     }
 }
 

@@ -8,8 +8,10 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 
-use super::*;
-use crate::schedule::Schedule;
+use super::service::*;
+use crate::action::Action;
+use crate::schedule::{Schedule, ServiceConfig, ServiceRef};
+use crate::state::{Capacity, SNAPSHOT_TAG, ServiceState, Snapshot};
 
 /// Case counts: these defaults, or `PROPTEST_CASES` for a longer run
 /// (`PROPTEST_CASES=100000 cargo test --release --lib plan::proptests`).
@@ -81,10 +83,10 @@ fn week_start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 15, 0, 0).unwrap()
 }
 
-/// What `reconcile` turns into at `now`: the effect the dispatcher gives it.
+/// What `reconcile` turns into at `now`: the effect the intent gives it.
 fn reconcile_effect(schedule: &Schedule, now: DateTime<Utc>) -> Action {
     let env = &schedule.environments["staging"];
-    crate::timeline::state_at(schedule, env, now).expect("the crons fire every weekday").action
+    crate::intent::reconcile(schedule, env, now).expect("the crons fire every weekday").0
 }
 
 #[derive(Debug, Clone)]
@@ -173,7 +175,7 @@ fn act(
             prop_assert_eq!(plan.after, plan.before);
             return Ok(true);
         }
-        Decision::Fail(why) => return Err(TestCaseError::fail(format!("{action:?} failed: {why}"))),
+        Decision::Fail(failure) => return Err(TestCaseError::fail(format!("{action:?} failed: {failure}"))),
         Decision::Change(steps) => steps.clone(),
     };
     prop_assert!(!steps.is_empty());
@@ -341,7 +343,8 @@ proptest! {
         let action = if stop { Action::Stop } else { Action::Start };
         let plan = plan_service(action, &cfg, &state);
         match &plan.decision {
-            Decision::Fail(why) => {
+            Decision::Fail(failure) => {
+                let why = &failure.message;
                 prop_assert!(
                     why.starts_with("the service is ")
                         || why.starts_with(&format!("the {SNAPSHOT_TAG} tag holds `"))
@@ -356,7 +359,7 @@ proptest! {
                 act(action, None, &cfg, &mut state)?;
             }
         }
-        for other in [Action::Status, Action::Register, Action::Reconcile, Action::SpotTask, Action::SpotInstance] {
+        for other in [Action::Status, Action::Register, Action::Reconcile] {
             prop_assert_eq!(plan_service(other, &cfg, &state).decision, Decision::Unchanged);
         }
     }

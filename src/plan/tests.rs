@@ -1,8 +1,14 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use super::*;
-use crate::schedule::ExtraTargetGroup;
-use crate::state::Container;
+use super::service::*;
+use super::targets::*;
+use crate::action::Action;
+use crate::error::{AwsError, ErrorKind, Failure};
+use crate::schedule::{ExtraTargetGroup, ServiceConfig, ServiceRef};
+use crate::state::{
+    Capacity, Container, ObservedService, ObservedTasks, RegisteredTarget, SNAPSHOT_TAG, ServiceState, Snapshot,
+    Target, TargetBinding, TargetFacts, TargetHealth, TargetType, Task, Unread,
+};
 
 fn config() -> ServiceConfig {
     ServiceConfig {
@@ -123,7 +129,10 @@ fn second_stop_never_overwrites_the_snapshot() {
 fn stop_refuses_what_cannot_be_snapshotted() {
     let mut short = state(2, None, None);
     short.arn = "arn:aws:ecs:ap-northeast-1:123456789012:service/s".into();
-    let Decision::Fail(why) = steps(Action::Stop, &config(), &short) else { panic!() };
+    let Decision::Fail(Failure { message: why, kind: ErrorKind::Invalid, .. }) = steps(Action::Stop, &config(), &short)
+    else {
+        panic!()
+    };
     assert!(
         why.starts_with(
             "cannot save the snapshot: arn:aws:ecs:ap-northeast-1:123456789012:service/s uses the old short ARN format"
@@ -135,17 +144,23 @@ fn stop_refuses_what_cannot_be_snapshotted() {
     full.tags = (0..50).map(|i| (format!("k{i}"), "v".into())).collect();
     assert_eq!(
         steps(Action::Stop, &config(), &full),
-        Decision::Fail(
-            "cannot save the snapshot: the service already has 50 tags, ECS's limit is 50; remove one".into()
-        )
+        Decision::Fail(Failure::new(
+            ErrorKind::Invalid,
+            "cannot save the snapshot: the service already has 50 tags, ECS's limit is 50; remove one"
+        ))
     );
 
     let garbage = state(2, None, Some("two"));
-    assert!(matches!(steps(Action::Stop, &config(), &garbage), Decision::Fail(w) if w.contains("not a snapshot")));
+    assert!(
+        matches!(steps(Action::Stop, &config(), &garbage), Decision::Fail(w) if w.message.contains("not a snapshot") && w.kind == ErrorKind::Invalid)
+    );
 
     let mut draining = state(2, None, None);
     draining.status = "DRAINING".into();
-    assert_eq!(steps(Action::Stop, &config(), &draining), Decision::Fail("the service is DRAINING, not ACTIVE".into()));
+    assert_eq!(
+        steps(Action::Stop, &config(), &draining),
+        Decision::Fail(Failure::new(ErrorKind::NotFound, "the service is DRAINING, not ACTIVE"))
+    );
 }
 
 // ---- start ----
@@ -281,6 +296,10 @@ fn a_restore_saves_the_snapshot_again_only_when_a_stop_shows() {
 
 // ---- registration ----
 
+fn messages(problems: &[Failure]) -> Vec<&str> {
+    problems.iter().map(|p| p.message.as_str()).collect()
+}
+
 fn task(id: &str, status: &str, ip: Option<&str>, instance: Option<&str>, bindings: Vec<(u16, u16)>) -> Task {
     Task {
         arn: format!("arn:aws:ecs:ap-northeast-1:123456789012:task/c/{id}"),
@@ -298,29 +317,34 @@ fn binding(tg: &str, port: u16) -> TargetBinding {
 
 #[test]
 fn ip_targets_are_task_ip_and_container_port() {
+    let registered = |id: &str, health| RegisteredTarget { target: Target { id: id.into(), port: 8080 }, health };
     let facts = TargetFacts {
-        types: HashMap::from([("tg-ip".into(), TargetType::Ip)]),
-        registered: HashMap::from([("tg-ip".into(), BTreeSet::from([Target { id: "10.0.0.1".into(), port: 8080 }]))]),
+        types: HashMap::from([("tg-ip".into(), Ok(TargetType::Ip))]),
+        registered: HashMap::from([(
+            "tg-ip".into(),
+            Ok(vec![registered("10.0.0.1", TargetHealth::Healthy), registered("10.0.0.4", TargetHealth::Draining)]),
+        )]),
         ..TargetFacts::default()
     };
     let tasks = [
         task("t1", "RUNNING", Some("10.0.0.1"), None, vec![]),
         task("t2", "RUNNING", Some("10.0.0.2"), None, vec![]),
         task("t3", "PENDING", Some("10.0.0.3"), None, vec![]),
+        task("t4", "RUNNING", Some("10.0.0.4"), None, vec![]),
     ];
     let (wanted, problems) = plan_registrations(&[binding("tg-ip", 8080)], &tasks, &facts);
     assert!(problems.is_empty());
     assert_eq!(
         wanted.iter().map(|r| (r.target.id.as_str(), r.target.port)).collect::<Vec<_>>(),
-        vec![("10.0.0.2", 8080)],
-        "registered and not-running tasks are left out"
+        vec![("10.0.0.2", 8080), ("10.0.0.4", 8080)],
+        "registered and not-running tasks are left out; a draining one is registered again"
     );
 }
 
 #[test]
 fn instance_targets_are_ec2_id_and_host_port() {
     let facts = TargetFacts {
-        types: HashMap::from([("tg-inst".into(), TargetType::Instance)]),
+        types: HashMap::from([("tg-inst".into(), Ok(TargetType::Instance))]),
         instances: HashMap::from([("ci-1".into(), "i-0abc".into())]),
         ..TargetFacts::default()
     };
@@ -335,7 +359,7 @@ fn instance_targets_are_ec2_id_and_host_port() {
         vec![("i-0abc", 32768)]
     );
     assert_eq!(
-        problems,
+        messages(&problems),
         vec![
             "task t2 runs on no known EC2 instance for instance target group tg-inst",
             "container `app` of task t3 has no host port for container port 8080 (tg-inst)",
@@ -345,12 +369,12 @@ fn instance_targets_are_ec2_id_and_host_port() {
 
 #[test]
 fn missing_target_groups_and_addresses_are_problems() {
-    let facts = TargetFacts { types: HashMap::from([("tg-ip".into(), TargetType::Ip)]), ..TargetFacts::default() };
+    let facts = TargetFacts { types: HashMap::from([("tg-ip".into(), Ok(TargetType::Ip))]), ..TargetFacts::default() };
     let tasks = [task("t1", "RUNNING", None, None, vec![])];
     let (wanted, problems) = plan_registrations(&[binding("tg-gone", 80), binding("tg-ip", 80)], &tasks, &facts);
     assert!(wanted.is_empty());
     assert_eq!(
-        problems,
+        messages(&problems),
         vec![
             "target group tg-gone was not found",
             "task t1 has no private IPv4 address for ip target group tg-ip (is it in awsvpc mode?)",
@@ -378,4 +402,203 @@ fn settled_needs_enough_running_and_none_starting() {
     assert!(!settled(std::slice::from_ref(&running), 2));
     assert!(!settled(&[running.clone(), running, pending], 2));
     assert!(settled(&[], 0));
+}
+
+// ---- what was observed ----
+
+fn id() -> ServiceRef {
+    ServiceRef { cluster: "c".into(), service: "s".into() }
+}
+
+fn aws(operation: &'static str, kind: ErrorKind) -> AwsError {
+    AwsError::in_response(operation, kind, "it failed".into())
+}
+
+#[test]
+fn a_service_that_cannot_be_read_fails_with_the_read_s_kind() {
+    let observed = |service, capacity| ObservedService { service, capacity };
+    let missing = super::observed_state(&id(), observed(Err(Unread::Missing("MISSING".into())), Ok(None)));
+    assert_eq!(
+        missing.unwrap_err(),
+        Failure::new(ErrorKind::NotFound, "service s not found in cluster c (DescribeServices: MISSING)")
+    );
+    let cluster = aws("DescribeServices", ErrorKind::NotFound);
+    let gone = super::observed_state(&id(), observed(Err(Unread::Failed(cluster.clone())), Ok(None))).unwrap_err();
+    assert_eq!(gone.message, "cluster c not found in this account and region (DescribeServices: it failed)");
+    assert_eq!((gone.kind, gone.cause), (ErrorKind::NotFound, Some(cluster)));
+    let denied = aws("DescribeScalableTargets", ErrorKind::AccessDenied);
+    let capacity = super::observed_state(&id(), observed(Ok(state(2, None, None)), Err(denied))).unwrap_err();
+    assert_eq!(
+        (capacity.kind, capacity.message.as_str()),
+        (ErrorKind::AccessDenied, "DescribeScalableTargets: it failed")
+    );
+    let fine = super::observed_state(&id(), observed(Ok(state(2, None, None)), Ok(Some(cap(1, 4))))).unwrap();
+    assert_eq!(fine.capacity, Some(cap(1, 4)));
+}
+
+#[test]
+fn tasks_belong_to_the_service_their_group_names() {
+    let mut other = task("t2", "RUNNING", None, None, vec![]);
+    other.group = Some("service:other".into());
+    let mut lone = task("t3", "RUNNING", None, None, vec![]);
+    lone.group = None;
+    let mine = task("t1", "RUNNING", None, None, vec![]);
+    let observed = ObservedTasks {
+        list_failures: HashMap::new(),
+        clusters: HashMap::from([("c".into(), Ok(vec![mine.clone(), other, lone]))]),
+    };
+    assert_eq!(tasks_of(&id(), &observed), Ok(vec![mine]));
+    let unlisted =
+        ObservedTasks { list_failures: HashMap::from([(id(), aws("ListTasks", ErrorKind::Throttled))]), ..observed };
+    let failure = tasks_of(&id(), &unlisted).unwrap_err();
+    assert_eq!(
+        (failure.kind, failure.message.as_str()),
+        (ErrorKind::Throttled, "could not read tasks: ListTasks: it failed")
+    );
+}
+
+#[test]
+fn target_groups_that_cannot_be_read_are_problems_of_their_kind_and_left_out() {
+    let facts = TargetFacts {
+        types: HashMap::from([
+            ("tg-a".into(), Err(aws("DescribeTargetGroups", ErrorKind::AccessDenied))),
+            ("tg-b".into(), Ok(TargetType::Ip)),
+        ]),
+        registered: HashMap::from([("tg-b".into(), Err(aws("DescribeTargetHealth", ErrorKind::Throttled)))]),
+        ..TargetFacts::default()
+    };
+    let tasks = [task("t1", "RUNNING", Some("10.0.0.1"), None, vec![])];
+    let (wanted, problems) = plan_registrations(&[binding("tg-a", 80), binding("tg-b", 80)], &tasks, &facts);
+    assert!(wanted.is_empty());
+    let kinds: Vec<(ErrorKind, &str)> = problems.iter().map(|p| (p.kind, p.message.as_str())).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (ErrorKind::AccessDenied, "target group tg-a: DescribeTargetGroups: it failed"),
+            (ErrorKind::Throttled, "target group tg-b: DescribeTargetHealth: it failed"),
+        ]
+    );
+}
+
+#[test]
+fn an_instance_that_cannot_be_read_says_why() {
+    let facts = TargetFacts {
+        types: HashMap::from([("tg-inst".into(), Ok(TargetType::Instance))]),
+        instance_failures: HashMap::from([("ci-1".into(), aws("DescribeContainerInstances", ErrorKind::Transient))]),
+        ..TargetFacts::default()
+    };
+    let tasks = [task("t1", "RUNNING", None, Some("ci-1"), vec![(8080, 32768)])];
+    let (_, problems) = plan_registrations(&[binding("tg-inst", 8080)], &tasks, &facts);
+    assert_eq!(problems[0].kind, ErrorKind::Transient);
+    assert_eq!(
+        problems[0].message,
+        "task t1 runs on no known EC2 instance for instance target group tg-inst: DescribeContainerInstances: it failed"
+    );
+}
+
+// ---- reads against a concurrent invocation ----
+
+#[test]
+fn the_re_reads_are_placed_before_the_save_and_after_the_last_write_unless_runs_are_serial() {
+    let s = Snapshot { desired: 3, capacity: Some(cap(1, 4)) };
+    let mut stop = plan_service(Action::Stop, &config(), &state(3, Some((1, 4)), None));
+    let writes = stop.program.clone();
+    guard(&mut stop, true);
+    assert_eq!(stop.program, writes, "serial runs: the writes only");
+    guard(&mut stop, false);
+    assert_eq!(
+        stop.program,
+        vec![
+            Op::Recheck(Recheck::BeforeSave(s)),
+            Op::Write(Step::SaveSnapshot(s)),
+            Op::Write(Step::SetCapacity(cap(0, 0))),
+            Op::Write(Step::SetDesired(0)),
+            Op::Recheck(Recheck::AfterStop { snapshot: s, capacity: true }),
+        ]
+    );
+    let mut start = plan_service(Action::Start, &config(), &state(0, None, Some("desired=2")));
+    guard(&mut start, false);
+    let restored = Counts { desired: 2, min: None, max: None };
+    assert_eq!(
+        start.program.last(),
+        Some(&Op::Recheck(Recheck::AfterRestore {
+            restored,
+            snapshot: Snapshot { desired: 2, capacity: None },
+            capacity: false
+        }))
+    );
+    let mut unchanged = plan_service(Action::Stop, &config(), &state(0, None, None));
+    guard(&mut unchanged, false);
+    assert!(unchanged.program.is_empty(), "no write, no read");
+}
+
+#[test]
+fn another_stop_s_snapshot_is_kept_and_guarded_instead_of_ours() {
+    let ours = Snapshot { desired: 3, capacity: None };
+    let theirs = Snapshot { desired: 5, capacity: None };
+    let rest = [
+        Op::Write(Step::SaveSnapshot(ours)),
+        Op::Write(Step::SetDesired(0)),
+        Op::Recheck(Recheck::AfterStop { snapshot: ours, capacity: false }),
+    ];
+    let nothing_meanwhile = Recheck::BeforeSave(ours).then(&state(3, None, None), &rest);
+    assert_eq!((nothing_meanwhile.rest.as_slice(), nothing_meanwhile.note), (rest.as_slice(), None));
+    let meanwhile = Recheck::BeforeSave(ours).then(&state(0, None, Some("desired=5")), &rest);
+    assert_eq!(
+        meanwhile.rest,
+        vec![Op::Write(Step::SetDesired(0)), Op::Recheck(Recheck::AfterStop { snapshot: theirs, capacity: false })]
+    );
+    assert!(meanwhile.again.is_empty());
+    let undone = Recheck::AfterStop { snapshot: theirs, capacity: false }.then(&state(5, None, None), &[]);
+    assert_eq!(undone.again, vec![Step::SaveSnapshot(theirs), Step::SetDesired(0)]);
+}
+
+// ---- the environment ----
+
+#[test]
+fn a_pending_override_wins_only_where_the_intent_defers_to_it() {
+    let schedule = crate::schedule::Schedule::parse(
+        "environments:\n  e:\n    stop: [\"cron(0 22 * * ? *)\"]\n    services: [{cluster: c, service: s}]\n",
+        "e.yaml",
+    )
+    .unwrap();
+    let now = chrono::Utc::now();
+    let payload = |v| match crate::event::Input::parse(v).unwrap() {
+        crate::event::Input::Payload(p) => p,
+        _ => unreachable!("a payload"),
+    };
+    let settings = crate::settings::Settings::default();
+    let reconcile = crate::intent::environment_intent(
+        &schedule,
+        payload(serde_json::json!({"action": "reconcile", "environment": "e"})),
+        now,
+        &settings,
+    )
+    .unwrap();
+    let tz = chrono_tz::Asia::Tokyo;
+    assert_eq!(
+        super::pending_override(&reconcile, Some("at(2026-12-01T08:00:00)"), tz).as_deref(),
+        Some("an override is pending: schedule ecs-cost-saver-override-e runs at(2026-12-01T08:00:00) Asia/Tokyo")
+    );
+    assert_eq!(super::pending_override(&reconcile, None, tz), None);
+    let manual = crate::intent::environment_intent(
+        &schedule,
+        payload(serde_json::json!({"action": "stop", "environment": "e"})),
+        now,
+        &settings,
+    )
+    .unwrap();
+    assert_eq!(super::pending_override(&manual, Some("at(2026-12-01T08:00:00)"), tz), None, "a manual run always runs");
+
+    let observed = HashMap::from([(
+        id(),
+        ObservedService { service: Err(Unread::Missing("MISSING".into())), capacity: Ok(None) },
+    )]);
+    let plan = super::environment(&manual, Action::Stop, observed, false);
+    assert!(!plan.registers);
+    assert!(
+        matches!(&plan.services[..], [super::Planned::Unread { failure, .. }] if failure.kind == ErrorKind::NotFound)
+    );
+    let start = super::environment(&manual, Action::Start, HashMap::new(), false);
+    assert!(start.registers, "a start registers its tasks afterwards");
 }

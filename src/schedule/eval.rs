@@ -51,13 +51,6 @@ impl Cron {
         self.backward(tz, start, floor, |t| t <= at).filter(|&t| t >= earliest)
     }
 
-    /// Does the expression's date part (day-of-month/month/day-of-week/year) match this local date?
-    pub fn matches_date(&self, date: NaiveDate) -> bool {
-        u16::try_from(date.year()).is_ok_and(|year| self.years().contains(year))
-            && self.months().contains(date.month() as u8)
-            && self.day_mask(date.year(), date.month()) & (1 << date.day()) != 0
-    }
-
     /// The first fire time at or after `from` that `accept` takes. `accept` must reject a prefix
     /// of the fire times and take the rest (e.g. "later than X").
     fn first_from(&self, from: DateTime<Utc>, tz: Tz, accept: impl Fn(DateTime<Utc>) -> bool) -> Option<DateTime<Utc>> {

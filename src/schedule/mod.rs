@@ -1,4 +1,4 @@
-//! The schedule file (DESIGN §2): the YAML model, validated while it is read, every problem
+//! The schedule file (README, "The schedule file"): the YAML model, validated while it is read, every problem
 //! reported as `FILE:LINE:COL: message`. Pure: no AWS, no clock.
 
 pub mod cron;
@@ -10,7 +10,7 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
 use crate::text::escaped;
@@ -46,7 +46,7 @@ pub struct Environment {
 }
 
 /// An ECS service as the schedule file names it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct ServiceRef {
     pub cluster: String,
     pub service: String,

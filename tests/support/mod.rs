@@ -13,7 +13,7 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_sdk_ecs::config::{Credentials, Region};
 use ecs_cost_saver::aws::Sdk;
-use ecs_cost_saver::plan::SNAPSHOT_TAG;
+use ecs_cost_saver::state::SNAPSHOT_TAG;
 use serde_json::Value;
 
 pub const REGION: &str = "ap-northeast-1";

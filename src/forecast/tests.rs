@@ -11,9 +11,9 @@ fn at(rfc3339: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(rfc3339).unwrap().with_timezone(&Utc)
 }
 
-fn of(schedule: &Schedule, from: &str, count: usize) -> Outlook {
+fn of(schedule: &Schedule, from: &str, count: usize) -> Forecast {
     let envs: Vec<&Environment> = schedule.environments.values().collect();
-    outlook(schedule, &envs, at(from), count)
+    forecast(schedule, &envs, at(from), count)
 }
 
 #[test]

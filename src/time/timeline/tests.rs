@@ -92,3 +92,38 @@ fn upcoming_widens_its_window_for_rare_crons() {
         vec![at("2027-01-01T09:00:00+09:00"), at("2028-01-01T09:00:00+09:00")]
     );
 }
+
+/// `state_at` as the last transition of the window before `at`, found forwards: slower, and
+/// obviously what the definition says.
+fn state_by_window(schedule: &Schedule, env: &Environment, at: DateTime<Utc>) -> Option<Transition> {
+    let from = at - Duration::days(LOOKBACK_DAYS);
+    transitions(schedule, env, from, at + Duration::minutes(1))
+        .into_iter()
+        .rev()
+        .find(|t| t.at <= at && t.skipped.is_none())
+}
+
+#[test]
+fn state_at_agrees_with_the_window_search() {
+    let s = example();
+    let tie = Schedule::parse(
+        "timezone: America/New_York\nholidays: {dates: [2026-12-25]}\nenvironments:\n  e:\n    start: [\"cron(0 8 ? * MON-FRI *)\", \"cron(30 1 * * ? *)\"]\n    stop: [\"cron(0 8 ? * FRI *)\", \"cron(0 22 ? * MON-FRI *)\"]\n    services: [{cluster: c, service: s}]\n",
+        "tie.yaml",
+    )
+    .unwrap();
+    for schedule in [&s, &tie] {
+        for env in schedule.environments.values() {
+            // A year and a half, a day and 97 minutes apart (every hour and weekday, both DST
+            // changes); and the year-end holidays every 97 minutes.
+            let spans = [(at("2026-03-01T00:00:00Z"), at("2027-09-01T00:00:00Z"), Duration::minutes(24 * 60 + 97))];
+            let year_end = [(at("2026-12-24T00:00:00Z"), at("2027-01-06T00:00:00Z"), Duration::minutes(97))];
+            for (from, to, step) in spans.into_iter().chain(year_end) {
+                let mut t = from;
+                while t < to {
+                    assert_eq!(state_at(schedule, env, t), state_by_window(schedule, env, t), "{} at {t}", env.name);
+                    t += step;
+                }
+            }
+        }
+    }
+}

@@ -8,22 +8,23 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::event::Action;
+use crate::action::Action;
 use crate::schedule::{Environment, Holidays, Schedule};
-use crate::timeline::{self, Transition};
+use crate::time::timeline::{self, Transition};
+use crate::time::{local, weekday};
 
 /// How far ahead upcoming transitions are looked for.
 const HORIZON_DAYS: i64 = 400;
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Outlook {
+pub struct Forecast {
     pub from: DateTime<Utc>,
     pub timezone: String,
-    pub environments: Vec<EnvironmentOutlook>,
+    pub environments: Vec<EnvironmentForecast>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct EnvironmentOutlook {
+pub struct EnvironmentForecast {
     pub name: String,
     /// No crons: started and stopped by hand only.
     pub manual_only: bool,
@@ -63,14 +64,8 @@ pub struct TaskHours {
     pub reduction: f64,
 }
 
-/// `2026-11-27 (Fri) 22:00 JST`
-pub fn local(at: DateTime<Utc>, tz: Tz) -> String {
-    let l = at.with_timezone(&tz);
-    format!("{} ({}) {}", l.format("%Y-%m-%d"), timeline::weekday(l.date_naive()), l.format("%H:%M %Z"))
-}
-
-/// The outlook of `environments` (all when empty) from `from`.
-pub fn outlook(schedule: &Schedule, environments: &[&Environment], from: DateTime<Utc>, count: usize) -> Outlook {
+/// The forecast of `environments` (all when empty) from `from`.
+pub fn forecast(schedule: &Schedule, environments: &[&Environment], from: DateTime<Utc>, count: usize) -> Forecast {
     let tz = schedule.timezone;
     // The typical week: the one holding `from`, without holidays.
     let typical = Schedule { holidays: Holidays::default(), ..schedule.clone() };
@@ -104,7 +99,7 @@ pub fn outlook(schedule: &Schedule, environments: &[&Environment], from: DateTim
                             at.and_then(|at| up_at(at.with_timezone(&Utc))).unwrap_or(false)
                         })
                         .collect();
-                    DayLine { day: timeline::weekday(date), up }
+                    DayLine { day: weekday(date), up }
                 })
                 .collect();
             let up_hours = up_minutes(initial.as_ref(), &changes, week_start, week_end).map(|m| m as f64 / 60.0);
@@ -114,7 +109,7 @@ pub fn outlook(schedule: &Schedule, environments: &[&Environment], from: DateTim
                 let scheduled = f64::from(tasks) * up;
                 TaskHours { always_on, scheduled, reduction: 1.0 - up / hours_per_week }
             });
-            EnvironmentOutlook {
+            EnvironmentForecast {
                 name: env.name.clone(),
                 manual_only,
                 transitions,
@@ -128,7 +123,7 @@ pub fn outlook(schedule: &Schedule, environments: &[&Environment], from: DateTim
             }
         })
         .collect();
-    Outlook { from, timezone: tz.name().to_string(), environments }
+    Forecast { from, timezone: tz.name().to_string(), environments }
 }
 
 /// The first instant of a local date (midnight, or the first minute after a DST gap).
@@ -165,9 +160,9 @@ fn up_minutes(
     Some(total)
 }
 
-impl fmt::Display for Outlook {
+impl fmt::Display for Forecast {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let tz: Tz = self.timezone.parse().expect("the outlook's own zone");
+        let tz: Tz = self.timezone.parse().expect("the forecast's own zone");
         for (i, env) in self.environments.iter().enumerate() {
             if i > 0 {
                 writeln!(f)?;

@@ -1,11 +1,11 @@
-//! Time, from the schedule file alone: when each environment stops and starts (evaluated in the
-//! schedule's zone, as EventBridge Scheduler does), which scheduled starts a holiday skips, and
-//! the state an environment should be in at a given instant. Pure: no AWS, no clock.
+//! When each environment stops and starts (evaluated in the schedule's zone, as EventBridge
+//! Scheduler does), which scheduled starts a holiday skips, and the state an environment should be
+//! in at a given instant.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::event::Action;
+use crate::action::Action;
 use crate::schedule::eval::fire_times;
 use crate::schedule::{Environment, HolidayCalendar, Schedule};
 
@@ -30,7 +30,7 @@ pub fn holiday(schedule: &Schedule, date: NaiveDate) -> Option<String> {
         return Some(format!("{date} is listed in holidays.dates"));
     }
     match schedule.holidays.calendar {
-        Some(HolidayCalendar::Japan) => crate::holidays::japan(date).map(|name| format!("{date} is {name}")),
+        Some(HolidayCalendar::Japan) => super::holidays::japan(date).map(|name| format!("{date} is {name}")),
         None => None,
     }
 }
@@ -76,24 +76,37 @@ pub fn upcoming(
 }
 
 /// The state `env` should be in at `at`: the last transition that ran (holiday-skipped starts
-/// do not count), or None for a manual-only environment or one whose crons have not fired in
-/// [`LOOKBACK_DAYS`].
+/// do not count; a stop and a start at the same minute: the stop), or None for a manual-only
+/// environment or one whose crons have not fired in [`LOOKBACK_DAYS`]. Each cron is searched
+/// backwards from `at`, so the cost does not grow with the time since it last fired.
 pub fn state_at(schedule: &Schedule, env: &Environment, at: DateTime<Utc>) -> Option<Transition> {
-    let end = at + Duration::minutes(1);
-    let mut days = 8;
-    loop {
-        let from = at - Duration::days(days);
-        let last = transitions(schedule, env, from, end).into_iter().rev().find(|t| t.at <= at && t.skipped.is_none());
-        if last.is_some() || days >= LOOKBACK_DAYS {
-            return last;
+    let tz = schedule.timezone;
+    let earliest = at - Duration::days(LOOKBACK_DAYS);
+    let mut last: Option<Transition> = None;
+    for (action, crons) in [(Action::Start, &env.start), (Action::Stop, &env.stop)] {
+        for cron in crons {
+            let mut upto = at;
+            let ran = loop {
+                let Some(t) = cron.last_at_or_before(upto, tz, LOOKBACK_DAYS as u32).filter(|&t| t >= earliest) else {
+                    break None;
+                };
+                let skipped = match action {
+                    Action::Start => holiday(schedule, t.with_timezone(&tz).date_naive()),
+                    _ => None,
+                };
+                if skipped.is_none() {
+                    break Some(t);
+                }
+                upto = t - Duration::seconds(1);
+            };
+            let Some(t) = ran else { continue };
+            let later = last.as_ref().is_none_or(|l| (t, action == Action::Stop) > (l.at, l.action == Action::Stop));
+            if later {
+                last = Some(Transition { at: t, action, cron: cron.as_str().to_string(), skipped: None });
+            }
         }
-        days = (days * 4).min(LOOKBACK_DAYS);
     }
-}
-
-/// The weekday label of a local date, `Mon`..`Sun`.
-pub fn weekday(date: NaiveDate) -> &'static str {
-    ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][date.weekday().num_days_from_monday() as usize]
+    last
 }
 
 #[cfg(test)]

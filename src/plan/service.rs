@@ -1,0 +1,396 @@
+//! What a stop or start changes for one service: the calls in order, what its snapshot says, and
+//! where the service is read again because another invocation may act on it at the same time.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+use crate::action::Action;
+use crate::error::{ErrorKind, Failure};
+use crate::schedule::{ServiceConfig, ServiceRef};
+use crate::state::{Capacity, SNAPSHOT_TAG, ServiceState, Snapshot, TargetBinding};
+
+/// ECS allows at most 50 user tags per resource.
+const MAX_TAGS: usize = 50;
+
+/// The counts a report shows before and after (min/max null without a scalable target).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub desired: u32,
+    pub min: Option<u32>,
+    pub max: Option<u32>,
+}
+
+impl Counts {
+    pub fn new(desired: u32, capacity: Option<Capacity>) -> Counts {
+        Counts { desired, min: capacity.map(|c| c.min), max: capacity.map(|c| c.max) }
+    }
+
+    pub fn of(state: &ServiceState) -> Counts {
+        Counts::new(state.desired, state.capacity)
+    }
+}
+
+/// One mutating call, in the order they must happen for a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// TagResource with the snapshot, before anything changes.
+    SaveSnapshot(Snapshot),
+    /// RegisterScalableTarget with new min/max.
+    SetCapacity(Capacity),
+    /// UpdateService desiredCount.
+    SetDesired(u32),
+    /// UntagResource, only after the whole restore succeeded.
+    ClearSnapshot,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::SaveSnapshot(s) => write!(f, "save snapshot {}", s.encode()),
+            Step::SetCapacity(c) => write!(f, "set scalable target min {} max {}", c.min, c.max),
+            Step::SetDesired(n) => write!(f, "set desiredCount {n}"),
+            Step::ClearSnapshot => write!(f, "clear snapshot"),
+        }
+    }
+}
+
+impl Serialize for Step {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// What happens to one service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "decision", content = "steps")]
+pub enum Decision {
+    /// These calls, in order; never empty.
+    Change(Vec<Step>),
+    /// Already in the wanted state: no mutating call at all.
+    Unchanged,
+    /// Must not be touched, and why.
+    Fail(Failure),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServicePlan {
+    #[serde(flatten)]
+    pub id: ServiceRef,
+    #[serde(skip)]
+    pub arn: String,
+    #[serde(skip)]
+    pub action: Action,
+    /// The snapshot tag as read (None when absent).
+    pub snapshot: Option<Snapshot>,
+    pub before: Counts,
+    /// The counts once the steps are applied.
+    pub after: Counts,
+    #[serde(flatten)]
+    pub decision: Decision,
+    /// The calls of `decision`, with the reads against another invocation between them.
+    #[serde(skip)]
+    pub program: Vec<Op>,
+    /// Every target group the service's tasks belong in (its own, then the YAML's).
+    #[serde(skip)]
+    pub bindings: Vec<TargetBinding>,
+    /// Things the operator should know that do not fail the service.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// Decide what `action` does to one observed service. Its snapshot tag is decoded here, once.
+/// `program` holds the writes only; [`guard`] adds the re-reads.
+pub fn plan_service(action: Action, config: &ServiceConfig, state: &ServiceState) -> ServicePlan {
+    let before = Counts::of(state);
+    let mut plan = ServicePlan {
+        id: config.id.clone(),
+        arn: state.arn.clone(),
+        action,
+        snapshot: None,
+        before,
+        after: before,
+        decision: Decision::Unchanged,
+        program: Vec::new(),
+        bindings: super::targets::bindings(config, state),
+        notes: Vec::new(),
+    };
+    let stop = match action {
+        Action::Stop => true,
+        Action::Start => false,
+        // Status and register change no count; reconcile is stop or start by now (the intent).
+        Action::Status | Action::Register | Action::Reconcile => return plan,
+    };
+    if state.status != "ACTIVE" {
+        // DRAINING: being deleted; INACTIVE: deleted.
+        let why = format!("the service is {}, not ACTIVE", state.status);
+        plan.decision = Decision::Fail(Failure::new(ErrorKind::NotFound, why));
+        return plan;
+    }
+    let snapshot = match state.tags.get(SNAPSHOT_TAG).map(|v| Snapshot::decode(v)).transpose() {
+        Ok(s) => {
+            plan.snapshot = s;
+            s
+        }
+        Err(e) => {
+            plan.decision = Decision::Fail(Failure::new(ErrorKind::Invalid, e));
+            return plan;
+        }
+    };
+    let result =
+        if stop { plan_stop(state, snapshot) } else { Ok(plan_start(state, snapshot, config, &mut plan.notes)) };
+    match result {
+        Ok((steps, after)) => {
+            plan.after = after;
+            if !steps.is_empty() {
+                plan.program = steps.iter().copied().map(Op::Write).collect();
+                plan.decision = Decision::Change(steps);
+            }
+        }
+        Err(why) => plan.decision = Decision::Fail(Failure::new(ErrorKind::Invalid, why)),
+    }
+    plan
+}
+
+/// A stopped scalable target: min 0, max 0.
+pub const ZERO: Capacity = Capacity { min: 0, max: 0 };
+
+fn plan_stop(state: &ServiceState, snapshot: Option<Snapshot>) -> Result<(Vec<Step>, Counts), String> {
+    let after = Counts::new(0, state.capacity.map(|_| ZERO));
+    let stopped = state.desired == 0 && state.capacity.is_none_or(|c| c == ZERO);
+    if stopped {
+        // Nothing to save (a zero snapshot would only erase what start falls back to) and
+        // nothing to change: no call at all.
+        return Ok((Vec::new(), after));
+    }
+    let mut steps = Vec::new();
+    if snapshot.is_none() {
+        if is_short_service_arn(&state.arn) {
+            return Err(format!(
+                "cannot save the snapshot: {} uses the old short ARN format, which ECS cannot tag; \
+                 opt in to the long format (aws ecs put-account-setting-default --name serviceLongArnFormat --value enabled) and recreate the service",
+                state.arn
+            ));
+        }
+        if state.tags.len() >= MAX_TAGS {
+            return Err(format!(
+                "cannot save the snapshot: the service already has {} tags, ECS's limit is {MAX_TAGS}; remove one",
+                state.tags.len()
+            ));
+        }
+        steps.push(Step::SaveSnapshot(Snapshot { desired: state.desired, capacity: state.capacity }));
+    }
+    // Capacity first, so Application Auto Scaling cannot scale the service back up.
+    if state.capacity.is_some_and(|c| c != ZERO) {
+        steps.push(Step::SetCapacity(ZERO));
+    }
+    if state.desired != 0 {
+        steps.push(Step::SetDesired(0));
+    }
+    Ok((steps, after))
+}
+
+fn plan_start(
+    state: &ServiceState,
+    snapshot: Option<Snapshot>,
+    config: &ServiceConfig,
+    notes: &mut Vec<String>,
+) -> (Vec<Step>, Counts) {
+    // Without a snapshot a running service is left alone: its count may be autoscaled. It is
+    // stopped only as `plan_stop` sees it: no tasks *and* nothing to scale up (a service
+    // autoscaled to 0 tasks, or running with min/max 0/0, keeps its counts).
+    let stopped = state.desired == 0 && state.capacity.is_none_or(|c| c == ZERO);
+    let desired = match snapshot {
+        Some(s) => s.desired,
+        None if stopped => config.desired_count.unwrap_or(1),
+        None => state.desired,
+    };
+    let capacity = state.capacity.map(|current| {
+        match snapshot.and_then(|s| s.capacity) {
+            Some(saved) => saved,
+            None if current == ZERO && (snapshot.is_some() || stopped) => {
+                let min = config.min_capacity.unwrap_or(1);
+                let max = config.max_capacity.unwrap_or(min.max(desired));
+                if snapshot.is_some() {
+                    notes.push(format!(
+                        "the snapshot has no min/max (the scalable target was added after the stop); used min {min} max {max}"
+                    ));
+                }
+                Capacity { min, max }
+            }
+            None => current,
+        }
+    });
+    if state.capacity.is_none() && snapshot.is_some_and(|s| s.capacity.is_some()) {
+        notes.push(
+            "the snapshot has min/max but the service no longer has a scalable target; restored desiredCount only"
+                .into(),
+        );
+    }
+    let mut steps = Vec::new();
+    if let Some(c) = capacity.filter(|c| Some(*c) != state.capacity) {
+        steps.push(Step::SetCapacity(c));
+    }
+    if desired != state.desired {
+        steps.push(Step::SetDesired(desired));
+    }
+    if snapshot.is_some() {
+        steps.push(Step::ClearSnapshot);
+    }
+    (steps, Counts::new(desired, capacity))
+}
+
+// ---- another invocation at the same time ----
+//
+// Nothing orders two invocations (the CLI's `invoke` is not held by the Lambda's reserved
+// concurrency), and ECS and Application Auto Scaling have no conditional write: a plan is
+// made from one read and carried out later. [`guard`] places re-reads of the service in the
+// program; apply carries out each one and these functions decide what the read calls for.
+
+/// One operation of a service's program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Write(Step),
+    /// Read the service again (DescribeServices, and DescribeScalableTargets when
+    /// [`Recheck::reads_capacity`]) and go on as [`Recheck::then`] decides.
+    Recheck(Recheck),
+}
+
+/// Why the service is read again, and with what it was planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recheck {
+    /// Before a stop saves this snapshot: another stop may have saved one since our read.
+    BeforeSave(Snapshot),
+    /// After a stop's writes, keeping this snapshot: a start may have undone them.
+    AfterStop { snapshot: Snapshot, capacity: bool },
+    /// After a restore from this snapshot cleared it: a stop may rely on it.
+    AfterRestore { restored: Counts, snapshot: Snapshot, capacity: bool },
+}
+
+/// What a re-read calls for: writes to make at once because another invocation undid ours
+/// (`again`), then the rest of the program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rechecked {
+    pub again: Vec<Step>,
+    pub rest: Vec<Op>,
+    /// What the read found, when it changed the program.
+    pub note: Option<String>,
+}
+
+impl Recheck {
+    pub fn reads_capacity(self) -> bool {
+        match self {
+            Recheck::BeforeSave(_) => false,
+            Recheck::AfterStop { capacity, .. } | Recheck::AfterRestore { capacity, .. } => capacity,
+        }
+    }
+
+    /// Given the service as read just now, what to do instead of `rest`.
+    pub fn then(self, now: &ServiceState, rest: &[Op]) -> Rechecked {
+        match self {
+            Recheck::BeforeSave(ours) => match saved_meanwhile(now) {
+                None => Rechecked { again: Vec::new(), rest: rest.to_vec(), note: None },
+                // Keep the other stop's snapshot: do not save ours, and guard that one.
+                Some(other) => Rechecked {
+                    again: Vec::new(),
+                    rest: rest
+                        .iter()
+                        .filter(|op| **op != Op::Write(Step::SaveSnapshot(ours)))
+                        .map(|op| match *op {
+                            Op::Recheck(Recheck::AfterStop { capacity, .. }) => {
+                                Op::Recheck(Recheck::AfterStop { snapshot: other, capacity })
+                            }
+                            op => op,
+                        })
+                        .collect(),
+                    note: Some(format!("another stop saved the snapshot meanwhile: kept {}", other.encode())),
+                },
+            },
+            Recheck::AfterStop { snapshot, .. } => {
+                let again = recheck_stop(snapshot, now);
+                let note = (!again.is_empty()).then(|| "another invocation undid the stop".to_string());
+                Rechecked { again, rest: rest.to_vec(), note }
+            }
+            Recheck::AfterRestore { restored, snapshot, .. } => {
+                let again = recheck_restore(restored, snapshot, now);
+                let note = (!again.is_empty()).then(|| "a stop relies on the cleared snapshot".to_string());
+                Rechecked { again, rest: rest.to_vec(), note }
+            }
+        }
+    }
+}
+
+/// The program of `plan` with the re-reads against a concurrent invocation: before a stop
+/// saves its snapshot, and after a stop's or a restore's last write. None with `serial_runs`
+/// (runs queued by the function's reserved concurrency of 1: nothing can interleave), which
+/// saves one DescribeServices before the save and one (plus DescribeScalableTargets) after the
+/// writes, round trips of every service's chain.
+pub fn guard(plan: &mut ServicePlan, serial_runs: bool) {
+    let Decision::Change(steps) = &plan.decision else { return };
+    if serial_runs {
+        return;
+    }
+    let capacity = plan.before.min.is_some();
+    let mut program = Vec::new();
+    let mut kept = plan.snapshot;
+    for step in steps {
+        if let Step::SaveSnapshot(s) = *step {
+            program.push(Op::Recheck(Recheck::BeforeSave(s)));
+            kept = Some(s);
+        }
+        program.push(Op::Write(*step));
+    }
+    match (plan.action, kept, plan.snapshot) {
+        (Action::Stop, Some(snapshot), _) => program.push(Op::Recheck(Recheck::AfterStop { snapshot, capacity })),
+        (Action::Start, _, Some(snapshot)) if steps.contains(&Step::ClearSnapshot) => {
+            program.push(Op::Recheck(Recheck::AfterRestore { restored: plan.after, snapshot, capacity }))
+        }
+        _ => {}
+    }
+    plan.program = program;
+}
+
+/// Before a stop saves its snapshot: the snapshot tag as read again just now. One there means
+/// another stop saved it after our read; keep it (ours may mix counts read before and after
+/// that stop's writes) and do not save.
+pub fn saved_meanwhile(now: &ServiceState) -> Option<Snapshot> {
+    now.tags.get(SNAPSHOT_TAG).and_then(|v| Snapshot::decode(v).ok())
+}
+
+/// After a stop's steps, the service read again: a start that read the snapshot before our
+/// writes may since have restored counts or cleared it. The steps that put the stop back, the
+/// snapshot first as always; none when nothing was undone. A read that lags behind our own
+/// writes only repeats them.
+pub fn recheck_stop(snapshot: Snapshot, now: &ServiceState) -> Vec<Step> {
+    let mut steps = Vec::new();
+    if !now.tags.contains_key(SNAPSHOT_TAG) {
+        steps.push(Step::SaveSnapshot(snapshot));
+    }
+    if now.capacity.is_some_and(|c| c != ZERO) {
+        steps.push(Step::SetCapacity(ZERO));
+    }
+    if now.desired != 0 {
+        steps.push(Step::SetDesired(0));
+    }
+    steps
+}
+
+/// After a restore cleared the snapshot, the service read again: if a stop's writes show
+/// (min/max or desiredCount back at 0 where the restore set more), that stop read the snapshot
+/// we have just cleared and relies on it, so save it again. Counts are the stop's to fix (it
+/// checks them after its writes); a read that lags behind our own writes then costs only a
+/// snapshot tag on a running service, which the next start clears.
+pub fn recheck_restore(restored: Counts, snapshot: Snapshot, now: &ServiceState) -> Vec<Step> {
+    let capacity_zeroed = restored.min.zip(restored.max).is_some_and(|c| c != (0, 0)) && now.capacity == Some(ZERO);
+    let desired_zeroed = restored.desired > 0 && now.desired == 0;
+    if (capacity_zeroed || desired_zeroed) && !now.tags.contains_key(SNAPSHOT_TAG) {
+        vec![Step::SaveSnapshot(snapshot)]
+    } else {
+        Vec::new()
+    }
+}
+
+/// `arn:aws:ecs:REGION:ACCOUNT:service/NAME` (no cluster): ECS refuses to tag these.
+fn is_short_service_arn(arn: &str) -> bool {
+    arn.rsplit_once(":service/").is_some_and(|(_, rest)| !rest.contains('/'))
+}

@@ -1,0 +1,123 @@
+//! Knobs of a run, read once from the function's environment; defaults are what users get.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Services handled at once (and AWS batches in flight).
+    pub concurrency: usize,
+    /// How often to look at a starting service's tasks.
+    pub poll_interval: Duration,
+    /// Time kept back from the invocation deadline to log the report and return.
+    pub safety_margin: Duration,
+    /// This function's ARN: the target of `until` override schedules.
+    pub function_arn: Option<String>,
+    /// The role EventBridge Scheduler assumes to invoke the function.
+    pub scheduler_role_arn: Option<String>,
+    /// The Scheduler group of override schedules.
+    pub schedule_group: String,
+    /// Runs never overlap (the deployed function's reserved concurrency of 1 queues them): the
+    /// re-reads that keep a snapshot safe from a concurrent invocation are skipped. Off by
+    /// default: the CLI's `invoke` is not queued behind the function.
+    pub serial_runs: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            concurrency: 16,
+            poll_interval: Duration::from_secs(5),
+            safety_margin: Duration::from_secs(10),
+            function_arn: None,
+            scheduler_role_arn: None,
+            schedule_group: "default".into(),
+            serial_runs: false,
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, overridden by `ECS_COST_SAVER_CONCURRENCY`, `ECS_COST_SAVER_POLL_INTERVAL_MS`,
+    /// `ECS_COST_SAVER_SAFETY_MARGIN_MS`, `ECS_COST_SAVER_FUNCTION_ARN`,
+    /// `ECS_COST_SAVER_SCHEDULER_ROLE_ARN`, `ECS_COST_SAVER_SCHEDULE_GROUP` and
+    /// `ECS_COST_SAVER_SERIAL_RUNS` (`true`/`false`).
+    pub fn from_env() -> Result<Settings, String> {
+        Settings::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// The same, from any source of variables (a test's map).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Settings, String> {
+        let mut s = Settings::default();
+        let number = |name: &str| -> Result<Option<u64>, String> {
+            match var(name) {
+                None => Ok(None),
+                Some(v) => v.parse::<u64>().map(Some).map_err(|_| format!("{name}={v:?} is not a whole number")),
+            }
+        };
+        if let Some(c) = number("ECS_COST_SAVER_CONCURRENCY")? {
+            if c == 0 || c > 64 {
+                return Err(format!("ECS_COST_SAVER_CONCURRENCY={c} must be between 1 and 64"));
+            }
+            s.concurrency = c as usize;
+        }
+        if let Some(ms) = number("ECS_COST_SAVER_POLL_INTERVAL_MS")? {
+            s.poll_interval = Duration::from_millis(ms.max(10));
+        }
+        if let Some(ms) = number("ECS_COST_SAVER_SAFETY_MARGIN_MS")? {
+            s.safety_margin = Duration::from_millis(ms);
+        }
+        let text = |name: &str| var(name).filter(|v| !v.is_empty());
+        s.function_arn = text("ECS_COST_SAVER_FUNCTION_ARN");
+        s.scheduler_role_arn = text("ECS_COST_SAVER_SCHEDULER_ROLE_ARN");
+        if let Some(group) = text("ECS_COST_SAVER_SCHEDULE_GROUP") {
+            s.schedule_group = group;
+        }
+        if let Some(v) = text("ECS_COST_SAVER_SERIAL_RUNS") {
+            s.serial_runs = match v.as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return Err(format!("ECS_COST_SAVER_SERIAL_RUNS={v:?} must be true or false")),
+            };
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(vars: &[(&str, &str)]) -> Result<Settings, String> {
+        Settings::from_vars(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+    }
+
+    #[test]
+    fn variables_override_the_defaults() {
+        let s = from(&[
+            ("ECS_COST_SAVER_CONCURRENCY", "8"),
+            ("ECS_COST_SAVER_POLL_INTERVAL_MS", "1"),
+            ("ECS_COST_SAVER_SERIAL_RUNS", "true"),
+            ("ECS_COST_SAVER_SCHEDULE_GROUP", ""),
+        ])
+        .unwrap();
+        assert_eq!((s.concurrency, s.poll_interval, s.serial_runs), (8, Duration::from_millis(10), true));
+        assert_eq!(s.schedule_group, "default", "an empty value is no value");
+        assert!(!from(&[]).unwrap().serial_runs);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        assert_eq!(
+            from(&[("ECS_COST_SAVER_CONCURRENCY", "0")]).unwrap_err(),
+            "ECS_COST_SAVER_CONCURRENCY=0 must be between 1 and 64"
+        );
+        assert_eq!(
+            from(&[("ECS_COST_SAVER_POLL_INTERVAL_MS", "5s")]).unwrap_err(),
+            "ECS_COST_SAVER_POLL_INTERVAL_MS=\"5s\" is not a whole number"
+        );
+        assert_eq!(
+            from(&[("ECS_COST_SAVER_SERIAL_RUNS", "yes")]).unwrap_err(),
+            "ECS_COST_SAVER_SERIAL_RUNS=\"yes\" must be true or false"
+        );
+    }
+}
