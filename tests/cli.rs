@@ -227,14 +227,7 @@ async fn invoke_runs_the_lambda_handler_against_aws_endpoint_url() {
     let report: Value = serde_json::from_str(&stdout).expect("one JSON report");
     assert_eq!(report["action"], "stop");
     assert_eq!(report["dry_run"], false);
-    let services: Vec<(&str, &str, i64)> = report["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (s["service"].as_str().unwrap(), s["outcome"].as_str().unwrap(), s["after"]["desired"].as_i64().unwrap())
-        })
-        .collect();
+    let services = support::outcomes(&report);
     assert_eq!(services, vec![("svc-a", "changed", 0), ("svc-b", "changed", 0)]);
 
     let sdk = moto.sdk().await;

@@ -126,14 +126,7 @@ async fn the_lambda_answers_each_event_and_logs_the_report_as_one_json_line() {
     // 1. A good stop: the report is the response.
     assert_eq!(answers[0].kind, "response");
     let report = &answers[0].body;
-    let outcomes: Vec<(&str, &str, i64)> = report["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (s["service"].as_str().unwrap(), s["outcome"].as_str().unwrap(), s["after"]["desired"].as_i64().unwrap())
-        })
-        .collect();
+    let outcomes = support::outcomes(report);
     assert_eq!(outcomes, vec![("svc-a", "changed", 0), ("svc-b", "changed", 0)]);
 
     // 2. Refused input: an error naming the problem, nothing logged as a report.

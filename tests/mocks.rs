@@ -489,6 +489,14 @@ async fn handle_in(ctx: &Context<'_, Sdk>, event: serde_json::Value) -> Report {
     handle(ctx, event, chrono::Utc::now(), deadline).await.unwrap()
 }
 
+/// DescribeServices answering with `service`, every request logged in `calls`.
+fn logged_describe(calls: &Calls, service: ecs::types::Service) -> Rule {
+    let calls = calls.clone();
+    mock!(ecs::Client::describe_services).match_requests(move |_| log(&calls, "DescribeServices")).then_output(
+        move || ecs::operation::describe_services::DescribeServicesOutput::builder().services(service.clone()).build(),
+    )
+}
+
 fn deregister_rule(calls: &Calls, tg: &'static str, id: &'static str, port: i32) -> aws_smithy_mocks::Rule {
     let calls = calls.clone();
     mock!(elb::Client::deregister_targets)
@@ -567,13 +575,7 @@ async fn spot_interruption_deregisters_id_and_port_after_one_describe_then_from_
 #[tokio::test]
 async fn yaml_target_groups_are_deregistered_before_the_service_is_described() {
     let calls: Calls = Default::default();
-    let c = calls.clone();
-    let describe_services =
-        mock!(ecs::Client::describe_services).match_requests(move |_| log(&c, "DescribeServices")).then_output(|| {
-            ecs::operation::describe_services::DescribeServicesOutput::builder()
-                .services(service("spot-api", 1).load_balancers(lb(TG_IP, 8080)).build())
-                .build()
-        });
+    let describe_services = logged_describe(&calls, service("spot-api", 1).load_balancers(lb(TG_IP, 8080)).build());
     let extra = deregister_rule(&calls, TG_EXTRA, "10.0.2.9", 9000);
     let alb = deregister_rule(&calls, TG_IP, "10.0.2.9", 8080);
     let sdk = sdk(&[&describe_services], &[], &[&extra, &alb]);
@@ -589,13 +591,9 @@ async fn yaml_target_groups_are_deregistered_before_the_service_is_described() {
 #[tokio::test]
 async fn an_ec2_task_is_an_instance_target_on_its_host_port() {
     let calls: Calls = Default::default();
-    let (c1, c2) = (calls.clone(), calls.clone());
+    let c2 = calls.clone();
     let describe_services =
-        mock!(ecs::Client::describe_services).match_requests(move |_| log(&c1, "DescribeServices")).then_output(|| {
-            ecs::operation::describe_services::DescribeServicesOutput::builder()
-                .services(service("spot-legacy", 1).load_balancers(lb(TG_INSTANCE, 8080)).build())
-                .build()
-        });
+        logged_describe(&calls, service("spot-legacy", 1).load_balancers(lb(TG_INSTANCE, 8080)).build());
     let describe_instances = mock!(ecs::Client::describe_container_instances)
         .match_requests(move |_| log(&c2, "DescribeContainerInstances"))
         .then_output(|| {
@@ -635,13 +633,7 @@ async fn an_ec2_task_is_an_instance_target_on_its_host_port() {
 #[tokio::test]
 async fn other_task_changes_are_skipped_with_no_call_and_not_registered_is_done() {
     let calls: Calls = Default::default();
-    let c = calls.clone();
-    let describe_services =
-        mock!(ecs::Client::describe_services).match_requests(move |_| log(&c, "DescribeServices")).then_output(|| {
-            ecs::operation::describe_services::DescribeServicesOutput::builder()
-                .services(service("spot-gone", 1).load_balancers(lb(TG_IP, 8080)).build())
-                .build()
-        });
+    let describe_services = logged_describe(&calls, service("spot-gone", 1).load_balancers(lb(TG_IP, 8080)).build());
     let not_registered = mock!(elb::Client::deregister_targets)
         .sequence()
         .http_status(

@@ -249,3 +249,15 @@ pub const MUTATING: &[&str] = &[
     "UpdateSchedule",
     "DeleteSchedule",
 ];
+
+/// (service, outcome, desired count after) of every service of a JSON report.
+pub fn outcomes(report: &serde_json::Value) -> Vec<(&str, &str, i64)> {
+    report["services"]
+        .as_array()
+        .expect("a report lists its services")
+        .iter()
+        .map(|s| {
+            (s["service"].as_str().unwrap(), s["outcome"].as_str().unwrap(), s["after"]["desired"].as_i64().unwrap())
+        })
+        .collect()
+}
