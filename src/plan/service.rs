@@ -115,10 +115,13 @@ pub fn plan_service(action: Action, config: &ServiceConfig, state: &ServiceState
         bindings: super::targets::bindings(config, state),
         notes: Vec::new(),
     };
+    let decoded = state.tags.get(SNAPSHOT_TAG).map(|v| Snapshot::decode(v)).transpose();
+    plan.snapshot = decoded.clone().ok().flatten();
     let stop = match action {
         Action::Stop => true,
         Action::Start => false,
-        // Status and register change no count; reconcile is stop or start by now (the intent).
+        // Status and register change no count (they show the snapshot, if it reads); reconcile
+        // is stop or start by now (the intent).
         Action::Status | Action::Register | Action::Reconcile => return plan,
     };
     if state.status != "ACTIVE" {
@@ -127,11 +130,8 @@ pub fn plan_service(action: Action, config: &ServiceConfig, state: &ServiceState
         plan.decision = Decision::Fail(Failure::new(ErrorKind::NotFound, why));
         return plan;
     }
-    let snapshot = match state.tags.get(SNAPSHOT_TAG).map(|v| Snapshot::decode(v)).transpose() {
-        Ok(s) => {
-            plan.snapshot = s;
-            s
-        }
+    let snapshot = match decoded {
+        Ok(s) => s,
         Err(e) => {
             plan.decision = Decision::Fail(Failure::new(ErrorKind::Invalid, e));
             return plan;

@@ -602,3 +602,14 @@ fn a_pending_override_wins_only_where_the_intent_defers_to_it() {
     let start = super::environment(&manual, Action::Start, HashMap::new(), false);
     assert!(start.registers, "a start registers its tasks afterwards");
 }
+
+#[test]
+fn status_and_register_show_the_snapshot_and_change_nothing() {
+    for action in [Action::Status, Action::Register] {
+        let plan = plan_service(action, &config(), &state(0, Some((0, 0)), Some("desired=3 min=1 max=4")));
+        assert_eq!(plan.snapshot, Some(Snapshot { desired: 3, capacity: Some(cap(1, 4)) }), "{action:?}");
+        assert_eq!((plan.decision, plan.program.len()), (Decision::Unchanged, 0), "{action:?}");
+        let garbage = plan_service(action, &config(), &state(0, None, Some("two")));
+        assert_eq!((garbage.snapshot, garbage.decision), (None, Decision::Unchanged), "{action:?}: not a stop or start");
+    }
+}
