@@ -317,28 +317,48 @@ fn binding(tg: &str, port: u16) -> TargetBinding {
 
 #[test]
 fn ip_targets_are_task_ip_and_container_port() {
-    let registered = |id: &str, health| RegisteredTarget { target: Target { id: id.into(), port: 8080 }, health };
     let facts = TargetFacts {
         types: HashMap::from([("tg-ip".into(), Ok(TargetType::Ip))]),
-        registered: HashMap::from([(
-            "tg-ip".into(),
-            Ok(vec![registered("10.0.0.1", TargetHealth::Healthy), registered("10.0.0.4", TargetHealth::Draining)]),
-        )]),
+        registered: HashMap::from([("tg-ip".into(), Ok(vec![registered("10.0.0.1", TargetHealth::Healthy)]))]),
         ..TargetFacts::default()
     };
     let tasks = [
         task("t1", "RUNNING", Some("10.0.0.1"), None, vec![]),
         task("t2", "RUNNING", Some("10.0.0.2"), None, vec![]),
         task("t3", "PENDING", Some("10.0.0.3"), None, vec![]),
-        task("t4", "RUNNING", Some("10.0.0.4"), None, vec![]),
     ];
     let (wanted, problems) = plan_registrations(&[binding("tg-ip", 8080)], &tasks, &facts);
     assert!(problems.is_empty());
     assert_eq!(
         wanted.iter().map(|r| (r.target.id.as_str(), r.target.port)).collect::<Vec<_>>(),
-        vec![("10.0.0.2", 8080), ("10.0.0.4", 8080)],
-        "registered and not-running tasks are left out; a draining one is registered again"
+        vec![("10.0.0.2", 8080)],
+        "registered and not-running tasks are left out"
     );
+}
+
+fn registered(id: &str, health: TargetHealth) -> RegisteredTarget {
+    RegisteredTarget { target: Target { id: id.into(), port: 8080 }, health }
+}
+
+#[test]
+fn a_target_on_its_way_out_is_registered_again() {
+    for (health, again) in [
+        (TargetHealth::Draining, true),
+        (TargetHealth::Unused, true),
+        (TargetHealth::Initial, false),
+        (TargetHealth::Healthy, false),
+        (TargetHealth::Unhealthy, false),
+        (TargetHealth::Unavailable, false),
+    ] {
+        let facts = TargetFacts {
+            types: HashMap::from([("tg-ip".into(), Ok(TargetType::Ip))]),
+            registered: HashMap::from([("tg-ip".into(), Ok(vec![registered("10.0.0.4", health)]))]),
+            ..TargetFacts::default()
+        };
+        let tasks = [task("t4", "RUNNING", Some("10.0.0.4"), None, vec![])];
+        let (wanted, _) = plan_registrations(&[binding("tg-ip", 8080)], &tasks, &facts);
+        assert_eq!(wanted.len() == 1, again, "{health:?}");
+    }
 }
 
 #[test]
@@ -610,6 +630,10 @@ fn status_and_register_show_the_snapshot_and_change_nothing() {
         assert_eq!(plan.snapshot, Some(Snapshot { desired: 3, capacity: Some(cap(1, 4)) }), "{action:?}");
         assert_eq!((plan.decision, plan.program.len()), (Decision::Unchanged, 0), "{action:?}");
         let garbage = plan_service(action, &config(), &state(0, None, Some("two")));
-        assert_eq!((garbage.snapshot, garbage.decision), (None, Decision::Unchanged), "{action:?}: not a stop or start");
+        assert_eq!(
+            (garbage.snapshot, garbage.decision),
+            (None, Decision::Unchanged),
+            "{action:?}: not a stop or start"
+        );
     }
 }
