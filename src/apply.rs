@@ -7,17 +7,25 @@ use futures_util::stream::{self, StreamExt};
 use tracing::Instrument;
 
 use crate::aws::{Aws, Schedules, TargetGroups, Tasks, resource_id};
-use crate::error::{AwsError, Failure};
+use crate::error::{AwsError, ErrorKind, Failure};
 use crate::observe;
 use crate::plan::{Decision, Op, Plan, Planned, ServicePlan, Step};
 use crate::schedule::ServiceRef;
-use crate::state::{OneTimeSchedule, SNAPSHOT_TAG, Target};
+use crate::state::{Holder, OneTimeSchedule, SNAPSHOT_TAG, Store, Target};
 
-/// What one service's program did: the writes made, in order, and the failure that ended it.
+/// What one service's program did: the writes made, in order, and the write that failed and why.
 #[derive(Debug, Clone, Default)]
 pub struct Applied {
     pub done: Vec<String>,
-    pub failure: Option<Failure>,
+    pub failure: Option<(Step, Failure)>,
+}
+
+/// Where the state table's writes go and who makes them: this run.
+#[derive(Debug, Clone, Copy)]
+pub struct Writer<'a> {
+    /// The state table, with `Store::Table`.
+    pub table: Option<&'a str>,
+    pub holder: &'a Holder,
 }
 
 /// Create or replace the override schedule of `until`.
@@ -26,14 +34,19 @@ pub async fn put_override<A: Schedules>(aws: &A, schedule: &OneTimeSchedule) -> 
 }
 
 /// Run the program of every service that changes, `concurrency` at a time.
-pub async fn services<A: Aws>(aws: &A, plan: &Plan, concurrency: usize) -> Vec<(ServiceRef, Applied)> {
+pub async fn services<A: Aws>(
+    aws: &A,
+    plan: &Plan,
+    writer: Writer<'_>,
+    concurrency: usize,
+) -> Vec<(ServiceRef, Applied)> {
     let changes = plan.services.iter().filter_map(|s| match s {
         Planned::Service(p) if matches!(p.decision, Decision::Change(_)) => Some(p),
         _ => None,
     });
     stream::iter(changes.map(|p| {
         let span = tracing::info_span!("service", cluster = %p.id.cluster, service = %p.id.service);
-        async move { (p.id.clone(), execute(aws, p).await) }.instrument(span)
+        async move { (p.id.clone(), execute(aws, p, writer).await) }.instrument(span)
     }))
     .buffer_unordered(concurrency)
     .collect()
@@ -41,9 +54,10 @@ pub async fn services<A: Aws>(aws: &A, plan: &Plan, concurrency: usize) -> Vec<(
 }
 
 /// One service's program, in order; it stops at the first failed write (later steps depend on
-/// it: nothing is changed before the snapshot is saved, nothing cleared before the restore). A
-/// re-read that fails leaves the program as planned.
-async fn execute<A: Aws>(aws: &A, plan: &ServicePlan) -> Applied {
+/// it: nothing is changed before the snapshot is saved, nothing cleared before the restore), then
+/// makes the plan's `on_failure` calls as best it can. A re-read that fails leaves the program as
+/// planned.
+async fn execute<A: Aws>(aws: &A, plan: &ServicePlan, writer: Writer<'_>) -> Applied {
     let mut applied = Applied::default();
     let mut program = plan.program.clone();
     while !program.is_empty() {
@@ -58,8 +72,8 @@ async fn execute<A: Aws>(aws: &A, plan: &ServicePlan) -> Applied {
                             tracing::warn!(note = %note, "read again");
                         }
                         for step in rechecked.again {
-                            if let Err(e) = write(aws, plan, step).await {
-                                return failed(applied, step, e);
+                            if let Err(e) = write(aws, plan, writer, step).await {
+                                return failed(aws, plan, writer, applied, step, e).await;
                             }
                             tracing::warn!(step = %step, "done again: another invocation undid it");
                             applied.done.push(format!("{step} (again: another invocation undid it)"));
@@ -71,8 +85,8 @@ async fn execute<A: Aws>(aws: &A, plan: &ServicePlan) -> Applied {
                 continue;
             }
         };
-        if let Err(e) = write(aws, plan, step).await {
-            return failed(applied, step, e);
+        if let Err(e) = write(aws, plan, writer, step).await {
+            return failed(aws, plan, writer, applied, step, e).await;
         }
         tracing::info!(step = %step, "done");
         applied.done.push(step.to_string());
@@ -80,19 +94,58 @@ async fn execute<A: Aws>(aws: &A, plan: &ServicePlan) -> Applied {
     applied
 }
 
-fn failed(mut applied: Applied, step: Step, e: AwsError) -> Applied {
+async fn failed<A: Aws>(
+    aws: &A,
+    plan: &ServicePlan,
+    writer: Writer<'_>,
+    mut applied: Applied,
+    step: Step,
+    e: AwsError,
+) -> Applied {
     tracing::warn!(step = %step, error = %e, "failed");
-    applied.failure = Some(Failure::aws(&e, format!("{step} failed: {e}")));
+    applied.failure = Some((step, Failure::aws(&e, format!("{step} failed: {e}"))));
+    for &undo in &plan.on_failure {
+        match write(aws, plan, writer, undo).await {
+            Ok(()) => applied.done.push(format!("{undo} (after the failure)")),
+            Err(e) => tracing::warn!(step = %undo, error = %e, "could not undo; the hold lapses by itself"),
+        }
+    }
     applied
 }
 
-async fn write<A: Aws>(aws: &A, plan: &ServicePlan, step: Step) -> Result<(), AwsError> {
+async fn write<A: Aws>(aws: &A, plan: &ServicePlan, writer: Writer<'_>, step: Step) -> Result<(), AwsError> {
     let id = &plan.id;
-    match step {
-        Step::SaveSnapshot(s) => aws.tag_service(&plan.arn, SNAPSHOT_TAG, &s.encode()).await,
-        Step::SetCapacity(c) => aws.set_capacity(&resource_id(&id.cluster, &id.service), c).await,
-        Step::SetDesired(n) => aws.set_desired_count(&id.cluster, &id.service, n).await,
-        Step::ClearSnapshot => aws.untag_service(&plan.arn, SNAPSHOT_TAG).await,
+    let holder = writer.holder;
+    let entry = || match (writer.table, plan.key.as_deref()) {
+        (Some(table), Some(key)) => Ok((table, key)),
+        _ => Err(AwsError::in_response("(state table)", ErrorKind::Invalid, format!("{step} needs the state table"))),
+    };
+    match (plan.store, step) {
+        (_, Step::SetCapacity(c)) => aws.set_capacity(&resource_id(&id.cluster, &id.service), c).await,
+        (_, Step::SetDesired(n)) => aws.set_desired_count(&id.cluster, &id.service, n).await,
+        (Store::Tag, Step::SaveSnapshot(s)) => aws.tag_service(&plan.arn, SNAPSHOT_TAG, &s.encode()).await,
+        (Store::Tag, Step::ClearSnapshot) | (_, Step::RemoveSnapshotTag) => {
+            aws.untag_service(&plan.arn, SNAPSHOT_TAG).await
+        }
+        (Store::Table, Step::SaveSnapshot(s)) => {
+            let (table, key) = entry()?;
+            aws.create_entry(table, key, &s, holder).await
+        }
+        (Store::Table, Step::HoldSnapshot(version)) => {
+            let (table, key) = entry()?;
+            aws.hold_entry(table, key, version, holder).await
+        }
+        (Store::Table, Step::ReleaseSnapshot) => {
+            let (table, key) = entry()?;
+            aws.release_entry(table, key, holder).await
+        }
+        (Store::Table, Step::ClearSnapshot) => {
+            let (table, key) = entry()?;
+            aws.delete_entry(table, key, holder).await
+        }
+        (Store::Tag, Step::HoldSnapshot(_) | Step::ReleaseSnapshot) => {
+            Err(AwsError::in_response("(state table)", ErrorKind::Invalid, format!("{step} needs the state table")))
+        }
     }
 }
 

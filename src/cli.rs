@@ -1,5 +1,5 @@
-//! The command line (README, "The CLI"): `validate`, `plan` and `invoke`. Argument parsing and printing only;
-//! `invoke` runs the same handler as the Lambda.
+//! The command line (README, "The CLI"): `validate`, `plan`, `invoke` and `init-state`. Argument
+//! parsing and printing only; `invoke` runs the same handler as the Lambda.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -74,6 +74,12 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Create the DynamoDB state table (on demand, key `service`) if it does not exist, as
+    /// Terraform makes it; then set ECS_COST_SAVER_STATE_TABLE to its name. Idempotent.
+    InitState {
+        #[arg(long, value_name = "NAME")]
+        table: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -96,6 +102,13 @@ pub async fn main() -> ExitCode {
                 }
             }
         }
+        Command::InitState { table } => match init_state(&table).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Invoke { schedule, payload, event, dry_run, timeout, now, format } => {
             match invoke(schedule, payload, event, dry_run, Duration::from_secs(timeout), now, format).await {
                 Ok(code) => code,
@@ -160,6 +173,18 @@ fn forecast(
     Ok(())
 }
 
+async fn init_state(table: &str) -> Result<(), Error> {
+    use crate::aws::StateTables;
+    let aws = Sdk::from_env().await.map_err(Error::InvalidInput)?;
+    let created = aws
+        .create_state_table(table)
+        .await
+        .map_err(|source| Error::Aws { context: format!("cannot create the state table {table}"), source })?;
+    let what = if created { "created" } else { "already exists:" };
+    emit(format_args!("state table {what} {table}\nexport ECS_COST_SAVER_STATE_TABLE={table}\n"));
+    Ok(())
+}
+
 async fn invoke(
     schedule: PathBuf,
     payload: Option<String>,
@@ -189,6 +214,9 @@ async fn invoke(
         environment_intent(&schedule, payload, now, &settings)?;
     }
     let aws = Sdk::from_env().await.map_err(Error::InvalidInput)?;
+    if settings.state_table.is_none() {
+        eprintln!("note: {}", Settings::NO_STATE_TABLE);
+    }
     let report = handle(&Context::new(&aws, &schedule, &settings), input, now, deadline).await?;
     match format {
         Format::Text => emit(format_args!("{report}\n")),

@@ -3,12 +3,14 @@
 //! functions below only wire those stages together, each decision is the planner's.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::action::Action;
 use crate::aws::Aws;
 use crate::error::Error;
 use crate::event::{Input, SpotWarning, TaskStateChange};
@@ -19,6 +21,7 @@ use crate::plan::{self, Plan};
 use crate::report::{self, Handled, Outcome, Report};
 use crate::schedule::{Schedule, ServiceRef};
 use crate::settings::Settings;
+use crate::state::Holder;
 use crate::warm::Warm;
 use crate::{apply, observe};
 
@@ -30,12 +33,33 @@ pub struct Context<'a, A> {
     pub schedule: &'a Schedule,
     pub settings: &'a Settings,
     pub warm: Warm,
+    /// Runs so far, to tell this process's runs apart in the state table.
+    runs: AtomicU64,
 }
+
+/// How long a run may hold a snapshot in the state table should it die before it lets go: longer
+/// than any Lambda invocation (15 minutes).
+pub const HOLD_SECONDS: u64 = 16 * 60;
 
 impl<'a, A> Context<'a, A> {
     /// A cold start: nothing remembered.
     pub fn new(aws: &'a A, schedule: &'a Schedule, settings: &'a Settings) -> Self {
-        Context { aws, schedule, settings, warm: Warm::default() }
+        Context { aws, schedule, settings, warm: Warm::default(), runs: AtomicU64::new(0) }
+    }
+
+    /// This run, as the state table records it: a new id, the time on the clock (not the
+    /// invocation's `now`, which the CLI may set), and when its holds lapse.
+    fn holder(&self, doing: String) -> Holder {
+        let now = Utc::now();
+        let run = self.runs.fetch_add(1, Ordering::Relaxed);
+        let seconds = u64::try_from(now.timestamp()).unwrap_or(0);
+        Holder {
+            id: format!("{}-{}-{}", std::process::id(), run, now.timestamp_millis()),
+            doing,
+            now: seconds,
+            now_text: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            until: seconds + HOLD_SECONDS,
+        }
     }
 }
 
@@ -78,10 +102,18 @@ async fn environment<A: Aws>(
         Err(reason) => return Ok(Report::skipped(&intent, reason.clone())),
     };
     let ids: Vec<ServiceRef> = intent.environment.services.iter().map(|c| c.id.clone()).collect();
-    let observed = observe::services(aws, &ids, settings.concurrency).await;
-    let plan = plan::environment(&intent, effect, observed, settings.serial_runs);
+    let table = settings.state_table.as_deref();
+    let observed = observe::services(aws, &ids, table, settings.concurrency).await;
+    let mut plan = plan::environment(&intent, effect, observed, settings.store(), settings.serial_runs);
+    if effect == Action::Status {
+        let rids: Vec<String> = ids.iter().map(|id| crate::aws::resource_id(&id.cluster, &id.service)).collect();
+        match observe::scheduled_actions(aws, &rids).await {
+            Ok(actions) => plan::note_scheduled_actions(&mut plan, &actions),
+            Err(e) => plan.notes.push(format!("cannot list the scalable targets' scheduled actions: {e}")),
+        }
+    }
     tracing::info!(plan = %plan, "planned");
-    if plan.dry_run { Ok(dry_run(ctx, &plan).await) } else { run(ctx, &plan, deadline).await }
+    if plan.dry_run { Ok(dry_run(ctx, &plan).await) } else { run(ctx, &intent, plan, deadline).await }
 }
 
 /// A dry run: the plan as a report, with the targets registration would add now (one look at the
@@ -106,7 +138,12 @@ async fn dry_run<A: Aws>(ctx: &Context<'_, A>, plan: &Plan) -> Report {
 /// A real run: the override schedule first (if the action then fails, the environment still
 /// returns to its state at `until`), every service's calls, then the registration of running
 /// tasks.
-async fn run<A: Aws>(ctx: &Context<'_, A>, plan: &Plan, deadline: Instant) -> Result<Report, Error> {
+async fn run<A: Aws>(
+    ctx: &Context<'_, A>,
+    intent: &EnvironmentIntent<'_>,
+    mut plan: Plan,
+    deadline: Instant,
+) -> Result<Report, Error> {
     let (aws, settings) = (ctx.aws, ctx.settings);
     if let Some(o) = &plan.override_schedule {
         apply::put_override(aws, o).await.map_err(|source| Error::Aws {
@@ -114,9 +151,46 @@ async fn run<A: Aws>(ctx: &Context<'_, A>, plan: &Plan, deadline: Instant) -> Re
             source,
         })?;
     }
-    let mut report = Report::planned(plan);
-    report.record_applied(apply::services(aws, plan, settings.concurrency).await);
+    let holder = ctx.holder(format!("{} {}", plan.effect.as_str(), plan.environment));
+    let writer = apply::Writer { table: settings.state_table.as_deref(), holder: &holder };
+    let mut report = Report::planned(&plan);
+    let mut applied = apply::services(aws, &plan, writer, settings.concurrency).await;
+    // A conditional write that lost to another run: read that service again and plan it again.
+    for attempt in 1..=plan::REPLANS {
+        let lost: Vec<(ServiceRef, Vec<String>, crate::error::Failure)> = applied
+            .iter()
+            .filter_map(|(id, a)| match &a.failure {
+                Some((step, f)) if plan::service::replans(*step, f) => Some((id.clone(), a.done.clone(), f.clone())),
+                _ => None,
+            })
+            .collect();
+        if lost.is_empty() || Instant::now() + settings.poll_interval >= deadline {
+            break;
+        }
+        let (kept, _): (Vec<_>, Vec<_>) =
+            applied.into_iter().partition(|(id, _)| !lost.iter().any(|(lost, _, _)| lost == id));
+        report.record_applied(kept);
+        tokio::time::sleep(settings.poll_interval * attempt).await;
+        let ids: Vec<ServiceRef> = lost.iter().map(|(id, _, _)| id.clone()).collect();
+        let observed = observe::services(aws, &ids, settings.state_table.as_deref(), settings.concurrency).await;
+        plan::replan(&mut plan, intent, &ids, observed, settings.store(), settings.serial_runs);
+        for (id, _, why) in &lost {
+            if let Some(planned) = plan.services.iter().find(|s| s.id() == id) {
+                report.record_replanned(planned, why);
+            }
+        }
+        let only =
+            Plan { services: plan.services.iter().filter(|s| ids.contains(s.id())).cloned().collect(), ..plan.clone() };
+        applied = apply::services(aws, &only, writer, settings.concurrency).await;
+        for (id, a) in &mut applied {
+            if let Some((_, earlier, _)) = lost.iter().find(|(lost, _, _)| lost == id) {
+                a.done.splice(0..0, earlier.iter().cloned());
+            }
+        }
+    }
+    report.record_applied(applied);
     if plan.registers {
+        let plan = &plan;
         let waiting = targets::waiting(plan, |id| failed(&report, id));
         let wait_until = deadline.checked_sub(settings.safety_margin).unwrap_or(deadline);
         register(ctx, &mut report, waiting, wait_until).await;

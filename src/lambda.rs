@@ -23,6 +23,9 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     let schedule = Schedule::load(&path)?;
     let settings = Settings::from_env()?;
     let aws = Sdk::from_env().await?;
+    if settings.state_table.is_none() {
+        tracing::warn!("{}", Settings::NO_STATE_TABLE);
+    }
     let ctx = &Context::new(&aws, &schedule, &settings);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move { invocation(ctx, event).await })).await
 }

@@ -8,12 +8,13 @@ use futures_util::stream::{self, StreamExt};
 
 use crate::aws::{
     DESCRIBE_SCALABLE_TARGETS_BATCH, DESCRIBE_SERVICES_BATCH, DESCRIBE_TARGET_GROUPS_BATCH, DESCRIBE_TASKS_BATCH,
-    ScalableTargets, Schedules, Services, TargetGroups, Tasks, resource_id,
+    ScalableTargets, Schedules, Services, SnapshotTable, TargetGroups, Tasks, resource_id,
 };
 use crate::error::{AwsError, ErrorKind};
 use crate::schedule::ServiceRef;
 use crate::state::{
-    Capacity, ObservedService, ObservedTasks, RegisteredTarget, ServiceState, TargetFacts, TargetType, Task, Unread,
+    Capacity, Entry, ObservedService, ObservedTasks, RegisteredTarget, ScheduledAction, ServiceState, TargetFacts,
+    TargetType, Task, Unread, entry_key,
 };
 
 /// Services grouped by cluster, clusters in a stable order.
@@ -30,18 +31,39 @@ pub async fn pending_schedule<A: Schedules>(aws: &A, group: &str, name: &str) ->
     aws.schedule_expression(group, name).await
 }
 
-/// DescribeServices (10 per call, tags included) and DescribeScalableTargets (50 per call),
-/// all batches concurrently: one round trip for up to `concurrency` batches.
-pub async fn services<A: Services + ScalableTargets>(
+/// What the state table holds for one DescribeServices batch: per key its entry, or the read's
+/// error for all of them.
+type Entries = Option<Result<HashMap<String, Entry>, AwsError>>;
+
+/// DescribeServices (10 per call, tags included) and DescribeScalableTargets (50 per call), all
+/// batches concurrently: one round trip for up to `concurrency` batches. With a state `table`,
+/// each DescribeServices batch is followed by its BatchGetItem (the key needs the service's ARN).
+pub async fn services<A: Services + ScalableTargets + SnapshotTable>(
     aws: &A,
     ids: &[ServiceRef],
+    table: Option<&str>,
     concurrency: usize,
 ) -> HashMap<ServiceRef, ObservedService> {
     let clusters = by_cluster(ids);
     let describe = stream::iter(clusters.iter().flat_map(|(cluster, ids)| {
         ids.chunks(DESCRIBE_SERVICES_BATCH).map(move |chunk| async move {
             let names: Vec<String> = chunk.iter().map(|id| id.service.clone()).collect();
-            (chunk, aws.describe_services(cluster, &names).await)
+            let described = aws.describe_services(cluster, &names).await;
+            let entries: Entries = match (table, &described) {
+                (Some(table), Ok(d)) => {
+                    let keys: Vec<String> = chunk
+                        .iter()
+                        .filter_map(|id| {
+                            let (_, state) = d.found.iter().find(|(name, _)| *name == id.service)?;
+                            entry_key(&state.arn, id)
+                        })
+                        .collect();
+                    let read = if keys.is_empty() { Ok(Vec::new()) } else { aws.entries(table, &keys).await };
+                    Some(read.map(|found| found.into_iter().collect()))
+                }
+                _ => None,
+            };
+            (chunk, described, entries)
         })
     }))
     .buffer_unordered(concurrency)
@@ -70,14 +92,14 @@ pub async fn services<A: Services + ScalableTargets>(
     }
 
     let mut observed = HashMap::new();
-    for (chunk, result) in described {
+    for (chunk, result, entries) in described {
         let (mut found, missing): (HashMap<String, ServiceState>, HashMap<String, String>) = match result {
             Ok(d) => (d.found.into_iter().collect(), d.missing.into_iter().collect()),
             Err(e) => {
                 for id in chunk {
                     let capacity = capacity.remove(&resource_id(&id.cluster, &id.service)).unwrap_or(Ok(None));
-                    observed
-                        .insert((*id).clone(), ObservedService { service: Err(Unread::Failed(e.clone())), capacity });
+                    let service = Err(Unread::Failed(e.clone()));
+                    observed.insert((*id).clone(), ObservedService { service, capacity, entry: None });
                 }
                 continue;
             }
@@ -87,10 +109,24 @@ pub async fn services<A: Services + ScalableTargets>(
                 .remove(&id.service)
                 .ok_or_else(|| Unread::Missing(missing.get(&id.service).cloned().unwrap_or_else(|| "MISSING".into())));
             let capacity = capacity.remove(&resource_id(&id.cluster, &id.service)).unwrap_or(Ok(None));
-            observed.insert((*id).clone(), ObservedService { service, capacity });
+            let key = service.as_ref().ok().and_then(|s| entry_key(&s.arn, id));
+            let entry = entries.as_ref().map(|read| match read {
+                Ok(found) => Ok(key.and_then(|k| found.get(&k).cloned())),
+                Err(e) => Err(e.clone()),
+            });
+            observed.insert((*id).clone(), ObservedService { service, capacity, entry });
         }
     }
     observed
+}
+
+/// Every scheduled action of the given scalable targets (`service/CLUSTER/NAME`).
+pub async fn scheduled_actions<A: ScalableTargets>(
+    aws: &A,
+    resource_ids: &[String],
+) -> Result<Vec<ScheduledAction>, AwsError> {
+    let all = aws.scheduled_actions().await?;
+    Ok(all.into_iter().filter(|a| resource_ids.contains(&a.resource_id)).collect())
 }
 
 /// One service read again, with its scalable target's min/max when `capacity` (DescribeServices,

@@ -16,10 +16,10 @@ use serde::Serialize;
 use crate::action::Action;
 use crate::error::{ErrorKind, Failure};
 use crate::intent::{EnvironmentIntent, override_name};
-use crate::schedule::ServiceRef;
-use crate::state::{ObservedService, OneTimeSchedule, ServiceState, Unread};
+use crate::schedule::{ServiceConfig, ServiceRef};
+use crate::state::{ObservedService, OneTimeSchedule, ScheduledAction, ServiceState, Store, Unread};
 
-pub use service::{Counts, Decision, Op, Recheck, ServicePlan, Step, plan_service};
+pub use service::{Counts, Decision, Op, Recheck, ServicePlan, Source, Step, plan_service};
 
 /// What an environment run will do: each service's calls, the override schedule of `until`, and
 /// whether running tasks are registered afterwards.
@@ -44,7 +44,7 @@ pub struct Plan {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Planned {
-    Service(ServicePlan),
+    Service(Box<ServicePlan>),
     /// It could not be read, so it is not touched.
     Unread {
         #[serde(flatten)]
@@ -73,30 +73,21 @@ pub fn pending_override(intent: &EnvironmentIntent<'_>, pending: Option<&str>, t
     ))
 }
 
-/// The plan of `effect` for every service of the intent's environment, from what was observed.
-/// Without `serial_runs`, each service is read again where a concurrent invocation could lose
-/// its snapshot ([`service::guard`]).
+/// The plan of `effect` for every service of the intent's environment, from what was observed,
+/// with snapshots kept in `store`. With the tag store and without `serial_runs`, each service is
+/// read again where a concurrent invocation could lose its snapshot ([`service::guard`]).
 pub fn environment(
     intent: &EnvironmentIntent<'_>,
     effect: Action,
     mut observed: HashMap<ServiceRef, ObservedService>,
+    store: Store,
     serial_runs: bool,
 ) -> Plan {
     let services = intent
         .environment
         .services
         .iter()
-        .map(|config| match observed.remove(&config.id).map(|o| observed_state(&config.id, o)) {
-            Some(Ok(state)) => {
-                let mut plan = plan_service(effect, config, &state);
-                service::guard(&mut plan, serial_runs);
-                Planned::Service(plan)
-            }
-            Some(Err(failure)) => Planned::Unread { id: config.id.clone(), failure },
-            None => {
-                Planned::Unread { id: config.id.clone(), failure: Failure::new(ErrorKind::Transient, "not observed") }
-            }
-        })
+        .map(|config| one(config, effect, observed.remove(&config.id), store, serial_runs))
         .collect();
     Plan {
         action: intent.action,
@@ -110,8 +101,83 @@ pub fn environment(
     }
 }
 
+/// How many times a service whose conditional write lost to another run is read and planned
+/// again before its conflict is reported.
+pub const REPLANS: u32 = 3;
+
+/// The services `ids` of `plan` planned again from a new observation (their conditional writes
+/// lost to another run: [`service::replans`]); the plan's other services are kept.
+pub fn replan(
+    plan: &mut Plan,
+    intent: &EnvironmentIntent<'_>,
+    ids: &[ServiceRef],
+    mut observed: HashMap<ServiceRef, ObservedService>,
+    store: Store,
+    serial_runs: bool,
+) {
+    for config in intent.environment.services.iter().filter(|c| ids.contains(&c.id)) {
+        let planned = one(config, plan.effect, observed.remove(&config.id), store, serial_runs);
+        if let Some(slot) = plan.services.iter_mut().find(|s| s.id() == &config.id) {
+            *slot = planned;
+        }
+    }
+}
+
+/// Status: each service's scheduled actions, as a note (they can raise min/max at their hour;
+/// a stop suspends them until the start).
+pub fn note_scheduled_actions(plan: &mut Plan, actions: &[ScheduledAction]) {
+    for planned in &mut plan.services {
+        let Planned::Service(p) = planned else { continue };
+        let rid = crate::aws::resource_id(&p.id.cluster, &p.id.service);
+        let mine: Vec<String> = actions
+            .iter()
+            .filter(|a| a.resource_id == rid)
+            .map(|a| {
+                let mut text = format!("{} {}", a.name, a.schedule);
+                if let Some(tz) = &a.timezone {
+                    text.push_str(&format!(" {tz}"));
+                }
+                match (a.min, a.max) {
+                    (Some(min), Some(max)) => text.push_str(&format!(" (min {min} max {max})")),
+                    (Some(min), None) => text.push_str(&format!(" (min {min})")),
+                    (None, Some(max)) => text.push_str(&format!(" (max {max})")),
+                    (None, None) => {}
+                }
+                text
+            })
+            .collect();
+        if !mine.is_empty() {
+            let suspended = p.suspended.is_some_and(|s| s.scheduled);
+            p.notes.push(format!(
+                "scheduled actions: {}{}",
+                mine.join("; "),
+                if suspended { " (suspended while stopped)" } else { "" }
+            ));
+        }
+    }
+}
+
+fn one(
+    config: &ServiceConfig,
+    effect: Action,
+    observed: Option<ObservedService>,
+    store: Store,
+    serial_runs: bool,
+) -> Planned {
+    match observed.map(|o| observed_state(&config.id, o)) {
+        Some(Ok(state)) => {
+            let mut plan = plan_service(effect, config, &state, store);
+            service::guard(&mut plan, serial_runs);
+            Planned::Service(Box::new(plan))
+        }
+        Some(Err(failure)) => Planned::Unread { id: config.id.clone(), failure },
+        None => Planned::Unread { id: config.id.clone(), failure: Failure::new(ErrorKind::Transient, "not observed") },
+    }
+}
+
 /// A service's state from its reads, or why it cannot be planned: it is not there, or one of
-/// its reads failed (a service whose scalable target cannot be read is not touched either).
+/// its reads failed (a service whose scalable target or snapshot cannot be read is not touched
+/// either).
 pub fn observed_state(id: &ServiceRef, observed: ObservedService) -> Result<ServiceState, Failure> {
     let mut state = match observed.service {
         Ok(state) => state,
@@ -126,6 +192,12 @@ pub fn observed_state(id: &ServiceRef, observed: ObservedService) -> Result<Serv
         Err(Unread::Failed(e)) => return Err(Failure::aws(&e, e.to_string())),
     };
     state.capacity = observed.capacity.map_err(|e| Failure::aws(&e, e.to_string()))?;
+    state.entry = match observed.entry {
+        None => None,
+        Some(entry) => {
+            entry.map_err(|e| Failure::aws(&e, format!("cannot read the snapshot from the state table: {e}")))?
+        }
+    };
     Ok(state)
 }
 

@@ -222,11 +222,20 @@ impl Report {
         for (id, applied) in applied {
             let Some(report) = self.service_mut(&id) else { continue };
             report.actions = applied.done;
-            if let Some(failure) = applied.failure {
+            if let Some((_, failure)) = applied.failure {
                 report.after = None;
                 report.fail(failure);
             }
         }
+    }
+
+    /// A service planned again after its conditional write lost to another run: its line as
+    /// newly planned, saying why.
+    pub fn record_replanned(&mut self, planned: &Planned, why: &Failure) {
+        let Some(report) = self.service_mut(planned.id()) else { return };
+        let mut line = service_planned(planned);
+        line.notes.insert(0, format!("read and planned again: {why}"));
+        *report = line;
     }
 
     /// A service's registration: its targets (`registered` by target group, or in a dry run

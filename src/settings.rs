@@ -17,9 +17,12 @@ pub struct Settings {
     /// The Scheduler group of override schedules.
     pub schedule_group: String,
     /// Runs never overlap (the deployed function's reserved concurrency of 1 queues them): the
-    /// re-reads that keep a snapshot safe from a concurrent invocation are skipped. Off by
+    /// re-reads that keep a tag snapshot safe from a concurrent invocation are skipped. Off by
     /// default: the CLI's `invoke` is not queued behind the function.
     pub serial_runs: bool,
+    /// The DynamoDB state table that holds the snapshots. Without one, snapshots are kept in the
+    /// service's `ecs-cost-saver:snapshot` tag, which the service's own Terraform may remove.
+    pub state_table: Option<String>,
 }
 
 impl Default for Settings {
@@ -32,15 +35,26 @@ impl Default for Settings {
             scheduler_role_arn: None,
             schedule_group: "default".into(),
             serial_runs: false,
+            state_table: None,
         }
     }
 }
 
 impl Settings {
+    /// What a run without a state table does instead, said once by the CLI and the Lambda.
+    pub const NO_STATE_TABLE: &str = "no state table (ECS_COST_SAVER_STATE_TABLE is not set): snapshots are kept in \
+        the ecs-cost-saver:snapshot tag of each service, which the services' own Terraform may remove, and two runs at \
+        once are guarded by reading the services again; create one with `ecs-cost-saver init-state --table NAME`";
+
+    /// Where snapshots are kept.
+    pub fn store(&self) -> crate::state::Store {
+        if self.state_table.is_some() { crate::state::Store::Table } else { crate::state::Store::Tag }
+    }
+
     /// Defaults, overridden by `ECS_COST_SAVER_CONCURRENCY`, `ECS_COST_SAVER_POLL_INTERVAL_MS`,
     /// `ECS_COST_SAVER_SAFETY_MARGIN_MS`, `ECS_COST_SAVER_FUNCTION_ARN`,
-    /// `ECS_COST_SAVER_SCHEDULER_ROLE_ARN`, `ECS_COST_SAVER_SCHEDULE_GROUP` and
-    /// `ECS_COST_SAVER_SERIAL_RUNS` (`true`/`false`).
+    /// `ECS_COST_SAVER_SCHEDULER_ROLE_ARN`, `ECS_COST_SAVER_SCHEDULE_GROUP`,
+    /// `ECS_COST_SAVER_SERIAL_RUNS` (`true`/`false`) and `ECS_COST_SAVER_STATE_TABLE`.
     pub fn from_env() -> Result<Settings, String> {
         Settings::from_vars(|name| std::env::var(name).ok())
     }
@@ -72,6 +86,7 @@ impl Settings {
         if let Some(group) = text("ECS_COST_SAVER_SCHEDULE_GROUP") {
             s.schedule_group = group;
         }
+        s.state_table = text("ECS_COST_SAVER_STATE_TABLE");
         if let Some(v) = text("ECS_COST_SAVER_SERIAL_RUNS") {
             s.serial_runs = match v.as_str() {
                 "true" | "1" => true,
@@ -98,11 +113,14 @@ mod tests {
             ("ECS_COST_SAVER_POLL_INTERVAL_MS", "1"),
             ("ECS_COST_SAVER_SERIAL_RUNS", "true"),
             ("ECS_COST_SAVER_SCHEDULE_GROUP", ""),
+            ("ECS_COST_SAVER_STATE_TABLE", "ecs-cost-saver-state"),
         ])
         .unwrap();
+        assert_eq!(s.state_table.as_deref(), Some("ecs-cost-saver-state"));
         assert_eq!((s.concurrency, s.poll_interval, s.serial_runs), (8, Duration::from_millis(10), true));
         assert_eq!(s.schedule_group, "default", "an empty value is no value");
         assert!(!from(&[]).unwrap().serial_runs);
+        assert_eq!(from(&[]).unwrap().state_table, None, "without a table, the tag store");
     }
 
     #[test]

@@ -22,25 +22,38 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The tag value, e.g. `desired=3 min=1 max=4`. Only digits, letters, `=` and spaces: inside
+    /// The tag value, e.g. `desired=3 min=1 max=4`, with `suspended=in+out+scheduled` when the
+    /// scalable target had scaling suspended. Only letters, digits, `=`, `+` and spaces: inside
     /// ECS's allowed set (letters, digits, spaces, `+ - = . _ : / @`) and far below 256 chars.
     pub fn encode(&self) -> String {
         match self.capacity {
-            Some(c) => format!("desired={} min={} max={}", self.desired, c.min, c.max),
+            Some(c) if c.suspended.is_none() => format!("desired={} min={} max={}", self.desired, c.min, c.max),
+            Some(c) => {
+                format!("desired={} min={} max={} suspended={}", self.desired, c.min, c.max, c.suspended.encode())
+            }
             None => format!("desired={}", self.desired),
         }
     }
 
+    /// A tag value. One without `suspended` (as every version before suspension wrote) had no
+    /// scaling suspended: those versions never changed it.
     pub fn decode(value: &str) -> Result<Snapshot, String> {
         let bad = |why: &str| {
             format!(
                 "the {SNAPSHOT_TAG} tag holds `{value}`, which is not a snapshot ({why}); set it to e.g. `desired=2 min=1 max=4` or delete it"
             )
         };
-        let (mut desired, mut min, mut max) = (None, None, None);
+        let (mut desired, mut min, mut max, mut suspended) = (None, None, None, None);
         for part in value.split_whitespace() {
-            let (key, number) = part.split_once('=').ok_or_else(|| bad("expected key=number"))?;
-            let number: u32 = number.parse().map_err(|_| bad("counts must be whole numbers"))?;
+            let (key, v) = part.split_once('=').ok_or_else(|| bad("expected key=number"))?;
+            if key == "suspended" {
+                let s = Suspended::decode(v).ok_or_else(|| bad("suspended takes in, out and scheduled joined by +"))?;
+                if suspended.replace(s).is_some() {
+                    return Err(bad("a key appears twice"));
+                }
+                continue;
+            }
+            let number: u32 = v.parse().map_err(|_| bad("counts must be whole numbers"))?;
             let slot = match key {
                 "desired" => &mut desired,
                 "min" => &mut min,
@@ -53,19 +66,135 @@ impl Snapshot {
         }
         let desired = desired.ok_or_else(|| bad("no desired count"))?;
         let capacity = match (min, max) {
-            (Some(min), Some(max)) => Some(Capacity { min, max }),
-            (None, None) => None,
+            (Some(min), Some(max)) => Some(Capacity { min, max, suspended: suspended.unwrap_or_default() }),
+            (None, None) if suspended.is_none() => None,
+            (None, None) => return Err(bad("suspended needs min and max")),
             _ => return Err(bad("min and max go together")),
         };
         Ok(Snapshot { desired, capacity })
     }
 }
 
-/// Application Auto Scaling min/max of a service's scalable target.
+/// Application Auto Scaling min/max of a service's scalable target, and which scaling is
+/// suspended on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Capacity {
     pub min: u32,
     pub max: u32,
+    #[serde(skip_serializing_if = "Suspended::is_none")]
+    pub suspended: Suspended,
+}
+
+impl Capacity {
+    /// Min/max with no scaling suspended.
+    pub const fn new(min: u32, max: u32) -> Capacity {
+        Capacity { min, max, suspended: Suspended::NONE }
+    }
+
+    /// Min and max are 0: the target cannot run a task (whatever is suspended).
+    pub fn is_zero(&self) -> bool {
+        self.min == 0 && self.max == 0
+    }
+}
+
+/// A scalable target's `SuspendedState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Suspended {
+    /// `DynamicScalingInSuspended`.
+    pub dynamic_in: bool,
+    /// `DynamicScalingOutSuspended`.
+    pub dynamic_out: bool,
+    /// `ScheduledScalingSuspended`: scheduled actions do not run.
+    pub scheduled: bool,
+}
+
+impl Suspended {
+    pub const NONE: Suspended = Suspended { dynamic_in: false, dynamic_out: false, scheduled: false };
+    pub const ALL: Suspended = Suspended { dynamic_in: true, dynamic_out: true, scheduled: true };
+
+    pub fn is_none(&self) -> bool {
+        *self == Suspended::NONE
+    }
+
+    /// `in+out+scheduled` (the suspended ones), `none` when none is.
+    pub fn encode(&self) -> String {
+        let names: Vec<&str> = [(self.dynamic_in, "in"), (self.dynamic_out, "out"), (self.scheduled, "scheduled")]
+            .into_iter()
+            .filter_map(|(on, name)| on.then_some(name))
+            .collect();
+        if names.is_empty() { "none".into() } else { names.join("+") }
+    }
+
+    pub fn decode(value: &str) -> Option<Suspended> {
+        let mut s = Suspended::NONE;
+        if value == "none" {
+            return Some(s);
+        }
+        for name in value.split('+') {
+            let flag = match name {
+                "in" => &mut s.dynamic_in,
+                "out" => &mut s.dynamic_out,
+                "scheduled" => &mut s.scheduled,
+                _ => return None,
+            };
+            if std::mem::replace(flag, true) {
+                return None;
+            }
+        }
+        Some(s)
+    }
+}
+
+/// A snapshot in the state table, with what the conditional writes need.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    pub snapshot: Snapshot,
+    /// Raised by every write; a run changes the entry only at the version it read.
+    pub version: u64,
+    /// The run that saved it, and when (RFC 3339).
+    pub saved_by: String,
+    pub saved_at: String,
+    /// The run holding it (while that run writes the service's counts) and until when (Unix
+    /// seconds): until then no other run may hold or clear it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_by: Option<String>,
+    #[serde(skip)]
+    pub held_until: u64,
+}
+
+/// Where this run keeps snapshots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    /// The service's `ecs-cost-saver:snapshot` tag: no state table is configured.
+    Tag,
+    /// The state table (`ECS_COST_SAVER_STATE_TABLE`), with conditional writes.
+    Table,
+}
+
+/// The state table's key of a service, `ACCOUNT/REGION/CLUSTER/SERVICE`, from its ARN
+/// (`arn:aws:ecs:REGION:ACCOUNT:service/…`) and the schedule's names.
+pub fn entry_key(arn: &str, id: &ServiceRef) -> Option<String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", _, "ecs", region, account, _] if !region.is_empty() && !account.is_empty() => {
+            Some(format!("{account}/{region}/{}/{}", id.cluster, id.service))
+        }
+        _ => None,
+    }
+}
+
+/// This run, as the state table records it when it saves or holds an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// Unique to the run.
+    pub id: String,
+    /// What it is doing, for `saved_by`: e.g. `stop staging`.
+    pub doing: String,
+    /// Now, as Unix seconds and as RFC 3339.
+    pub now: u64,
+    pub now_text: String,
+    /// Its hold lapses then (Unix seconds), should the run die before it lets go.
+    pub until: u64,
 }
 
 /// One service as its reads found it, each read's own result: the planner judges them.
@@ -75,6 +204,8 @@ pub struct ObservedService {
     pub service: Result<ServiceState, Unread>,
     /// DescribeScalableTargets: None when the service has no scalable target.
     pub capacity: Result<Option<Capacity>, AwsError>,
+    /// The state table's entry (BatchGetItem), when there is a table: None when it holds none.
+    pub entry: Option<Result<Option<Entry>, AwsError>>,
 }
 
 /// Why a service could not be read.
@@ -100,6 +231,8 @@ pub struct ServiceState {
     pub task_set_load_balancers: Vec<TargetBinding>,
     /// None when the service has no scalable target.
     pub capacity: Option<Capacity>,
+    /// Its snapshot in the state table, when there is a table and it holds one.
+    pub entry: Option<Entry>,
 }
 
 /// A container port that belongs in a target group.
@@ -219,6 +352,19 @@ pub struct TargetFacts {
     pub instance_failures: HashMap<String, AwsError>,
     /// Per target group whose type was read: its registered targets, or why they could not be read.
     pub registered: HashMap<String, Result<Vec<RegisteredTarget>, AwsError>>,
+}
+
+/// An Application Auto Scaling scheduled action of an ECS service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledAction {
+    /// `service/CLUSTER/NAME`.
+    pub resource_id: String,
+    pub name: String,
+    /// `cron(…)`, `rate(…)` or `at(…)`.
+    pub schedule: String,
+    pub timezone: Option<String>,
+    pub min: Option<u32>,
+    pub max: Option<u32>,
 }
 
 /// A one-time EventBridge Scheduler schedule that invokes this function once.

@@ -54,7 +54,8 @@ data "aws_iam_policy_document" "function" {
     resources = local.service_arns
   }
 
-  # The snapshot of a stopped service lives in this one tag (src/plan.rs SNAPSHOT_TAG).
+  # Snapshots an earlier version kept in this one tag (src/state.rs SNAPSHOT_TAG): read, adopted
+  # into the state table and removed; without a table (the CLI) the snapshot lives there.
   statement {
     sid       = "SnapshotTagOfTheScheduledServices"
     actions   = ["ecs:TagResource", "ecs:UntagResource"]
@@ -108,10 +109,10 @@ data "aws_iam_policy_document" "function" {
 
   # --- Application Auto Scaling (`impl ScalableTargets`) ---
 
-  # DescribeScalableTargets has no resource-level permissions.
+  # DescribeScalableTargets and DescribeScheduledActions have no resource-level permissions.
   statement {
-    sid       = "DescribeScalableTargets"
-    actions   = ["application-autoscaling:DescribeScalableTargets"]
+    sid       = "DescribeScalableTargetsAndScheduledActions"
+    actions   = ["application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScheduledActions"]
     resources = ["*"]
   }
 
@@ -134,6 +135,13 @@ data "aws_iam_policy_document" "function" {
     }
   }
 
+  # --- The state table (src/aws/table.rs `impl SnapshotTable`): snapshots, conditional writes ---
+  statement {
+    sid       = "SnapshotsInTheStateTable"
+    actions   = ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+    resources = [aws_dynamodb_table.state.arn]
+  }
+
   # --- Elastic Load Balancing (`impl TargetGroups`) ---
 
   # Describe* calls have no resource-level permissions.
@@ -153,7 +161,7 @@ data "aws_iam_policy_document" "function" {
 
   # --- EventBridge Scheduler: `until` overrides (`impl Schedules`) ---
 
-  # Only the function's own one-time schedules, in the overrides group (src/dispatch.rs
+  # Only the function's own one-time schedules, in the overrides group (src/intent.rs
   # override_name). Scheduler deletes them after they run (ActionAfterCompletion DELETE), which
   # needs no permission of ours.
   statement {

@@ -4,11 +4,11 @@
 #   start, register, reconcile, status).
 # - `function_name-spot` takes the Spot interruption events (spot.tf).
 #
-# Why two, and the concurrency: two runs for one environment must not interleave. A stop that
-# reads a service while a start is restoring it can find desiredCount back up and the snapshot
-# still there, stop the service without saving (a snapshot exists), and then the start clears
-# that snapshot: the counts the next start needs are gone. Reserved concurrency 1 on the
-# stop/start function runs every stop, start, reconcile and manual invocation one after another.
+# Why two, and the concurrency: two runs for one environment should not interleave. The state
+# table (state.tf) already keeps them from losing a snapshot: a run holds a service's entry while
+# it writes its counts, and a run that finds it held reads the service again and plans again.
+# Reserved concurrency 1 on the stop/start function still runs every stop, start, reconcile and
+# manual invocation one after another, so they never wait on each other's holds.
 # The costs, accepted:
 #   - runs of different environments wait for each other too (two 08:00 starts run back to
 #     back; a start may take up to `timeout`);
@@ -23,8 +23,8 @@
 # reservation so a burst of interruptions runs in parallel but cannot take the account's whole
 # concurrency. Accounts whose concurrency quota is too small to reserve anything (new accounts
 # can have 10) set both reservations to -1: runs may then overlap, and the function is told so
-# (ECS_COST_SAVER_SERIAL_RUNS=false) and reads each service again around its writes, as the CLI
-# always does, so a concurrent run cannot lose a snapshot (tests/races.rs).
+# (ECS_COST_SAVER_SERIAL_RUNS=false); the state table's conditional writes keep the snapshots
+# safe either way (tests/races.rs).
 
 locals {
   # scripts/package writes the schedule's SHA-256 beside the zip; when that file is there, a
@@ -62,9 +62,10 @@ resource "aws_lambda_function" "this" {
       ECS_COST_SAVER_FUNCTION_ARN       = local.function_arn
       ECS_COST_SAVER_SCHEDULER_ROLE_ARN = aws_iam_role.scheduler.arn
       ECS_COST_SAVER_SCHEDULE_GROUP     = aws_scheduler_schedule_group.overrides.name
-      # Runs are queued one at a time only with a reservation of 1; otherwise the function
-      # reads each service again around its writes (see execute in src/apply.rs).
+      # Runs are queued one at a time only with a reservation of 1 (the tag store, used only
+      # without a table, then skips its re-reads; the table needs none).
       ECS_COST_SAVER_SERIAL_RUNS = var.reserved_concurrency == 1 ? "true" : "false"
+      ECS_COST_SAVER_STATE_TABLE = aws_dynamodb_table.state.name
     })
   }
 

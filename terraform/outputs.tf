@@ -47,3 +47,8 @@ output "spot_rule_names" {
   description = "The EventBridge rules that send Spot interruptions to the Spot function."
   value       = sort([for r in aws_cloudwatch_event_rule.spot : r.name])
 }
+
+output "state_table_name" {
+  description = "The DynamoDB state table that holds the stopped services' snapshots (the function's ECS_COST_SAVER_STATE_TABLE)."
+  value       = aws_dynamodb_table.state.name
+}

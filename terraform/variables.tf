@@ -126,3 +126,15 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "state_table_kms_key_arn" {
+  description = "A customer managed KMS key for the state table (NAME-state). Null (the default): DynamoDB's AWS owned key."
+  type        = string
+  default     = null
+}
+
+variable "state_table_deletion_protection" {
+  description = "Refuse to delete the state table (NAME-state), whose snapshots a stopped environment needs to start again. Set false before `terraform destroy`."
+  type        = bool
+  default     = true
+}

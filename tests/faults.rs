@@ -95,6 +95,8 @@ struct Svc {
     name: &'static str,
     original: Counts,
     now: Counts,
+    /// The scalable target's scaling is suspended (all three kinds: a stop suspends them all).
+    suspended: bool,
     tags: BTreeMap<String, String>,
     /// The service's own load balancer (target group, container port).
     lb: Option<(&'static str, u16)>,
@@ -137,6 +139,7 @@ impl World {
             name,
             original: Counts { desired, capacity },
             now: Counts { desired, capacity },
+            suspended: false,
             tags: BTreeMap::from([("team".to_string(), "shop".to_string())]),
             lb,
             extra,
@@ -188,8 +191,9 @@ impl World {
 
     /// RegisterScalableTarget: Application Auto Scaling moves the desired count inside the new
     /// range (asynchronously in AWS; at once here).
-    fn set_capacity(&mut self, i: usize, min: i32, max: i32) {
+    fn set_capacity(&mut self, i: usize, min: i32, max: i32, suspended: bool) {
         self.services[i].now.capacity = Some((min, max));
+        self.services[i].suspended = suspended;
         let desired = self.services[i].now.desired.clamp(min, max);
         self.set_desired(i, desired);
     }
@@ -322,7 +326,9 @@ fn describe_scalable_targets(
 ) -> aas::operation::describe_scalable_targets::DescribeScalableTargetsOutput {
     let mut out = aas::operation::describe_scalable_targets::DescribeScalableTargetsOutput::builder();
     for id in req.resource_ids() {
-        let Some((min, max)) = w.index_by_resource_id(id).and_then(|i| w.services[i].now.capacity) else { continue };
+        let Some(i) = w.index_by_resource_id(id) else { continue };
+        let Some((min, max)) = w.services[i].now.capacity else { continue };
+        let suspended = w.services[i].suspended;
         out = out.scalable_targets(
             aas::types::ScalableTarget::builder()
                 .service_namespace(aas::types::ServiceNamespace::Ecs)
@@ -330,6 +336,13 @@ fn describe_scalable_targets(
                 .scalable_dimension(aas::types::ScalableDimension::EcsServiceDesiredCount)
                 .min_capacity(min)
                 .max_capacity(max)
+                .suspended_state(
+                    aas::types::SuspendedState::builder()
+                        .dynamic_scaling_in_suspended(suspended)
+                        .dynamic_scaling_out_suspended(suspended)
+                        .scheduled_scaling_suspended(suspended)
+                        .build(),
+                )
                 .role_arn("arn:aws:iam::123456789012:role/aws-service-role/ecs.application-autoscaling.amazonaws.com/x")
                 .creation_time(aws_smithy_types::DateTime::from_secs(0))
                 .build()
@@ -344,7 +357,11 @@ fn register_scalable_target(
     req: &aas::operation::register_scalable_target::RegisterScalableTargetInput,
 ) -> aas::operation::register_scalable_target::RegisterScalableTargetOutput {
     let i = w.index_by_resource_id(req.resource_id().unwrap()).expect("a known service");
-    w.set_capacity(i, req.min_capacity().expect("min is sent"), req.max_capacity().expect("max is sent"));
+    let s = req.suspended_state().expect("the suspended state is sent");
+    let flags = [s.dynamic_scaling_in_suspended(), s.dynamic_scaling_out_suspended(), s.scheduled_scaling_suspended()];
+    assert!(flags.iter().all(Option::is_some), "all three flags are sent: {s:?}");
+    let suspended = flags.iter().all(|f| *f == Some(true));
+    w.set_capacity(i, req.min_capacity().expect("min is sent"), req.max_capacity().expect("max is sent"), suspended);
     aas::operation::register_scalable_target::RegisterScalableTargetOutput::builder().build()
 }
 
@@ -1025,6 +1042,8 @@ fn sdk_with(
             .stalled_stream_protection(elb::config::StalledStreamProtectionConfig::disabled())
             .retry_partition(elb::config::retry::RetryPartition::new(p3.clone()))),
         scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&Rule>::new()),
+        // The tag store: these runs have no state table.
+        dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, Vec::<&Rule>::new()),
     }
 }
 
@@ -1090,7 +1109,8 @@ fn violations(world: &World, report: &Report, action: &str, injected: &[Fault]) 
         }
         match action {
             "stop" => {
-                let stopped = s.now.desired == 0 && s.now.capacity.is_none_or(|c| c == (0, 0));
+                // Min/max 0 and no scaling left that could raise them.
+                let stopped = s.now.desired == 0 && s.now.capacity.is_none_or(|c| c == (0, 0) && s.suspended);
                 if !stopped || snapshot != Some(&original) {
                     found.push(format!(
                         "{name}: reported {} but not stopped: now {:?}, snapshot {snapshot:?}",
@@ -1099,7 +1119,7 @@ fn violations(world: &World, report: &Report, action: &str, injected: &[Fault]) 
                 }
             }
             _ => {
-                if s.now != s.original || snapshot.is_some() {
+                if s.now != s.original || snapshot.is_some() || s.suspended {
                     found.push(format!(
                         "{name}: reported {} but not restored: now {:?}, snapshot {snapshot:?}",
                         r.outcome, s.now

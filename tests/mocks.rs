@@ -75,11 +75,13 @@ fn lb(tg: &str, port: i32) -> ecs::types::LoadBalancer {
 }
 
 /// DescribeScalableTargets answering that `service/c/NAME` has a scalable target at min/max.
+/// (At min 0 max 0, as a stop leaves it: every kind of scaling suspended.)
 fn scalable_target(
     name: &str,
     min: i32,
     max: i32,
 ) -> aas::operation::describe_scalable_targets::DescribeScalableTargetsOutput {
+    let stopped = (min, max) == (0, 0);
     aas::operation::describe_scalable_targets::DescribeScalableTargetsOutput::builder()
         .scalable_targets(
             aas::types::ScalableTarget::builder()
@@ -88,6 +90,13 @@ fn scalable_target(
                 .scalable_dimension(aas::types::ScalableDimension::EcsServiceDesiredCount)
                 .min_capacity(min)
                 .max_capacity(max)
+                .suspended_state(
+                    aas::types::SuspendedState::builder()
+                        .dynamic_scaling_in_suspended(stopped)
+                        .dynamic_scaling_out_suspended(stopped)
+                        .scheduled_scaling_suspended(stopped)
+                        .build(),
+                )
                 .role_arn("arn:aws:iam::123456789012:role/x")
                 .creation_time(aws_smithy_types::DateTime::from_secs(0))
                 .build()
@@ -103,6 +112,7 @@ fn sdk(ecs_rules: &[&Rule], scaling_rules: &[&Rule], elb_rules: &[&Rule]) -> Sdk
         scaling: mock_client!(aas, RuleMode::MatchAny, scaling_rules),
         elb: mock_client!(elb, RuleMode::MatchAny, elb_rules),
         scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&Rule>::new()),
+        dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, Vec::<&Rule>::new()),
     }
 }
 
@@ -387,7 +397,7 @@ async fn a_concurrent_update_conflict_is_retried() {
     assert_eq!(api.outcome, Outcome::Changed, "{report}");
     assert_eq!(
         api.actions,
-        vec!["save snapshot desired=2 min=1 max=4", "set scalable target min 0 max 0", "set desiredCount 0"]
+        vec!["save snapshot desired=2 min=1 max=4", "set scalable target min 0 max 0 suspended in+out+scheduled", "set desiredCount 0"]
     );
     assert_eq!(register_scalable.num_calls(), 2, "the conflict, then the retry");
     assert!(report.error().is_none());

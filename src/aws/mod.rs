@@ -1,16 +1,21 @@
 //! One small trait per capability the handler needs, and their implementation on the AWS SDK
-//! clients (`sdk.rs`), whose errors `error.rs` classifies. Everything crossing this boundary is
-//! plain data from `state`; no decision is made here.
+//! clients (`sdk.rs`; the state table on DynamoDB in `table.rs`), whose errors `error.rs`
+//! classifies. Everything crossing this boundary is plain data from `state`; no decision is
+//! made here.
 
 mod error;
 mod sdk;
+mod table;
 
 use std::future::Future;
 
 pub use sdk::{Sdk, retry_concurrent_updates, retry_config, timeout_config};
 
 use crate::error::AwsError;
-use crate::state::{Capacity, OneTimeSchedule, RegisteredTarget, ServiceState, Target, TargetType, Task};
+use crate::state::{
+    Capacity, Entry, Holder, OneTimeSchedule, RegisteredTarget, ScheduledAction, ServiceState, Snapshot, Target,
+    TargetType, Task,
+};
 
 /// DescribeServices allows at most 10 services per call.
 pub const DESCRIBE_SERVICES_BATCH: usize = 10;
@@ -20,6 +25,8 @@ pub const DESCRIBE_TASKS_BATCH: usize = 100;
 pub const DESCRIBE_SCALABLE_TARGETS_BATCH: usize = 50;
 /// DescribeTargetGroups allows at most 20 ARNs per call.
 pub const DESCRIBE_TARGET_GROUPS_BATCH: usize = 20;
+/// BatchGetItem allows at most 100 keys per call.
+pub const BATCH_GET_ITEMS: usize = 100;
 
 /// The result of one DescribeServices call.
 #[derive(Debug, Default)]
@@ -32,7 +39,7 @@ pub struct DescribedServices {
 /// Reading and changing ECS services.
 pub trait Services: Sync {
     /// DescribeServices with tags, for at most [`DESCRIBE_SERVICES_BATCH`] names of one cluster.
-    /// Capacity is left `None`: it comes from [`ScalableTargets`].
+    /// Capacity and entry are left `None`: they come from [`ScalableTargets`] and [`SnapshotTable`].
     fn describe_services(
         &self,
         cluster: &str,
@@ -101,7 +108,11 @@ pub trait ScalableTargets: Sync {
         resource_ids: &[String],
     ) -> impl Future<Output = Result<Vec<(String, Capacity)>, AwsError>> + Send;
 
+    /// RegisterScalableTarget with min/max and the suspended state, all three flags sent.
     fn set_capacity(&self, resource_id: &str, capacity: Capacity) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Every scheduled action of ECS services' scalable targets (all pages).
+    fn scheduled_actions(&self) -> impl Future<Output = Result<Vec<ScheduledAction>, AwsError>> + Send;
 }
 
 /// Elastic Load Balancing target groups.
@@ -137,9 +148,64 @@ pub trait Schedules: Sync {
     ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
 }
 
+/// The state table (DynamoDB), keyed by `service` (`ACCOUNT/REGION/CLUSTER/SERVICE`). Every write
+/// is conditional; one whose condition does not hold fails as `conflict`
+/// (`ConditionalCheckFailedException`).
+pub trait SnapshotTable: Sync {
+    /// The entries that exist among at most [`BATCH_GET_ITEMS`] keys (BatchGetItem, strongly
+    /// consistent; keys it leaves unprocessed are asked again).
+    fn entries(
+        &self,
+        table: &str,
+        keys: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, Entry)>, AwsError>> + Send;
+
+    /// PutItem of a new entry (version 1) held by `holder`, only if the key has none.
+    fn create_entry(
+        &self,
+        table: &str,
+        key: &str,
+        snapshot: &Snapshot,
+        holder: &Holder,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// UpdateItem: held by `holder` and one version up, only if still at `version` and not held by
+    /// another run whose hold has not lapsed.
+    fn hold_entry(
+        &self,
+        table: &str,
+        key: &str,
+        version: u64,
+        holder: &Holder,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// UpdateItem: held by nobody and one version up, only if `holder` holds it.
+    fn release_entry(
+        &self,
+        table: &str,
+        key: &str,
+        holder: &Holder,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// DeleteItem, only if `holder` holds it.
+    fn delete_entry(
+        &self,
+        table: &str,
+        key: &str,
+        holder: &Holder,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// Making the state table (`ecs-cost-saver init-state`; Terraform makes it for a deployment).
+pub trait StateTables: Sync {
+    /// CreateTable (on demand, key `service`) unless it exists, then wait until it is ACTIVE.
+    /// True when it was created now.
+    fn create_state_table(&self, table: &str) -> impl Future<Output = Result<bool, AwsError>> + Send;
+}
+
 /// Everything the handler needs.
-pub trait Aws: Services + Tasks + ScalableTargets + TargetGroups + Schedules {}
-impl<T: Services + Tasks + ScalableTargets + TargetGroups + Schedules> Aws for T {}
+pub trait Aws: Services + Tasks + ScalableTargets + TargetGroups + Schedules + SnapshotTable {}
+impl<T: Services + Tasks + ScalableTargets + TargetGroups + Schedules + SnapshotTable> Aws for T {}
 
 /// The Application Auto Scaling resource id of an ECS service.
 pub fn resource_id(cluster: &str, service: &str) -> String {

@@ -7,7 +7,7 @@ use aws_sdk_applicationautoscaling::config::interceptors::InterceptorContext;
 use aws_sdk_applicationautoscaling::config::retry::{ClassifyRetry, RetryAction};
 use aws_sdk_applicationautoscaling::operation::describe_scalable_targets::DescribeScalableTargetsError;
 use aws_sdk_applicationautoscaling::operation::register_scalable_target::RegisterScalableTargetError;
-use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace, SuspendedState};
 use aws_sdk_ecs::operation::list_tasks::builders::ListTasksFluentBuilder;
 use aws_sdk_ecs::types::{DesiredStatus, ServiceField};
 use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum, TargetTypeEnum};
@@ -15,8 +15,8 @@ use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthState
 use super::{DescribedServices, ScalableTargets, Schedules, Services, TargetGroups, Tasks};
 use crate::error::{AwsError, ErrorKind};
 use crate::state::{
-    Capacity, Container, OneTimeSchedule, RegisteredTarget, ServiceState, Target, TargetBinding, TargetHealth,
-    TargetType, Task,
+    Capacity, Container, OneTimeSchedule, RegisteredTarget, ScheduledAction, ServiceState, Suspended, Target,
+    TargetBinding, TargetHealth, TargetType, Task,
 };
 
 /// The retry policy every client uses: adaptive, so a throttled account slows down as a whole
@@ -42,6 +42,7 @@ pub struct Sdk {
     pub scaling: aws_sdk_applicationautoscaling::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub scheduler: aws_sdk_scheduler::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
 }
 
 impl Sdk {
@@ -67,6 +68,7 @@ impl Sdk {
             scaling: aws_sdk_applicationautoscaling::Client::from_conf(retry_concurrent_updates(config.into()).build()),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
             scheduler: aws_sdk_scheduler::Client::new(config),
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
         }
     }
 }
@@ -157,6 +159,7 @@ impl Services for Sdk {
                 load_balancers: bindings(s.load_balancers())?,
                 task_set_load_balancers: bindings(s.task_sets().iter().flat_map(|t| t.load_balancers()))?,
                 capacity: None,
+                entry: None,
             };
             described.found.push((s.service_name().unwrap_or_default().to_string(), state));
         }
@@ -334,7 +337,14 @@ impl ScalableTargets for Sdk {
         Ok(targets
             .iter()
             .map(|t| {
-                (t.resource_id().to_string(), Capacity { min: count(t.min_capacity()), max: count(t.max_capacity()) })
+                let s = t.suspended_state();
+                let suspended = Suspended {
+                    dynamic_in: s.and_then(|s| s.dynamic_scaling_in_suspended()).unwrap_or(false),
+                    dynamic_out: s.and_then(|s| s.dynamic_scaling_out_suspended()).unwrap_or(false),
+                    scheduled: s.and_then(|s| s.scheduled_scaling_suspended()).unwrap_or(false),
+                };
+                let capacity = Capacity { min: count(t.min_capacity()), max: count(t.max_capacity()), suspended };
+                (t.resource_id().to_string(), capacity)
             })
             .collect())
     }
@@ -347,10 +357,43 @@ impl ScalableTargets for Sdk {
             .resource_id(resource_id)
             .min_capacity(capacity.min as i32)
             .max_capacity(capacity.max as i32)
+            // All three flags, always: a flag left out keeps whatever it was.
+            .suspended_state(
+                SuspendedState::builder()
+                    .dynamic_scaling_in_suspended(capacity.suspended.dynamic_in)
+                    .dynamic_scaling_out_suspended(capacity.suspended.dynamic_out)
+                    .scheduled_scaling_suspended(capacity.suspended.scheduled)
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("RegisterScalableTarget", e))?;
         Ok(())
+    }
+
+    async fn scheduled_actions(&self) -> Result<Vec<ScheduledAction>, AwsError> {
+        let actions = self
+            .scaling
+            .describe_scheduled_actions()
+            .service_namespace(ServiceNamespace::Ecs)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeScheduledActions", e))?;
+        Ok(actions
+            .iter()
+            .map(|a| ScheduledAction {
+                resource_id: a.resource_id().to_string(),
+                name: a.scheduled_action_name().to_string(),
+                schedule: a.schedule().to_string(),
+                timezone: a.timezone().map(str::to_string),
+                min: a.scalable_target_action().and_then(|t| t.min_capacity()).map(count),
+                max: a.scalable_target_action().and_then(|t| t.max_capacity()).map(count),
+            })
+            .collect())
     }
 }
 

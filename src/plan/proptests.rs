@@ -11,7 +11,7 @@ use proptest::test_runner::Config;
 use super::service::*;
 use crate::action::Action;
 use crate::schedule::{Schedule, ServiceConfig, ServiceRef};
-use crate::state::{Capacity, SNAPSHOT_TAG, ServiceState, Snapshot};
+use crate::state::{Capacity, SNAPSHOT_TAG, ServiceState, Snapshot, Store, Suspended};
 
 /// Case counts: these defaults, or `PROPTEST_CASES` for a longer run
 /// (`PROPTEST_CASES=100000 cargo test --release --lib plan::proptests`).
@@ -51,7 +51,7 @@ fn snapshot_of(state: &ServiceState) -> Option<Snapshot> {
 /// from the YAML by design, so it is out of this model. A service autoscaled to 0 tasks
 /// (min 0 max 1) and one running tasks at min 0 max 0 are in it (tests `regression_*` below).
 fn restorable(c: Snapshot) -> bool {
-    !(c.desired == 0 && c.capacity.is_none_or(|c| c == ZERO))
+    !(c.desired == 0 && c.capacity.is_none_or(|c| c.is_zero()))
 }
 
 /// One mutating call, as `apply::execute` makes it (TagResource, RegisterScalableTarget,
@@ -65,6 +65,9 @@ fn apply_step(state: &mut ServiceState, step: Step) {
         Step::SetDesired(n) => state.desired = n,
         Step::ClearSnapshot => {
             state.tags.remove(SNAPSHOT_TAG);
+        }
+        Step::HoldSnapshot(_) | Step::ReleaseSnapshot | Step::RemoveSnapshotTag => {
+            unreachable!("the tag store makes no state table call")
         }
     }
 }
@@ -114,7 +117,11 @@ fn count() -> impl Strategy<Value = u32> {
 }
 
 fn capacity() -> impl Strategy<Value = Capacity> {
-    (0u32..=6, 0u32..=4).prop_map(|(min, extra)| Capacity { min, max: min + extra })
+    (0u32..=6, 0u32..=4, suspended()).prop_map(|(min, extra, suspended)| Capacity { min, max: min + extra, suspended })
+}
+
+fn suspended() -> impl Strategy<Value = Suspended> {
+    prop_oneof![4 => Just(Suspended::NONE), 1 => any::<(bool, bool, bool)>().prop_map(|(dynamic_in, dynamic_out, scheduled)| Suspended { dynamic_in, dynamic_out, scheduled })]
 }
 
 fn fail_at() -> impl Strategy<Value = Option<usize>> {
@@ -146,6 +153,7 @@ fn running() -> impl Strategy<Value = ServiceState> {
             load_balancers: vec![],
             task_set_load_balancers: vec![],
             capacity,
+            entry: None,
         })
 }
 
@@ -167,7 +175,7 @@ fn act(
     cfg: &ServiceConfig,
     state: &mut ServiceState,
 ) -> Result<bool, TestCaseError> {
-    let plan = plan_service(action, cfg, state);
+    let plan = plan_service(action, cfg, state, Store::Tag);
     prop_assert_eq!(plan.before, Counts::of(state));
     let had_snapshot = snapshot_of(state);
     let steps = match &plan.decision {
@@ -234,7 +242,7 @@ fn act(
     // Idempotent: the same action again right away has nothing to do (but see `restorable`
     // for the starts that leave counts it excludes).
     if action == Action::Stop || restorable(counts_of(state)) {
-        let again = plan_service(action, cfg, state);
+        let again = plan_service(action, cfg, state, Store::Tag);
         prop_assert_eq!(again.decision, Decision::Unchanged, "second {:?} after {:?}", action, steps);
     }
     Ok(true)
@@ -276,7 +284,9 @@ proptest! {
                     }
                 }
                 Op::SetMinMax(min, max) => {
-                    let after = Snapshot { desired: state.desired, capacity: Some(Capacity { min, max }) };
+                    // Set by hand (RegisterScalableTarget without SuspendedState keeps it).
+                    let suspended = state.capacity.map_or(Suspended::NONE, |c| c.suspended);
+                    let after = Snapshot { desired: state.desired, capacity: Some(Capacity { min, max, suspended }) };
                     if state.capacity.is_some() && (state.tags.contains_key(SNAPSHOT_TAG) || restorable(after)) {
                         state.capacity = after.capacity;
                     }
@@ -324,6 +334,7 @@ fn any_state() -> impl Strategy<Value = ServiceState> {
                 load_balancers: vec![],
                 task_set_load_balancers: vec![],
                 capacity,
+                entry: None,
             }
         })
 }
@@ -341,7 +352,7 @@ proptest! {
         stop in any::<bool>(),
     ) {
         let action = if stop { Action::Stop } else { Action::Start };
-        let plan = plan_service(action, &cfg, &state);
+        let plan = plan_service(action, &cfg, &state, Store::Tag);
         match &plan.decision {
             Decision::Fail(failure) => {
                 let why = &failure.message;
@@ -360,7 +371,7 @@ proptest! {
             }
         }
         for other in [Action::Status, Action::Register, Action::Reconcile] {
-            prop_assert_eq!(plan_service(other, &cfg, &state).decision, Decision::Unchanged);
+            prop_assert_eq!(plan_service(other, &cfg, &state, Store::Tag).decision, Decision::Unchanged);
         }
     }
 }
@@ -372,7 +383,7 @@ proptest! {
 
     #[test]
     fn snapshots_round_trip_within_ecs_tag_rules(desired in any::<u32>(), capacity in proptest::option::of(
-        (any::<u32>(), any::<u32>()).prop_map(|(min, max)| Capacity { min, max }),
+        (any::<u32>(), any::<u32>(), suspended()).prop_map(|(min, max, suspended)| Capacity { min, max, suspended }),
     )) {
         let s = Snapshot { desired, capacity };
         let value = s.encode();
@@ -405,7 +416,8 @@ fn service(desired: u32, min: u32, max: u32) -> ServiceState {
         tags: BTreeMap::new(),
         load_balancers: vec![],
         task_set_load_balancers: vec![],
-        capacity: Some(Capacity { min, max }),
+        capacity: Some(Capacity::new(min, max)),
+        entry: None,
     }
 }
 
@@ -433,11 +445,11 @@ fn stop_start_start(state: &mut ServiceState) {
     let before = counts_of(state);
     let cfg = config(None, None, None);
     for action in [Action::Stop, Action::Start] {
-        if let Decision::Change(steps) = plan_service(action, &cfg, state).decision {
+        if let Decision::Change(steps) = plan_service(action, &cfg, state, Store::Tag).decision {
             steps.into_iter().for_each(|step| apply_step(state, step));
         }
     }
     assert_eq!(counts_of(state), before);
     // Once SetDesired(1) for the first service, SetCapacity(min 1 max 1) for the second.
-    assert_eq!(plan_service(Action::Start, &cfg, state).decision, Decision::Unchanged);
+    assert_eq!(plan_service(Action::Start, &cfg, state, Store::Tag).decision, Decision::Unchanged);
 }

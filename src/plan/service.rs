@@ -1,5 +1,7 @@
 //! What a stop or start changes for one service: the calls in order, what its snapshot says, and
-//! where the service is read again because another invocation may act on it at the same time.
+//! how it stays safe from another invocation acting on the same service at the same time: with
+//! the state table by conditional writes (the entry is held while counts are written), with the
+//! tag store by reading the service again.
 
 use std::fmt;
 
@@ -8,7 +10,7 @@ use serde::{Serialize, Serializer};
 use crate::action::Action;
 use crate::error::{ErrorKind, Failure};
 use crate::schedule::{ServiceConfig, ServiceRef};
-use crate::state::{Capacity, SNAPSHOT_TAG, ServiceState, Snapshot, TargetBinding};
+use crate::state::{Capacity, SNAPSHOT_TAG, ServiceState, Snapshot, Store, Suspended, TargetBinding, entry_key};
 
 /// ECS allows at most 50 user tags per resource.
 const MAX_TAGS: usize = 50;
@@ -34,23 +36,41 @@ impl Counts {
 /// One mutating call, in the order they must happen for a service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    /// TagResource with the snapshot, before anything changes.
+    /// Before anything changes. Tag store: TagResource. State table: PutItem only if the service
+    /// has no entry yet, the new entry held by this run.
     SaveSnapshot(Snapshot),
-    /// RegisterScalableTarget with new min/max.
+    /// State table: hold the entry at this version for this run (UpdateItem only if the version is
+    /// unchanged and nobody else holds it), so no other run clears it while this one writes counts.
+    HoldSnapshot(u64),
+    /// RegisterScalableTarget with new min/max and suspended state.
     SetCapacity(Capacity),
     /// UpdateService desiredCount.
     SetDesired(u32),
-    /// UntagResource, only after the whole restore succeeded.
+    /// Only after the whole restore succeeded. Tag store: UntagResource. State table: DeleteItem
+    /// only if this run holds the entry.
     ClearSnapshot,
+    /// State table: a stop's last call, letting go of the entry it holds (it stays saved).
+    ReleaseSnapshot,
+    /// State table: UntagResource of the snapshot tag an earlier version wrote, once its counts
+    /// are in the table.
+    RemoveSnapshotTag,
 }
 
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Step::SaveSnapshot(s) => write!(f, "save snapshot {}", s.encode()),
-            Step::SetCapacity(c) => write!(f, "set scalable target min {} max {}", c.min, c.max),
+            Step::HoldSnapshot(version) => write!(f, "hold snapshot (version {version})"),
+            Step::SetCapacity(c) if c.suspended.is_none() => {
+                write!(f, "set scalable target min {} max {}", c.min, c.max)
+            }
+            Step::SetCapacity(c) => {
+                write!(f, "set scalable target min {} max {} suspended {}", c.min, c.max, c.suspended.encode())
+            }
             Step::SetDesired(n) => write!(f, "set desiredCount {n}"),
             Step::ClearSnapshot => write!(f, "clear snapshot"),
+            Step::ReleaseSnapshot => write!(f, "release snapshot"),
+            Step::RemoveSnapshotTag => write!(f, "remove the old snapshot tag"),
         }
     }
 }
@@ -59,6 +79,15 @@ impl Serialize for Step {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
     }
+}
+
+/// Where the snapshot a plan works from was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Tag,
+    /// The state table, at this version.
+    Table(u64),
 }
 
 /// What happens to one service.
@@ -81,9 +110,19 @@ pub struct ServicePlan {
     pub arn: String,
     #[serde(skip)]
     pub action: Action,
-    /// The snapshot tag as read (None when absent).
+    #[serde(skip)]
+    pub store: Store,
+    /// The state table's key of the service (with a table).
+    #[serde(skip)]
+    pub key: Option<String>,
+    /// The snapshot as found (None when there is none, or it does not read).
     pub snapshot: Option<Snapshot>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
     pub before: Counts,
+    /// What scaling the scalable target has suspended now (None without one).
+    #[serde(skip)]
+    pub suspended: Option<Suspended>,
     /// The counts once the steps are applied.
     pub after: Counts,
     #[serde(flatten)]
@@ -91,6 +130,9 @@ pub struct ServicePlan {
     /// The calls of `decision`, with the reads against another invocation between them.
     #[serde(skip)]
     pub program: Vec<Op>,
+    /// Made when the program fails after holding the entry: let go of it (it stays saved).
+    #[serde(skip)]
+    pub on_failure: Vec<Step>,
     /// Every target group the service's tasks belong in (its own, then the YAML's).
     #[serde(skip)]
     pub bindings: Vec<TargetBinding>,
@@ -99,24 +141,37 @@ pub struct ServicePlan {
     pub notes: Vec<String>,
 }
 
-/// Decide what `action` does to one observed service. Its snapshot tag is decoded here, once.
-/// `program` holds the writes only; [`guard`] adds the re-reads.
-pub fn plan_service(action: Action, config: &ServiceConfig, state: &ServiceState) -> ServicePlan {
+/// Decide what `action` does to one observed service, keeping its snapshot in `store`. The
+/// snapshot is the table's entry, else the tag (an earlier version's, adopted into the table by
+/// the next stop or start), decoded here once. `program` holds the writes only; [`guard`] adds
+/// the re-reads the tag store needs.
+pub fn plan_service(action: Action, config: &ServiceConfig, state: &ServiceState, store: Store) -> ServicePlan {
     let before = Counts::of(state);
     let mut plan = ServicePlan {
         id: config.id.clone(),
         arn: state.arn.clone(),
         action,
+        store,
+        key: entry_key(&state.arn, &config.id),
         snapshot: None,
+        source: None,
         before,
+        suspended: state.capacity.map(|c| c.suspended),
         after: before,
         decision: Decision::Unchanged,
         program: Vec::new(),
+        on_failure: Vec::new(),
         bindings: super::targets::bindings(config, state),
         notes: Vec::new(),
     };
-    let decoded = state.tags.get(SNAPSHOT_TAG).map(|v| Snapshot::decode(v)).transpose();
-    plan.snapshot = decoded.clone().ok().flatten();
+    let tag = state.tags.get(SNAPSHOT_TAG).map(|v| Snapshot::decode(v)).transpose();
+    let found = match (store, &state.entry) {
+        (Store::Table, Some(entry)) => Ok(Some((entry.snapshot, Source::Table(entry.version)))),
+        _ => tag.map(|s| s.map(|s| (s, Source::Tag))),
+    };
+    if let Ok(Some((snapshot, source))) = found {
+        (plan.snapshot, plan.source) = (Some(snapshot), Some(source));
+    }
     let stop = match action {
         Action::Stop => true,
         Action::Start => false,
@@ -130,19 +185,33 @@ pub fn plan_service(action: Action, config: &ServiceConfig, state: &ServiceState
         plan.decision = Decision::Fail(Failure::new(ErrorKind::NotFound, why));
         return plan;
     }
-    let snapshot = match decoded {
-        Ok(s) => s,
+    let found = match found {
+        Ok(found) => found,
         Err(e) => {
             plan.decision = Decision::Fail(Failure::new(ErrorKind::Invalid, e));
             return plan;
         }
     };
-    let result =
-        if stop { plan_stop(state, snapshot) } else { Ok(plan_start(state, snapshot, config, &mut plan.notes)) };
+    if store == Store::Table && plan.key.is_none() {
+        let why = format!("cannot keep a snapshot of {}: its ARN names no account and region", state.arn);
+        plan.decision = Decision::Fail(Failure::new(ErrorKind::Invalid, why));
+        return plan;
+    }
+    // A tag an earlier version wrote, left beside a table entry: removed with the next write.
+    let stale_tag = store == Store::Table && state.tags.contains_key(SNAPSHOT_TAG);
+    let result = if stop {
+        plan_stop(state, found, store, stale_tag)
+    } else {
+        Ok(plan_start(state, found, config, &mut plan.notes, store, stale_tag))
+    };
     match result {
         Ok((steps, after)) => {
             plan.after = after;
             if !steps.is_empty() {
+                let holds = steps.iter().any(|s| matches!(s, Step::SaveSnapshot(_) | Step::HoldSnapshot(_)));
+                if store == Store::Table && holds {
+                    plan.on_failure = vec![Step::ReleaseSnapshot];
+                }
                 plan.program = steps.iter().copied().map(Op::Write).collect();
                 plan.decision = Decision::Change(steps);
             }
@@ -152,33 +221,52 @@ pub fn plan_service(action: Action, config: &ServiceConfig, state: &ServiceState
     plan
 }
 
-/// A stopped scalable target: min 0, max 0.
-pub const ZERO: Capacity = Capacity { min: 0, max: 0 };
+/// A stopped scalable target: min 0, max 0, and no scaling of any kind (a scheduled action would
+/// otherwise set min/max back up at its hour).
+pub const ZERO: Capacity = Capacity { min: 0, max: 0, suspended: Suspended::ALL };
 
-fn plan_stop(state: &ServiceState, snapshot: Option<Snapshot>) -> Result<(Vec<Step>, Counts), String> {
+fn plan_stop(
+    state: &ServiceState,
+    found: Option<(Snapshot, Source)>,
+    store: Store,
+    stale_tag: bool,
+) -> Result<(Vec<Step>, Counts), String> {
     let after = Counts::new(0, state.capacity.map(|_| ZERO));
     let stopped = state.desired == 0 && state.capacity.is_none_or(|c| c == ZERO);
-    if stopped {
-        // Nothing to save (a zero snapshot would only erase what start falls back to) and
-        // nothing to change: no call at all.
-        return Ok((Vec::new(), after));
-    }
     let mut steps = Vec::new();
-    if snapshot.is_none() {
-        if is_short_service_arn(&state.arn) {
-            return Err(format!(
-                "cannot save the snapshot: {} uses the old short ARN format, which ECS cannot tag; \
-                 opt in to the long format (aws ecs put-account-setting-default --name serviceLongArnFormat --value enabled) and recreate the service",
-                state.arn
-            ));
+    match (store, found) {
+        // Nothing to save (a zero snapshot would only erase what start falls back to) and
+        // nothing to change: no call at all. An earlier version's tag is adopted into the table
+        // now, before anyone's Terraform removes it.
+        (Store::Table, Some((s, Source::Tag))) if stopped => {
+            return Ok((vec![Step::SaveSnapshot(s), Step::RemoveSnapshotTag, Step::ReleaseSnapshot], after));
         }
-        if state.tags.len() >= MAX_TAGS {
-            return Err(format!(
-                "cannot save the snapshot: the service already has {} tags, ECS's limit is {MAX_TAGS}; remove one",
-                state.tags.len()
-            ));
+        _ if stopped => return Ok((steps, after)),
+        (Store::Tag, Some(_)) => {}
+        (Store::Tag, None) => {
+            if is_short_service_arn(&state.arn) {
+                return Err(format!(
+                    "cannot save the snapshot: {} uses the old short ARN format, which ECS cannot tag; \
+                     opt in to the long format (aws ecs put-account-setting-default --name serviceLongArnFormat --value enabled) and recreate the service",
+                    state.arn
+                ));
+            }
+            if state.tags.len() >= MAX_TAGS {
+                return Err(format!(
+                    "cannot save the snapshot: the service already has {} tags, ECS's limit is {MAX_TAGS}; remove one",
+                    state.tags.len()
+                ));
+            }
+            steps.push(Step::SaveSnapshot(Snapshot { desired: state.desired, capacity: state.capacity }));
         }
-        steps.push(Step::SaveSnapshot(Snapshot { desired: state.desired, capacity: state.capacity }));
+        (Store::Table, None) => {
+            steps.push(Step::SaveSnapshot(Snapshot { desired: state.desired, capacity: state.capacity }))
+        }
+        (Store::Table, Some((s, Source::Tag))) => steps.push(Step::SaveSnapshot(s)),
+        (Store::Table, Some((_, Source::Table(version)))) => steps.push(Step::HoldSnapshot(version)),
+    }
+    if stale_tag {
+        steps.push(Step::RemoveSnapshotTag);
     }
     // Capacity first, so Application Auto Scaling cannot scale the service back up.
     if state.capacity.is_some_and(|c| c != ZERO) {
@@ -187,19 +275,25 @@ fn plan_stop(state: &ServiceState, snapshot: Option<Snapshot>) -> Result<(Vec<St
     if state.desired != 0 {
         steps.push(Step::SetDesired(0));
     }
+    if store == Store::Table {
+        steps.push(Step::ReleaseSnapshot);
+    }
     Ok((steps, after))
 }
 
 fn plan_start(
     state: &ServiceState,
-    snapshot: Option<Snapshot>,
+    found: Option<(Snapshot, Source)>,
     config: &ServiceConfig,
     notes: &mut Vec<String>,
+    store: Store,
+    stale_tag: bool,
 ) -> (Vec<Step>, Counts) {
+    let snapshot = found.map(|(s, _)| s);
     // Without a snapshot a running service is left alone: its count may be autoscaled. It is
-    // stopped only as `plan_stop` sees it: no tasks *and* nothing to scale up (a service
-    // autoscaled to 0 tasks, or running with min/max 0/0, keeps its counts).
-    let stopped = state.desired == 0 && state.capacity.is_none_or(|c| c == ZERO);
+    // stopped only when it has no tasks *and* nothing to scale up (a service autoscaled to 0
+    // tasks, or running with min/max 0/0, keeps its counts).
+    let stopped = state.desired == 0 && state.capacity.is_none_or(|c| c.is_zero());
     let desired = match snapshot {
         Some(s) => s.desired,
         None if stopped => config.desired_count.unwrap_or(1),
@@ -208,7 +302,7 @@ fn plan_start(
     let capacity = state.capacity.map(|current| {
         match snapshot.and_then(|s| s.capacity) {
             Some(saved) => saved,
-            None if current == ZERO && (snapshot.is_some() || stopped) => {
+            None if current.is_zero() && (snapshot.is_some() || stopped) => {
                 let min = config.min_capacity.unwrap_or(1);
                 let max = config.max_capacity.unwrap_or(min.max(desired));
                 if snapshot.is_some() {
@@ -216,7 +310,7 @@ fn plan_start(
                         "the snapshot has no min/max (the scalable target was added after the stop); used min {min} max {max}"
                     ));
                 }
-                Capacity { min, max }
+                Capacity::new(min, max)
             }
             None => current,
         }
@@ -228,6 +322,16 @@ fn plan_start(
         );
     }
     let mut steps = Vec::new();
+    // With the table, the entry is held through the restore so that no stop relies on it
+    // when it is cleared; an earlier version's tag is first adopted into the table.
+    match (store, found) {
+        (Store::Table, Some((_, Source::Table(version)))) => steps.push(Step::HoldSnapshot(version)),
+        (Store::Table, Some((s, Source::Tag))) => steps.push(Step::SaveSnapshot(s)),
+        _ => {}
+    }
+    if stale_tag {
+        steps.push(Step::RemoveSnapshotTag);
+    }
     if let Some(c) = capacity.filter(|c| Some(*c) != state.capacity) {
         steps.push(Step::SetCapacity(c));
     }
@@ -238,6 +342,12 @@ fn plan_start(
         steps.push(Step::ClearSnapshot);
     }
     (steps, Counts::new(desired, capacity))
+}
+
+/// Whether a failed write means another run changed the entry since it was read: then the
+/// service is read and planned again (a conditional write that lost is the table's `conflict`).
+pub fn replans(step: Step, failure: &Failure) -> bool {
+    failure.kind == ErrorKind::Conflict && matches!(step, Step::SaveSnapshot(_) | Step::HoldSnapshot(_))
 }
 
 // ---- another invocation at the same time ----
@@ -327,7 +437,8 @@ impl Recheck {
 /// writes, round trips of every service's chain.
 pub fn guard(plan: &mut ServicePlan, serial_runs: bool) {
     let Decision::Change(steps) = &plan.decision else { return };
-    if serial_runs {
+    // The state table's conditional writes need no re-read.
+    if serial_runs || plan.store == Store::Table {
         return;
     }
     let capacity = plan.before.min.is_some();
@@ -381,7 +492,8 @@ pub fn recheck_stop(snapshot: Snapshot, now: &ServiceState) -> Vec<Step> {
 /// checks them after its writes); a read that lags behind our own writes then costs only a
 /// snapshot tag on a running service, which the next start clears.
 pub fn recheck_restore(restored: Counts, snapshot: Snapshot, now: &ServiceState) -> Vec<Step> {
-    let capacity_zeroed = restored.min.zip(restored.max).is_some_and(|c| c != (0, 0)) && now.capacity == Some(ZERO);
+    let capacity_zeroed =
+        restored.min.zip(restored.max).is_some_and(|c| c != (0, 0)) && now.capacity.is_some_and(|c| c.is_zero());
     let desired_zeroed = restored.desired > 0 && now.desired == 0;
     if (capacity_zeroed || desired_zeroed) && !now.tags.contains_key(SNAPSHOT_TAG) {
         vec![Step::SaveSnapshot(snapshot)]

@@ -6,8 +6,8 @@ use crate::action::Action;
 use crate::error::{AwsError, ErrorKind, Failure};
 use crate::schedule::{ExtraTargetGroup, ServiceConfig, ServiceRef};
 use crate::state::{
-    Capacity, Container, ObservedService, ObservedTasks, RegisteredTarget, SNAPSHOT_TAG, ServiceState, Snapshot,
-    Target, TargetBinding, TargetFacts, TargetHealth, TargetType, Task, Unread,
+    Capacity, Container, ObservedService, ObservedTasks, RegisteredTarget, SNAPSHOT_TAG, ServiceState, Snapshot, Store,
+    Suspended, Target, TargetBinding, TargetFacts, TargetHealth, TargetType, Task, Unread,
 };
 
 fn config() -> ServiceConfig {
@@ -32,16 +32,18 @@ fn state(desired: u32, capacity: Option<(u32, u32)>, snapshot: Option<&str>) -> 
         tags,
         load_balancers: vec![],
         task_set_load_balancers: vec![],
-        capacity: capacity.map(|(min, max)| Capacity { min, max }),
+        // min 0 max 0 as a stop leaves it: every kind of scaling suspended too.
+        capacity: capacity.map(|(min, max)| if (min, max) == (0, 0) { ZERO } else { Capacity::new(min, max) }),
+        entry: None,
     }
 }
 
 fn cap(min: u32, max: u32) -> Capacity {
-    Capacity { min, max }
+    Capacity::new(min, max)
 }
 
 fn steps(action: Action, config: &ServiceConfig, state: &ServiceState) -> Decision {
-    plan_service(action, config, state).decision
+    plan_service(action, config, state, Store::Tag).decision
 }
 
 // ---- snapshot ----
@@ -77,12 +79,12 @@ fn snapshot_rejects_garbage_with_a_fix() {
 
 #[test]
 fn stop_saves_snapshot_first_then_capacity_then_desired() {
-    let plan = plan_service(Action::Stop, &config(), &state(3, Some((1, 4)), None));
+    let plan = plan_service(Action::Stop, &config(), &state(3, Some((1, 4)), None), Store::Tag);
     assert_eq!(
         plan.decision,
         Decision::Change(vec![
             Step::SaveSnapshot(Snapshot { desired: 3, capacity: Some(cap(1, 4)) }),
-            Step::SetCapacity(cap(0, 0)),
+            Step::SetCapacity(ZERO),
             Step::SetDesired(0),
         ])
     );
@@ -92,7 +94,7 @@ fn stop_saves_snapshot_first_then_capacity_then_desired() {
 
 #[test]
 fn stop_without_scalable_target_only_sets_desired() {
-    let plan = plan_service(Action::Stop, &config(), &state(2, None, None));
+    let plan = plan_service(Action::Stop, &config(), &state(2, None, None), Store::Tag);
     assert_eq!(
         plan.decision,
         Decision::Change(vec![Step::SaveSnapshot(Snapshot { desired: 2, capacity: None }), Step::SetDesired(0)])
@@ -167,7 +169,8 @@ fn stop_refuses_what_cannot_be_snapshotted() {
 
 #[test]
 fn start_restores_the_snapshot_exactly_then_clears_it() {
-    let plan = plan_service(Action::Start, &config(), &state(0, Some((0, 0)), Some("desired=3 min=1 max=4")));
+    let plan =
+        plan_service(Action::Start, &config(), &state(0, Some((0, 0)), Some("desired=3 min=1 max=4")), Store::Tag);
     assert_eq!(
         plan.decision,
         Decision::Change(vec![Step::SetCapacity(cap(1, 4)), Step::SetDesired(3), Step::ClearSnapshot])
@@ -218,14 +221,14 @@ fn partial_snapshots() {
     let mut c = config();
     c.min_capacity = Some(2);
     c.max_capacity = Some(6);
-    let plan = plan_service(Action::Start, &c, &state(0, Some((0, 0)), Some("desired=3")));
+    let plan = plan_service(Action::Start, &c, &state(0, Some((0, 0)), Some("desired=3")), Store::Tag);
     assert_eq!(
         plan.decision,
         Decision::Change(vec![Step::SetCapacity(cap(2, 6)), Step::SetDesired(3), Step::ClearSnapshot])
     );
     assert_eq!(plan.notes.len(), 1);
     // Snapshot with min/max, scalable target deleted while stopped: desired only, noted.
-    let plan = plan_service(Action::Start, &config(), &state(0, None, Some("desired=3 min=1 max=4")));
+    let plan = plan_service(Action::Start, &config(), &state(0, None, Some("desired=3 min=1 max=4")), Store::Tag);
     assert_eq!(plan.decision, Decision::Change(vec![Step::SetDesired(3), Step::ClearSnapshot]));
     assert!(plan.notes[0].contains("no longer has a scalable target"));
     // The restore half-done (capacity restored, desired not yet): finish and clear.
@@ -246,7 +249,7 @@ fn start_after_a_restore_that_only_failed_to_clear_just_clears() {
 #[test]
 fn status_and_register_never_change_counts() {
     for action in [Action::Status, Action::Register] {
-        let plan = plan_service(action, &config(), &state(0, Some((0, 0)), Some("desired=3 min=1 max=4")));
+        let plan = plan_service(action, &config(), &state(0, Some((0, 0)), Some("desired=3 min=1 max=4")), Store::Tag);
         assert_eq!(plan.decision, Decision::Unchanged);
         assert_eq!(plan.before, plan.after);
     }
@@ -269,10 +272,7 @@ fn a_stop_puts_back_what_a_start_undid() {
     // Nothing undone: no call.
     assert_eq!(recheck_stop(s, &state(0, Some((0, 0)), Some("desired=3 min=1 max=4"))), vec![]);
     // A start cleared the snapshot and restored min/max after our writes: snapshot first.
-    assert_eq!(
-        recheck_stop(s, &state(0, Some((1, 4)), None)),
-        vec![Step::SaveSnapshot(s), Step::SetCapacity(cap(0, 0))]
-    );
+    assert_eq!(recheck_stop(s, &state(0, Some((1, 4)), None)), vec![Step::SaveSnapshot(s), Step::SetCapacity(ZERO)]);
     assert_eq!(recheck_stop(s, &state(3, None, Some("desired=3 min=1 max=4"))), vec![Step::SetDesired(0)]);
 }
 
@@ -436,7 +436,7 @@ fn aws(operation: &'static str, kind: ErrorKind) -> AwsError {
 
 #[test]
 fn a_service_that_cannot_be_read_fails_with_the_read_s_kind() {
-    let observed = |service, capacity| ObservedService { service, capacity };
+    let observed = |service, capacity| ObservedService { service, capacity, entry: None };
     let missing = super::observed_state(&id(), observed(Err(Unread::Missing("MISSING".into())), Ok(None)));
     assert_eq!(
         missing.unwrap_err(),
@@ -521,7 +521,7 @@ fn an_instance_that_cannot_be_read_says_why() {
 #[test]
 fn the_re_reads_are_placed_before_the_save_and_after_the_last_write_unless_runs_are_serial() {
     let s = Snapshot { desired: 3, capacity: Some(cap(1, 4)) };
-    let mut stop = plan_service(Action::Stop, &config(), &state(3, Some((1, 4)), None));
+    let mut stop = plan_service(Action::Stop, &config(), &state(3, Some((1, 4)), None), Store::Tag);
     let writes = stop.program.clone();
     guard(&mut stop, true);
     assert_eq!(stop.program, writes, "serial runs: the writes only");
@@ -531,12 +531,12 @@ fn the_re_reads_are_placed_before_the_save_and_after_the_last_write_unless_runs_
         vec![
             Op::Recheck(Recheck::BeforeSave(s)),
             Op::Write(Step::SaveSnapshot(s)),
-            Op::Write(Step::SetCapacity(cap(0, 0))),
+            Op::Write(Step::SetCapacity(ZERO)),
             Op::Write(Step::SetDesired(0)),
             Op::Recheck(Recheck::AfterStop { snapshot: s, capacity: true }),
         ]
     );
-    let mut start = plan_service(Action::Start, &config(), &state(0, None, Some("desired=2")));
+    let mut start = plan_service(Action::Start, &config(), &state(0, None, Some("desired=2")), Store::Tag);
     guard(&mut start, false);
     let restored = Counts { desired: 2, min: None, max: None };
     assert_eq!(
@@ -547,7 +547,7 @@ fn the_re_reads_are_placed_before_the_save_and_after_the_last_write_unless_runs_
             capacity: false
         }))
     );
-    let mut unchanged = plan_service(Action::Stop, &config(), &state(0, None, None));
+    let mut unchanged = plan_service(Action::Stop, &config(), &state(0, None, None), Store::Tag);
     guard(&mut unchanged, false);
     assert!(unchanged.program.is_empty(), "no write, no read");
 }
@@ -612,28 +612,58 @@ fn a_pending_override_wins_only_where_the_intent_defers_to_it() {
 
     let observed = HashMap::from([(
         id(),
-        ObservedService { service: Err(Unread::Missing("MISSING".into())), capacity: Ok(None) },
+        ObservedService { service: Err(Unread::Missing("MISSING".into())), capacity: Ok(None), entry: None },
     )]);
-    let plan = super::environment(&manual, Action::Stop, observed, false);
+    let plan = super::environment(&manual, Action::Stop, observed, Store::Tag, false);
     assert!(!plan.registers);
     assert!(
         matches!(&plan.services[..], [super::Planned::Unread { failure, .. }] if failure.kind == ErrorKind::NotFound)
     );
-    let start = super::environment(&manual, Action::Start, HashMap::new(), false);
+    let start = super::environment(&manual, Action::Start, HashMap::new(), Store::Tag, false);
     assert!(start.registers, "a start registers its tasks afterwards");
 }
 
 #[test]
 fn status_and_register_show_the_snapshot_and_change_nothing() {
     for action in [Action::Status, Action::Register] {
-        let plan = plan_service(action, &config(), &state(0, Some((0, 0)), Some("desired=3 min=1 max=4")));
+        let plan = plan_service(action, &config(), &state(0, Some((0, 0)), Some("desired=3 min=1 max=4")), Store::Tag);
         assert_eq!(plan.snapshot, Some(Snapshot { desired: 3, capacity: Some(cap(1, 4)) }), "{action:?}");
         assert_eq!((plan.decision, plan.program.len()), (Decision::Unchanged, 0), "{action:?}");
-        let garbage = plan_service(action, &config(), &state(0, None, Some("two")));
+        let garbage = plan_service(action, &config(), &state(0, None, Some("two")), Store::Tag);
         assert_eq!(
             (garbage.snapshot, garbage.decision),
             (None, Decision::Unchanged),
             "{action:?}: not a stop or start"
         );
     }
+}
+
+#[test]
+fn a_zero_target_an_older_version_stopped_gets_its_scaling_suspended() {
+    let mut older = state(0, None, Some("desired=3 min=1 max=4"));
+    older.capacity = Some(cap(0, 0));
+    assert_eq!(steps(Action::Stop, &config(), &older), Decision::Change(vec![Step::SetCapacity(ZERO)]));
+    // ... and a start restores what the snapshot says: no scaling suspended.
+    let plan = plan_service(Action::Start, &config(), &older, Store::Tag);
+    assert_eq!(
+        plan.decision,
+        Decision::Change(vec![Step::SetCapacity(cap(1, 4)), Step::SetDesired(3), Step::ClearSnapshot])
+    );
+}
+
+#[test]
+fn a_start_restores_the_suspended_state_the_snapshot_recorded() {
+    let scheduled_off = Suspended { scheduled: true, ..Suspended::NONE };
+    let snapshot = Snapshot { desired: 2, capacity: Some(Capacity { min: 1, max: 4, suspended: scheduled_off }) };
+    assert_eq!(snapshot.encode(), "desired=2 min=1 max=4 suspended=scheduled");
+    let plan = plan_service(Action::Start, &config(), &state(0, Some((0, 0)), Some(&snapshot.encode())), Store::Tag);
+    assert_eq!(
+        plan.decision,
+        Decision::Change(vec![
+            Step::SetCapacity(Capacity { min: 1, max: 4, suspended: scheduled_off }),
+            Step::SetDesired(2),
+            Step::ClearSnapshot
+        ])
+    );
+    assert_eq!(Step::SetCapacity(ZERO).to_string(), "set scalable target min 0 max 0 suspended in+out+scheduled");
 }

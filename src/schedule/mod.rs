@@ -42,6 +42,9 @@ pub struct Environment {
     pub name: String,
     pub stop: Vec<Cron>,
     pub start: Vec<Cron>,
+    /// When to bring the environment back to the state its `stop`/`start` crons say (a service
+    /// woken at night by someone's deploy is stopped again).
+    pub reconcile: Vec<Cron>,
     pub services: Vec<ServiceConfig>,
 }
 
@@ -207,6 +210,8 @@ struct RawEnvironment {
     stop: Vec<Spanned<String>>,
     #[serde(default)]
     start: Vec<Spanned<String>>,
+    #[serde(default)]
+    reconcile: Vec<Spanned<String>>,
     services: Spanned<Vec<RawService>>,
 }
 
@@ -289,6 +294,16 @@ fn validate(raw: RawSchedule) -> Result<Schedule, Vec<Problem>> {
         }
         let stop = crons(&env.stop, &mut problems);
         let start = crons(&env.start, &mut problems);
+        let reconcile = crons(&env.reconcile, &mut problems);
+        if !env.reconcile.is_empty() && env.stop.is_empty() && env.start.is_empty() {
+            problems.push(Problem::at(
+                &env.reconcile[0],
+                format!(
+                    "environment `{}` has `reconcile` but no `stop` or `start` crons: there is no state to reconcile to",
+                    escaped(&name.value)
+                ),
+            ));
+        }
         if env.services.value.is_empty() {
             problems
                 .push(Problem::at(&env.services, format!("environment `{}` lists no services", escaped(&name.value))));
@@ -311,7 +326,8 @@ fn validate(raw: RawSchedule) -> Result<Schedule, Vec<Problem>> {
             }
             services.extend(service_config(s, &mut problems));
         }
-        environments.insert(name.value.clone(), Environment { name: name.value.clone(), stop, start, services });
+        environments
+            .insert(name.value.clone(), Environment { name: name.value.clone(), stop, start, reconcile, services });
     }
 
     if problems.is_empty() { Ok(Schedule { timezone, holidays, environments }) } else { Err(problems) }

@@ -136,6 +136,14 @@ impl Moto {
         Sdk::new(&config)
     }
 
+    /// [`Moto::sdk`], with the state table made.
+    pub async fn sdk_with_table(&self) -> Sdk {
+        use ecs_cost_saver::aws::StateTables;
+        let sdk = self.sdk().await;
+        sdk.create_state_table(STATE_TABLE).await.expect("moto makes the state table");
+        sdk
+    }
+
     /// Record every AWS request made while `f` runs; the operation names, in order.
     pub async fn recording<F: std::future::Future>(&self, f: F) -> (F::Output, Vec<String>) {
         self.post("/moto-api/recorder/reset-recording", "");
@@ -248,7 +256,22 @@ pub const MUTATING: &[&str] = &[
     "CreateSchedule",
     "UpdateSchedule",
     "DeleteSchedule",
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
 ];
+
+/// The state table the tests make (`init-state` makes the same).
+pub const STATE_TABLE: &str = "ecs-cost-saver-state";
+
+/// The snapshot the state table holds for a service of the seeded account, as its tag would
+/// spell it (`desired=3 min=1 max=4`).
+pub async fn table_snapshot(sdk: &Sdk, cluster: &str, name: &str) -> Option<String> {
+    use ecs_cost_saver::aws::SnapshotTable;
+    let key = format!("123456789012/{REGION}/{cluster}/{name}");
+    let found = sdk.entries(STATE_TABLE, std::slice::from_ref(&key)).await.unwrap();
+    found.into_iter().find(|(k, _)| *k == key).map(|(_, e)| e.snapshot.encode())
+}
 
 /// (service, outcome, desired count after) of every service of a JSON report.
 pub fn outcomes(report: &serde_json::Value) -> Vec<(&str, &str, i64)> {

@@ -172,6 +172,7 @@ fn service_state(lbs: Vec<TargetBinding>, task_set_lbs: Vec<TargetBinding>) -> S
         load_balancers: lbs,
         task_set_load_balancers: task_set_lbs,
         capacity: None,
+        entry: None,
     }
 }
 

@@ -1,5 +1,6 @@
-# The schedule YAML -> one EventBridge Scheduler entry per (environment, action, cron), and the
-# services and clusters the IAM policy and the Spot rules are scoped to. `ecs-cost-saver
+# The schedule YAML -> one EventBridge Scheduler entry per (environment, action, cron) of the
+# `stop`, `start` and `reconcile` crons, and the services and clusters the IAM policy and the
+# Spot rules are scoped to. `ecs-cost-saver
 # validate` checks the whole file (cron syntax, unknown keys, duplicates, with line and column);
 # this module only refuses what would make bad schedule names, expressions or ARNs, with the
 # messages in outputs.tf. Everything here is tolerant (`try`) so those messages are the ones a
@@ -15,9 +16,10 @@ locals {
   bad_environments    = sort([for name in keys(local.environments) : name if !can(regex(local.environment_pattern, name))])
 
   cron_pattern = "^cron\\(.+\\)$"
+  actions      = ["stop", "start", "reconcile"]
   crons = flatten([
     for environment, body in local.environments : [
-      for action in ["stop", "start"] : [
+      for action in local.actions : [
         for index, expression in try([for c in body[action] : c], []) : {
           environment = environment
           action      = action
@@ -30,7 +32,7 @@ locals {
   bad_crons = concat(
     flatten([
       for environment, body in local.environments : [
-        for action in ["stop", "start"] : "${environment}.${action} is not a list"
+        for action in local.actions : "${environment}.${action} is not a list"
         if try(body[action] != null, false) && !can([for c in body[action] : c])
       ]
     ]),
@@ -49,8 +51,8 @@ locals {
       action      = c.action
       expression  = c.expression
       timezone    = local.timezone
-      # `scheduled` tells the function that this start may be skipped on a holiday; a manual
-      # invocation (no `scheduled`) always runs.
+      # `scheduled` tells the function that this start may be skipped on a holiday and that a
+      # pending override wins; a manual invocation (no `scheduled`) always runs.
       input = jsonencode({ action = c.action, environment = c.environment, scheduled = true })
     }
   }

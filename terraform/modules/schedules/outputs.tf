@@ -1,5 +1,5 @@
 output "schedules" {
-  description = "One entry per (environment, action, cron), keyed by its schedule name: name, environment, action, expression (cron(...)), timezone and input (the function's JSON payload)."
+  description = "One entry per (environment, action, cron) of the stop, start and reconcile crons, keyed by its schedule name: name, environment, action, expression (cron(...)), timezone and input (the function's JSON payload)."
   value       = local.schedules
 
   # A refused file stops the plan before anything is created from it. Each check sits on the
@@ -14,7 +14,7 @@ output "schedules" {
   }
   precondition {
     condition     = length(local.bad_crons) == 0
-    error_message = "ecs-cost-saver: ${var.schedule_file}: `stop` and `start` must be lists of EventBridge Scheduler cron(...) expressions: ${join("; ", local.bad_crons)}."
+    error_message = "ecs-cost-saver: ${var.schedule_file}: `stop`, `start` and `reconcile` must be lists of EventBridge Scheduler cron(...) expressions: ${join("; ", local.bad_crons)}."
   }
 }
 

@@ -147,3 +147,27 @@ run "a_missing_file_is_refused" {
 
   expect_failures = [var.schedule_file]
 }
+
+run "reconcile_crons_become_schedules_of_their_own" {
+  command = plan
+
+  variables {
+    schedule_file = "tests/fixtures/reconcile.yaml"
+  }
+
+  assert {
+    condition = keys(output.schedules) == [
+      "staging-reconcile-1", "staging-reconcile-2", "staging-start-1", "staging-stop-1",
+    ]
+    error_message = "names: ${jsonencode(keys(output.schedules))}"
+  }
+
+  assert {
+    condition = (
+      output.schedules["staging-reconcile-2"].expression == "cron(0 * ? * SAT,SUN *)" &&
+      output.schedules["staging-reconcile-2"].timezone == "Asia/Tokyo" &&
+      output.schedules["staging-reconcile-1"].input == "{\"action\":\"reconcile\",\"environment\":\"staging\",\"scheduled\":true}"
+    )
+    error_message = "reconcile: ${jsonencode(output.schedules["staging-reconcile-1"])}"
+  }
+}
