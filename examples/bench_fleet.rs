@@ -8,10 +8,12 @@
 //!
 //!     cargo build --release --bin ecs-cost-saver
 //!     cargo run --release --example bench_fleet [-- --services 10,100,200 --delays 0,50
-//!         --clusters 10 --concurrency 8,16,32 --no-naive --rereads]
+//!         --clusters 10 --concurrency 8,16,32 --no-naive --rereads --table]
 //!
-//! Our binary runs as deployed with reserved concurrency 1 (ECS_COST_SAVER_SERIAL_RUNS=true);
-//! `--rereads` runs it as the CLI does, reading each service again around its writes.
+//! Our binary keeps its snapshots in tags, its runs queued as with reserved concurrency 1
+//! (ECS_COST_SAVER_SERIAL_RUNS=true); `--rereads` runs it as the CLI without a table does,
+//! reading each service again around its writes; `--table` keeps them in the state table, as
+//! the function is deployed.
 //!
 //! What it prints, per run: wall time (process spawn to exit); AWS calls by operation and
 //! mutating calls per service; the sequential round trips observed (the most requests that
@@ -59,7 +61,12 @@ struct Options {
     /// Run as the CLI does (ECS_COST_SAVER_SERIAL_RUNS=false): with the re-reads that guard a
     /// snapshot against a concurrent run.
     rereads: bool,
+    /// Keep the snapshots in the state table (as the function is deployed) instead of tags.
+    table: bool,
 }
+
+/// The state table of `--table`.
+const STATE_TABLE: &str = "ecs-cost-saver-bench-state";
 
 fn options() -> Options {
     let mut o = Options {
@@ -69,6 +76,7 @@ fn options() -> Options {
         concurrency: None,
         naive: true,
         rereads: false,
+        table: false,
     };
     let list = |v: Option<String>| -> Vec<u64> {
         v.expect("a value").split(',').map(|n| n.trim().parse().expect("a whole number")).collect()
@@ -82,6 +90,7 @@ fn options() -> Options {
             "--concurrency" => o.concurrency = Some(list(args.next()).into_iter().map(|c| c as usize).collect()),
             "--no-naive" => o.naive = false,
             "--rereads" => o.rereads = true,
+            "--table" => o.table = true,
             other => panic!("unknown argument {other}; see the comment at the top of examples/bench_fleet.rs"),
         }
     }
@@ -132,6 +141,7 @@ fn run_ours(
     proxy: &Proxy,
     concurrency: Option<usize>,
     rereads: bool,
+    table: bool,
 ) -> Run {
     proxy.take();
     let mut command = Command::new(bin);
@@ -147,6 +157,9 @@ fn run_ours(
     }
     // As deployed (reserved concurrency 1): no re-reads against a concurrent run, unless asked.
     command.env("ECS_COST_SAVER_SERIAL_RUNS", if rereads { "false" } else { "true" });
+    if table {
+        command.env("ECS_COST_SAVER_STATE_TABLE", STATE_TABLE);
+    }
     let spawned = Instant::now();
     let mut child = command.spawn().unwrap();
     let mut stdout = child.stdout.take().unwrap();
@@ -353,9 +366,9 @@ fn ours(
 ) -> [Run; 2] {
     let n = fleet.len();
     let bin = &release_binary();
-    let stop = run_ours(bin, schedule, "stop", proxy, c, o.rereads);
+    let stop = run_ours(bin, schedule, "stop", proxy, c, o.rereads, o.table);
     rt.block_on(deregister_all(direct, fleet));
-    let start = run_ours(bin, schedule, "start", proxy, c, o.rereads);
+    let start = run_ours(bin, schedule, "start", proxy, c, o.rereads, o.table);
     for (action, run) in [("stop", &stop), ("start", &start)] {
         let services = run.report["services"].as_array().unwrap();
         let changed = services.iter().filter(|s| s["outcome"] == "changed").count();
@@ -401,10 +414,10 @@ fn main() {
          in its own target group), `ecs-cost-saver invoke` (release) at concurrency C (default {default_c}); naive = \
          one service after another, one call after another. Times in ms; RTs = round trips. {}",
         o.clusters,
-        if o.rereads {
-            "With the re-reads against a concurrent run (as the CLI runs)."
-        } else {
-            "As deployed with reserved concurrency 1 (no re-reads)."
+        match (o.table, o.rereads) {
+            (true, _) => "Snapshots in the state table (as deployed).",
+            (false, true) => "Snapshots in tags, with the re-reads against a concurrent run (the CLI without a table).",
+            (false, false) => "Snapshots in tags, runs queued by reserved concurrency 1 (no re-reads).",
         }
     );
     println!(
@@ -429,6 +442,10 @@ fn main() {
         for &delay in &o.delays {
             moto.post("/moto-api/reset", "");
             let world = moto.seed(&["fleet", "--services", &n.to_string(), "--clusters", &o.clusters.to_string()]);
+            if o.table {
+                use ecs_cost_saver::aws::StateTables;
+                rt.block_on(direct.create_state_table(STATE_TABLE)).unwrap();
+            }
             let fleet = services(&world);
             let schedule = work.join(format!("fleet-{n}.yaml"));
             let mut yaml = String::from("environments:\n  bench:\n    services:\n");

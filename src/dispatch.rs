@@ -154,40 +154,7 @@ async fn run<A: Aws>(
     let holder = ctx.holder(format!("{} {}", plan.effect.as_str(), plan.environment));
     let writer = apply::Writer { table: settings.state_table.as_deref(), holder: &holder };
     let mut report = Report::planned(&plan);
-    let mut applied = apply::services(aws, &plan, writer, settings.concurrency).await;
-    // A conditional write that lost to another run: read that service again and plan it again.
-    for attempt in 1..=plan::REPLANS {
-        let lost: Vec<(ServiceRef, Vec<String>, crate::error::Failure)> = applied
-            .iter()
-            .filter_map(|(id, a)| match &a.failure {
-                Some((step, f)) if plan::service::replans(*step, f) => Some((id.clone(), a.done.clone(), f.clone())),
-                _ => None,
-            })
-            .collect();
-        if lost.is_empty() || Instant::now() + settings.poll_interval >= deadline {
-            break;
-        }
-        let (kept, _): (Vec<_>, Vec<_>) =
-            applied.into_iter().partition(|(id, _)| !lost.iter().any(|(lost, _, _)| lost == id));
-        report.record_applied(kept);
-        tokio::time::sleep(settings.poll_interval * attempt).await;
-        let ids: Vec<ServiceRef> = lost.iter().map(|(id, _, _)| id.clone()).collect();
-        let observed = observe::services(aws, &ids, settings.state_table.as_deref(), settings.concurrency).await;
-        plan::replan(&mut plan, intent, &ids, observed, settings.store(), settings.serial_runs);
-        for (id, _, why) in &lost {
-            if let Some(planned) = plan.services.iter().find(|s| s.id() == id) {
-                report.record_replanned(planned, why);
-            }
-        }
-        let only =
-            Plan { services: plan.services.iter().filter(|s| ids.contains(s.id())).cloned().collect(), ..plan.clone() };
-        applied = apply::services(aws, &only, writer, settings.concurrency).await;
-        for (id, a) in &mut applied {
-            if let Some((_, earlier, _)) = lost.iter().find(|(lost, _, _)| lost == id) {
-                a.done.splice(0..0, earlier.iter().cloned());
-            }
-        }
-    }
+    let applied = apply_and_replan(ctx, intent, &mut plan, &mut report, writer, deadline).await;
     report.record_applied(applied);
     if plan.registers {
         let plan = &plan;
@@ -196,6 +163,48 @@ async fn run<A: Aws>(
         register(ctx, &mut report, waiting, wait_until).await;
     }
     Ok(report)
+}
+
+/// Every service's program; a service whose conditional write lost to another run is read again,
+/// planned again and run again, up to [`plan::REPLANS`] times, 1, 2, 3 poll intervals apart.
+/// What is returned is still to be recorded (the earlier tries' calls first).
+async fn apply_and_replan<A: Aws>(
+    ctx: &Context<'_, A>,
+    intent: &EnvironmentIntent<'_>,
+    plan: &mut Plan,
+    report: &mut Report,
+    writer: apply::Writer<'_>,
+    deadline: Instant,
+) -> Vec<(ServiceRef, apply::Applied)> {
+    let (aws, settings) = (ctx.aws, ctx.settings);
+    let mut applied = apply::services(aws, plan, writer, settings.concurrency).await;
+    for attempt in 1..=plan::REPLANS {
+        let (lost, kept): (Vec<_>, Vec<_>) = applied
+            .into_iter()
+            .partition(|(_, a)| a.failure.as_ref().is_some_and(|(step, f)| plan::service::replans(*step, f)));
+        if lost.is_empty() || Instant::now() + settings.poll_interval * attempt >= deadline {
+            return lost.into_iter().chain(kept).collect();
+        }
+        report.record_applied(kept);
+        tokio::time::sleep(settings.poll_interval * attempt).await;
+        let ids: Vec<ServiceRef> = lost.iter().map(|(id, _)| id.clone()).collect();
+        let observed = observe::services(aws, &ids, settings.state_table.as_deref(), settings.concurrency).await;
+        plan::replan(plan, intent, &ids, observed, settings.store(), settings.serial_runs);
+        for (id, a) in &lost {
+            if let (Some(planned), Some((_, why))) = (plan.services.iter().find(|s| s.id() == id), &a.failure) {
+                report.record_replanned(planned, why);
+            }
+        }
+        let only =
+            Plan { services: plan.services.iter().filter(|s| ids.contains(s.id())).cloned().collect(), ..plan.clone() };
+        applied = apply::services(aws, &only, writer, settings.concurrency).await;
+        for (id, a) in &mut applied {
+            if let Some((_, earlier)) = lost.iter().find(|(lost, _)| lost == id) {
+                a.done.splice(0..0, earlier.done.iter().cloned());
+            }
+        }
+    }
+    applied
 }
 
 fn failed(report: &Report, id: &ServiceRef) -> bool {

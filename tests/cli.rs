@@ -224,6 +224,10 @@ async fn invoke_runs_the_lambda_handler_against_aws_endpoint_url() {
         .unwrap();
     let (code, stdout, stderr) = outcome(out);
     assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.starts_with("note: no state table (ECS_COST_SAVER_STATE_TABLE is not set): snapshots are kept in the ecs-cost-saver:snapshot tag"),
+        "without a table it says what it does instead: {stderr}"
+    );
     let report: Value = serde_json::from_str(&stdout).expect("one JSON report");
     assert_eq!(report["action"], "stop");
     assert_eq!(report["dry_run"], false);
@@ -237,6 +241,34 @@ async fn invoke_runs_the_lambda_handler_against_aws_endpoint_url() {
     assert_eq!(desired, vec![0, 0], "the emulator at AWS_ENDPOINT_URL was changed");
     assert_eq!(world["services"]["svc-a"]["desired"], 3);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn init_state_makes_the_table_once_and_invoke_then_keeps_the_snapshots_there() {
+    let moto = Moto::start();
+    moto.seed(&["e2e"]);
+    let init = || against(&moto).args(["init-state", "--table", "my-state"]).output().unwrap();
+    let (code, stdout, stderr) = outcome(init());
+    assert_eq!(
+        (code, stdout.as_str()),
+        (0, "state table created my-state\nexport ECS_COST_SAVER_STATE_TABLE=my-state\n"),
+        "{stderr}"
+    );
+    let (code, stdout, _) = outcome(init());
+    assert_eq!((code, stdout.lines().next()), (0, Some("state table already exists: my-state")), "idempotent");
+
+    let out = against(&moto)
+        .env("ECS_COST_SAVER_STATE_TABLE", "my-state")
+        .args(["invoke", "--schedule", "schedules/example.yaml", "--format", "json", "--payload"])
+        .arg(r#"{"action":"status","environment":"staging"}"#)
+        .output()
+        .unwrap();
+    let (_, _, stderr) = outcome(out);
+    assert!(!stderr.contains("no state table"), "{stderr}");
+    let sdk = moto.sdk().await;
+    let table = sdk.dynamodb.describe_table().table_name("my-state").send().await.unwrap();
+    let key: Vec<&str> = table.table().unwrap().key_schema().iter().map(|k| k.attribute_name()).collect();
+    assert_eq!(key, ["service"]);
 }
 
 fn tempdir() -> PathBuf {

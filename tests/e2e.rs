@@ -84,7 +84,11 @@ async fn stop_twice_then_start_restores_exactly_and_registers_tasks() {
     assert!(report.error().is_none());
     assert_eq!(
         report.services[0].actions,
-        vec!["save snapshot desired=3 min=1 max=4", "set scalable target min 0 max 0 suspended in+out+scheduled", "set desiredCount 0"]
+        vec![
+            "save snapshot desired=3 min=1 max=4",
+            "set scalable target min 0 max 0 suspended in+out+scheduled",
+            "set desiredCount 0"
+        ]
     );
     assert_eq!(service(&sdk, "alpha", "svc-a").await, (0, Some("desired=3 min=1 max=4".into())));
     assert_eq!(capacity(&sdk, "alpha", "svc-a").await, Some((0, 0)));
@@ -158,7 +162,11 @@ async fn dry_run_plans_and_changes_nothing() {
     assert_eq!(report.services[0].outcome, Outcome::Changed);
     assert_eq!(
         report.services[0].actions,
-        vec!["save snapshot desired=3 min=1 max=4", "set scalable target min 0 max 0 suspended in+out+scheduled", "set desiredCount 0"]
+        vec![
+            "save snapshot desired=3 min=1 max=4",
+            "set scalable target min 0 max 0 suspended in+out+scheduled",
+            "set desiredCount 0"
+        ]
     );
     assert_eq!(ops.iter().filter(|op| MUTATING.contains(&op.as_str())).count(), 0, "{ops:?}");
     assert_eq!(service(&sdk, "alpha", "svc-a").await, (3, None));

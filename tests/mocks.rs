@@ -397,7 +397,11 @@ async fn a_concurrent_update_conflict_is_retried() {
     assert_eq!(api.outcome, Outcome::Changed, "{report}");
     assert_eq!(
         api.actions,
-        vec!["save snapshot desired=2 min=1 max=4", "set scalable target min 0 max 0 suspended in+out+scheduled", "set desiredCount 0"]
+        vec![
+            "save snapshot desired=2 min=1 max=4",
+            "set scalable target min 0 max 0 suspended in+out+scheduled",
+            "set desiredCount 0"
+        ]
     );
     assert_eq!(register_scalable.num_calls(), 2, "the conflict, then the retry");
     assert!(report.error().is_none());
@@ -806,4 +810,65 @@ async fn every_error_kind_reaches_the_report() {
     for s in &report.services {
         assert!(s.failures[0].cause.is_some(), "the AWS error travels with the failure: {}", s.service);
     }
+}
+
+// ---- the state table's conditional writes ----
+
+#[tokio::test]
+async fn with_the_table_a_stop_writes_its_snapshot_only_where_none_is_and_holds_it_while_it_writes_counts() {
+    use aws_sdk_dynamodb as ddb;
+    use ddb::types::AttributeValue;
+    let calls: Calls = Default::default();
+    let (c1, c2, c3, c4) = (calls.clone(), calls.clone(), calls.clone(), calls.clone());
+    let describe_services = mock!(ecs::Client::describe_services).then_output(|| described("api", 2, None));
+    let update = mock!(ecs::Client::update_service)
+        .match_requests(move |r| r.desired_count() == Some(0) && log(&c1, "UpdateService"))
+        .then_output(|| ecs::operation::update_service::UpdateServiceOutput::builder().build());
+    let key = "123456789012/ap-northeast-1/c/api";
+    let read = mock!(ddb::Client::batch_get_item)
+        .match_requests(move |r| {
+            let wanted = &r.request_items().unwrap()["ecs-cost-saver-state"];
+            wanted.consistent_read() == Some(true)
+                && wanted.keys()
+                    == [std::collections::HashMap::from([("service".to_string(), AttributeValue::S(key.into()))])]
+                && log(&c2, "BatchGetItem")
+        })
+        .then_output(|| ddb::operation::batch_get_item::BatchGetItemOutput::builder().build());
+    let save = mock!(ddb::Client::put_item)
+        .match_requests(move |r| {
+            let item = r.item().unwrap();
+            let s = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+            let n = |k: &str| item.get(k).and_then(|v| v.as_n().ok()).cloned();
+            r.condition_expression() == Some("attribute_not_exists(#key)")
+                && r.expression_attribute_names().unwrap()["#key"] == "service"
+                && s("service").as_deref() == Some(key)
+                && n("desired").as_deref() == Some("2")
+                && n("version").as_deref() == Some("1")
+                && s("held_by").is_some()
+                && n("held_until").is_some()
+                && s("saved_by").is_some_and(|b| b.starts_with("stop env ("))
+                && log(&c3, "PutItem")
+        })
+        .then_output(|| ddb::operation::put_item::PutItemOutput::builder().build());
+    let release = mock!(ddb::Client::update_item)
+        .match_requests(move |r| {
+            r.condition_expression() == Some("held_by = :me")
+                && r.update_expression() == Some("SET version = version + :one REMOVE held_by, held_until")
+                && log(&c4, "UpdateItem")
+        })
+        .then_output(|| ddb::operation::update_item::UpdateItemOutput::builder().build());
+    let sdk = Sdk {
+        dynamodb: mock_client!(ddb, RuleMode::MatchAny, [&read, &save, &release]),
+        ..sdk(&[&describe_services, &update], &[&no_scalable_targets()], &[])
+    };
+    let schedule =
+        Schedule::parse("environments:\n  env:\n    services: [{cluster: c, service: api}]\n", "m.yaml").unwrap();
+    let settings = Settings { state_table: Some("ecs-cost-saver-state".into()), ..settings() };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let ctx = Context::new(&sdk, &schedule, &settings);
+    let report =
+        handle(&ctx, json!({"action": "stop", "environment": "env"}), chrono::Utc::now(), deadline).await.unwrap();
+    assert!(report.error().is_none(), "{report}");
+    assert_eq!(*calls.lock().unwrap(), ["BatchGetItem", "PutItem", "UpdateService", "UpdateItem"], "in this order");
+    assert_eq!(report.services[0].actions, ["save snapshot desired=2", "set desiredCount 0", "release snapshot"]);
 }

@@ -2,7 +2,8 @@
 //! and a start at once, each followed by a final start and stop that must find the original
 //! counts.
 //!
-//! What keeps a snapshot safe is ordering inside one invocation (the snapshot is saved before
+//! With the tag store (no state table: the CLI without `ECS_COST_SAVER_STATE_TABLE`), what keeps
+//! a snapshot safe is ordering inside one invocation (the snapshot is saved before
 //! anything changes and only when absent; a restore clears it only after the whole restore
 //! succeeded). Nothing orders two invocations against each other: a plan is made from one read
 //! of the service (DescribeServices with tags, DescribeScalableTargets alongside) and carried
@@ -28,6 +29,12 @@
 //! (see README, Reliability): a read that lags behind a write, and a stop's read again landing
 //! between a start's min/max and desiredCount writes (the service keeps its snapshot but can
 //! end running with min/max 0 until the next action).
+//!
+//! With the state table (the last tests, as the function is deployed) the guard is the table's
+//! conditional writes instead: a run holds a service's entry while it writes its counts, and a
+//! run whose write loses plans that service again from a new read. A stop during a start's
+//! restore, a start during a stop, and a free-running stop and start at once all end with every
+//! service whole.
 //!
 //! Free-running races (no gate) are run several times (`ECS_COST_SAVER_RACE_ROUNDS`, default 8).
 
@@ -234,13 +241,12 @@ fn snapshot_of(desired: i32, capacity: Option<(i32, i32)>) -> String {
 
 fn schedule() -> Schedule {
     Schedule::parse(
-        "environments:
+        &format!(
+            "environments:
   staging:
-    services:
-      - { cluster: alpha, service: svc-a }
-      - { cluster: alpha, service: svc-b }
-      - { cluster: beta, service: svc-c }
-",
+{}",
+            support::E2E_SERVICES
+        ),
         "races.yaml",
     )
     .unwrap()

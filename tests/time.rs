@@ -28,17 +28,16 @@ fn settings() -> Settings {
 
 fn schedule() -> Schedule {
     Schedule::parse(
-        "timezone: Asia/Tokyo
-holidays: { calendar: japan }
+        &format!(
+            "timezone: Asia/Tokyo
+holidays: {{ calendar: japan }}
 environments:
   staging:
     stop: [\"cron(0 22 ? * MON-FRI *)\"]
     start: [\"cron(0 8 ? * MON-FRI *)\"]
-    services:
-      - { cluster: alpha, service: svc-a }
-      - { cluster: alpha, service: svc-b }
-      - { cluster: beta, service: svc-c }
-",
+{}",
+            support::E2E_SERVICES
+        ),
         "time.yaml",
     )
     .unwrap()

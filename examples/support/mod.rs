@@ -21,6 +21,10 @@ pub use emulator::{MUTATING, Moto, capacity, repo, service, venv};
 
 /// The release binary, which the benchmark scripts build first.
 pub fn release_binary() -> PathBuf {
+    // Another build to compare with (e.g. a copy of an earlier version's).
+    if let Some(bin) = std::env::var_os("ECS_COST_SAVER_BENCH_BIN") {
+        return PathBuf::from(bin);
+    }
     let target_dir = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo().join("target"));
     let bin = target_dir.join("release/ecs-cost-saver");
     assert!(bin.exists(), "build it first: cargo build --release --bin ecs-cost-saver ({})", bin.display());

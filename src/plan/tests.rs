@@ -667,3 +667,155 @@ fn a_start_restores_the_suspended_state_the_snapshot_recorded() {
     );
     assert_eq!(Step::SetCapacity(ZERO).to_string(), "set scalable target min 0 max 0 suspended in+out+scheduled");
 }
+
+// ---- the state table ----
+
+fn entry(snapshot: &str, version: u64) -> crate::state::Entry {
+    crate::state::Entry {
+        snapshot: Snapshot::decode(snapshot).unwrap(),
+        version,
+        saved_by: "stop staging (1-0-0)".into(),
+        saved_at: "2026-11-27T13:00:00Z".into(),
+        held_by: None,
+        held_until: 0,
+    }
+}
+
+fn table_state(desired: u32, capacity: Option<(u32, u32)>, saved: Option<(&str, u64)>) -> ServiceState {
+    let mut s = state(desired, capacity, None);
+    s.entry = saved.map(|(snapshot, version)| entry(snapshot, version));
+    s
+}
+
+#[test]
+fn with_the_table_a_stop_saves_there_holding_it_and_lets_go_last() {
+    let plan = plan_service(Action::Stop, &config(), &table_state(3, Some((1, 4)), None), Store::Table);
+    let s = Snapshot::decode("desired=3 min=1 max=4").unwrap();
+    assert_eq!(
+        plan.decision,
+        Decision::Change(vec![
+            Step::SaveSnapshot(s),
+            Step::SetCapacity(ZERO),
+            Step::SetDesired(0),
+            Step::ReleaseSnapshot
+        ])
+    );
+    assert_eq!(plan.key.as_deref(), Some("123456789012/ap-northeast-1/c/s"));
+    assert_eq!(plan.on_failure, [Step::ReleaseSnapshot], "a failed stop lets go of the entry (it stays saved)");
+    let mut guarded = plan.clone();
+    guard(&mut guarded, false);
+    assert_eq!(guarded.program, plan.program, "the table needs no re-read");
+}
+
+#[test]
+fn with_the_table_a_woken_service_is_stopped_again_holding_the_saved_entry() {
+    // Someone's deploy put the counts back; the entry from the first stop is at version 2.
+    let woken = table_state(3, Some((1, 4)), Some(("desired=3 min=1 max=4", 2)));
+    let plan = plan_service(Action::Stop, &config(), &woken, Store::Table);
+    assert_eq!(
+        plan.decision,
+        Decision::Change(vec![
+            Step::HoldSnapshot(2),
+            Step::SetCapacity(ZERO),
+            Step::SetDesired(0),
+            Step::ReleaseSnapshot
+        ])
+    );
+    assert_eq!(plan.source, Some(crate::plan::Source::Table(2)));
+    // Stopped and saved: nothing at all.
+    let stopped = table_state(0, Some((0, 0)), Some(("desired=3 min=1 max=4", 3)));
+    assert_eq!(plan_service(Action::Stop, &config(), &stopped, Store::Table).decision, Decision::Unchanged);
+}
+
+#[test]
+fn with_the_table_a_start_holds_restores_and_clears_last() {
+    let stopped = table_state(0, Some((0, 0)), Some(("desired=3 min=1 max=4", 3)));
+    let plan = plan_service(Action::Start, &config(), &stopped, Store::Table);
+    assert_eq!(
+        plan.decision,
+        Decision::Change(vec![
+            Step::HoldSnapshot(3),
+            Step::SetCapacity(cap(1, 4)),
+            Step::SetDesired(3),
+            Step::ClearSnapshot
+        ])
+    );
+    // Already restored by hand: the entry is still held and cleared, and nothing else written.
+    let restored = table_state(3, Some((1, 4)), Some(("desired=3 min=1 max=4", 3)));
+    assert_eq!(
+        plan_service(Action::Start, &config(), &restored, Store::Table).decision,
+        Decision::Change(vec![Step::HoldSnapshot(3), Step::ClearSnapshot])
+    );
+    // No entry and running: nothing to do.
+    let running = table_state(3, Some((1, 4)), None);
+    assert_eq!(plan_service(Action::Start, &config(), &running, Store::Table).decision, Decision::Unchanged);
+}
+
+#[test]
+fn with_the_table_an_earlier_version_s_tag_is_adopted_and_the_table_wins() {
+    // Stopped by a version without the table: the tag is saved in the table and removed, even
+    // with nothing else to do, before someone's Terraform removes it.
+    let tagged = state(0, Some((0, 0)), Some("desired=3 min=1 max=4"));
+    let s = Snapshot::decode("desired=3 min=1 max=4").unwrap();
+    assert_eq!(
+        plan_service(Action::Stop, &config(), &tagged, Store::Table).decision,
+        Decision::Change(vec![Step::SaveSnapshot(s), Step::RemoveSnapshotTag, Step::ReleaseSnapshot])
+    );
+    assert_eq!(
+        plan_service(Action::Start, &config(), &tagged, Store::Table).decision,
+        Decision::Change(vec![
+            Step::SaveSnapshot(s),
+            Step::RemoveSnapshotTag,
+            Step::SetCapacity(cap(1, 4)),
+            Step::SetDesired(3),
+            Step::ClearSnapshot
+        ])
+    );
+    // Both there and different: the table's counts are restored, the tag removed on the way.
+    let mut both = table_state(0, Some((0, 0)), Some(("desired=2 min=1 max=2", 5)));
+    both.tags.insert(SNAPSHOT_TAG.into(), "desired=9".into());
+    let plan = plan_service(Action::Start, &config(), &both, Store::Table);
+    assert_eq!(
+        plan.decision,
+        Decision::Change(vec![
+            Step::HoldSnapshot(5),
+            Step::RemoveSnapshotTag,
+            Step::SetCapacity(cap(1, 2)),
+            Step::SetDesired(2),
+            Step::ClearSnapshot
+        ])
+    );
+}
+
+#[test]
+fn with_the_table_the_tag_limits_do_not_apply_but_a_garbage_tag_without_an_entry_fails() {
+    let mut short = table_state(2, None, None);
+    short.arn = "arn:aws:ecs:ap-northeast-1:123456789012:service/s".into();
+    assert!(matches!(plan_service(Action::Stop, &config(), &short, Store::Table).decision, Decision::Change(_)));
+    let mut full = table_state(2, None, None);
+    full.tags = (0..50).map(|i| (format!("k{i}"), "v".into())).collect();
+    assert!(matches!(plan_service(Action::Stop, &config(), &full, Store::Table).decision, Decision::Change(_)));
+    let garbage = state(2, None, Some("two"));
+    assert!(matches!(
+        plan_service(Action::Stop, &config(), &garbage, Store::Table).decision,
+        Decision::Fail(f) if f.kind == ErrorKind::Invalid
+    ));
+    let mut entry_and_garbage = table_state(2, None, Some(("desired=2", 1)));
+    entry_and_garbage.tags.insert(SNAPSHOT_TAG.into(), "two".into());
+    assert!(
+        matches!(plan_service(Action::Stop, &config(), &entry_and_garbage, Store::Table).decision, Decision::Change(_)),
+        "the table wins over a tag that does not read"
+    );
+}
+
+#[test]
+fn only_a_lost_save_or_hold_is_planned_again() {
+    let conflict = Failure::new(ErrorKind::Conflict, "PutItem: ConditionalCheckFailedException");
+    let throttled = Failure::new(ErrorKind::Throttled, "PutItem: ThrottlingException");
+    let s = Snapshot::decode("desired=1").unwrap();
+    assert!(replans(Step::SaveSnapshot(s), &conflict));
+    assert!(replans(Step::HoldSnapshot(1), &conflict));
+    assert!(!replans(Step::SaveSnapshot(s), &throttled), "retried by the SDK, then reported");
+    assert!(!replans(Step::ClearSnapshot, &conflict), "a lost hold is reported, not planned again");
+    assert!(!replans(Step::SetDesired(0), &conflict));
+}

@@ -533,6 +533,37 @@ def task_ip(task: dict[str, Any]) -> str:
     raise RuntimeError(f"task {task.get('taskArn')} has no privateIPv4Address")
 
 
+def night_apply(c: Clients, world: WorldSpec, cluster: str) -> dict[str, Any]:
+    """What `terraform apply` of the services' own stack does to the services of `cluster`:
+    `default_tags` removes every tag it does not manage, and desired_count, min/max and the
+    suspended state go back to the values in its code (the world's)."""
+    changed = []
+    for spec in world.services:
+        if spec.cluster != cluster:
+            continue
+        described = c.ecs.describe_services(cluster=cluster, services=[spec.name])
+        arn = described["services"][0]["serviceArn"]
+        keys = [t["key"] for t in c.ecs.list_tags_for_resource(resourceArn=arn).get("tags", [])]
+        if keys:
+            c.ecs.untag_resource(resourceArn=arn, tagKeys=keys)
+        c.ecs.update_service(cluster=cluster, service=spec.name, desiredCount=spec.desired)
+        if spec.scaling is not None:
+            c.autoscaling.register_scalable_target(
+                ServiceNamespace="ecs",
+                ResourceId=f"service/{cluster}/{spec.name}",
+                ScalableDimension="ecs:service:DesiredCount",
+                MinCapacity=spec.scaling[0],
+                MaxCapacity=spec.scaling[1],
+                SuspendedState={
+                    "DynamicScalingInSuspended": False,
+                    "DynamicScalingOutSuspended": False,
+                    "ScheduledScalingSuspended": False,
+                },
+            )
+        changed.append({"service": spec.name, "desired": spec.desired, "tags_removed": keys})
+    return {"cluster": cluster, "services": changed}
+
+
 def run_tasks(c: Clients, cluster: str, service: str, count: int) -> dict[str, Any]:
     if count < 1:
         raise ValueError("--count must be at least 1")
@@ -772,6 +803,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     fleet = sub.add_parser("fleet", help="many services over many clusters (benchmark)")
     fleet.add_argument("--services", required=True, type=int)
     fleet.add_argument("--clusters", required=True, type=int)
+    night = sub.add_parser(
+        "night-apply", help="what the services' own terraform apply does at night (demo world)"
+    )
+    night.add_argument("--cluster", required=True)
     legacy = sub.add_parser("legacy-service", help="a service with a short ARN")
     legacy.add_argument("--cluster", required=True)
     legacy.add_argument("--service", required=True)
@@ -784,6 +819,8 @@ def main(argv: list[str] | None = None) -> int:
         clients = make_clients(args.endpoint)
         if args.scenario == "run-tasks":
             result = run_tasks(clients, args.cluster, args.service, args.count)
+        elif args.scenario == "night-apply":
+            result = night_apply(clients, DEMO_WORLD, args.cluster)
         elif args.scenario == "legacy-service":
             result = legacy_service(clients, args.cluster, args.service)
         elif args.scenario == "fleet":

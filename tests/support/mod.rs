@@ -261,6 +261,13 @@ pub const MUTATING: &[&str] = &[
     "DeleteItem",
 ];
 
+/// The services of `seed.py e2e`, as a schedule lists them (one environment's `services:`).
+pub const E2E_SERVICES: &str = "    services:
+      - { cluster: alpha, service: svc-a }
+      - { cluster: alpha, service: svc-b }
+      - { cluster: beta, service: svc-c }
+";
+
 /// The state table the tests make (`init-state` makes the same).
 pub const STATE_TABLE: &str = "ecs-cost-saver-state";
 
