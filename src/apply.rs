@@ -104,7 +104,10 @@ async fn failed<A: Aws>(
 ) -> Applied {
     tracing::warn!(step = %step, error = %e, "failed");
     applied.failure = Some((step, Failure::aws(&e, format!("{step} failed: {e}"))));
-    for &undo in &plan.on_failure {
+    // Only a program that got past its first write (the one that holds the entry) has
+    // anything to let go of.
+    let undo = if applied.done.is_empty() { &[][..] } else { &plan.on_failure[..] };
+    for &undo in undo {
         match write(aws, plan, writer, undo).await {
             Ok(()) => applied.done.push(format!("{undo} (after the failure)")),
             Err(e) => tracing::warn!(step = %undo, error = %e, "could not undo; the hold lapses by itself"),

@@ -50,11 +50,15 @@ impl<'a, A> Context<'a, A> {
     /// This run, as the state table records it: a new id, the time on the clock (not the
     /// invocation's `now`, which the CLI may set), and when its holds lapse.
     fn holder(&self, doing: String) -> Holder {
+        use std::hash::{BuildHasher, Hasher};
         let now = Utc::now();
         let run = self.runs.fetch_add(1, Ordering::Relaxed);
         let seconds = u64::try_from(now.timestamp()).unwrap_or(0);
+        // Lambda sandboxes can share a process id: a randomly keyed hash sets them apart.
+        let mut nonce = std::collections::hash_map::RandomState::new().build_hasher();
+        nonce.write_u64(run);
         Holder {
-            id: format!("{}-{}-{}", std::process::id(), run, now.timestamp_millis()),
+            id: format!("{}-{}-{}-{:016x}", std::process::id(), run, now.timestamp_millis(), nonce.finish()),
             doing,
             now: seconds,
             now_text: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -177,12 +181,13 @@ async fn apply_and_replan<A: Aws>(
     deadline: Instant,
 ) -> Vec<(ServiceRef, apply::Applied)> {
     let (aws, settings) = (ctx.aws, ctx.settings);
+    let until = deadline.checked_sub(settings.safety_margin).unwrap_or(deadline);
     let mut applied = apply::services(aws, plan, writer, settings.concurrency).await;
     for attempt in 1..=plan::REPLANS {
         let (lost, kept): (Vec<_>, Vec<_>) = applied
             .into_iter()
             .partition(|(_, a)| a.failure.as_ref().is_some_and(|(step, f)| plan::service::replans(*step, f)));
-        if lost.is_empty() || Instant::now() + settings.poll_interval * attempt >= deadline {
+        if lost.is_empty() || Instant::now() + settings.poll_interval * attempt >= until {
             return lost.into_iter().chain(kept).collect();
         }
         report.record_applied(kept);

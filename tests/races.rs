@@ -560,15 +560,24 @@ async fn stop_and_start_at_once_free_running() {
 // ---- against the state table, as the function is deployed ----
 
 /// As [`run`], with snapshots in the state table. A conditional write that loses is planned
-/// again after 20, 40, 60 ms.
+/// again after 20, 40, 60 ms, within the deadline.
 async fn run_with_table<A: ecs_cost_saver::aws::Aws>(aws: &A, action: &str) -> Report {
+    run_with_table_for(aws, action, Duration::from_millis(400)).await
+}
+
+/// [`run_with_table`] with time for a gated run to wait for the other and still plan again.
+async fn gated_with_table<A: ecs_cost_saver::aws::Aws>(aws: &A, action: &str) -> Report {
+    run_with_table_for(aws, action, Duration::from_millis(2000)).await
+}
+
+async fn run_with_table_for<A: ecs_cost_saver::aws::Aws>(aws: &A, action: &str, wait: Duration) -> Report {
     let settings = Settings {
         poll_interval: Duration::from_millis(20),
         safety_margin: Duration::ZERO,
         state_table: Some(support::STATE_TABLE.into()),
         ..Settings::default()
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(400);
+    let deadline = tokio::time::Instant::now() + wait;
     let schedule = schedule();
     let ctx = Context::new(aws, &schedule, &settings);
     handle(&ctx, json!({"action": action, "environment": "staging"}), chrono::Utc::now(), deadline).await.unwrap()
@@ -616,7 +625,7 @@ async fn with_the_table_a_stop_during_a_restore_waits_for_it_and_saves_the_origi
         sdk: &sdk,
         gates: Gates::default().before("DescribeServices", &restored).after("UpdateItem", 1, &stop_tried),
     };
-    let (rs, rt) = tokio::join!(run_with_table(&start, "start"), run_with_table(&stop, "stop"));
+    let (rs, rt) = tokio::join!(gated_with_table(&start, "start"), gated_with_table(&stop, "stop"));
     assert!(rs.error().is_none() && rt.error().is_none(), "{rs}\n{rt}");
     // The stop lost its holds, read the services again after the start had cleared them, and
     // saved what the start had restored: the original counts.
@@ -641,7 +650,7 @@ async fn with_the_table_a_start_during_a_stop_waits_for_it() {
         sdk: &sdk,
         gates: Gates::default().before("DescribeServices", &zeroed).after("UpdateItem", 1, &start_tried),
     };
-    let (rt, rs) = tokio::join!(run_with_table(&stop, "stop"), run_with_table(&start, "start"));
+    let (rt, rs) = tokio::join!(gated_with_table(&stop, "stop"), gated_with_table(&start, "start"));
     assert!(rt.error().is_none(), "{rt}");
     // Whether the start got through once the stop let go, or gave up with a conflict, the
     // service is whole: running with no snapshot, or stopped with the original one.

@@ -130,7 +130,8 @@ pub struct ServicePlan {
     /// The calls of `decision`, with the reads against another invocation between them.
     #[serde(skip)]
     pub program: Vec<Op>,
-    /// Made when the program fails after holding the entry: let go of it (it stays saved).
+    /// Made when the program fails after its first write (with the table, the one that holds
+    /// the entry): let go of the entry (it stays saved).
     #[serde(skip)]
     pub on_failure: Vec<Step>,
     /// Every target group the service's tasks belong in (its own, then the YAML's).
