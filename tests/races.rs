@@ -475,21 +475,8 @@ async fn race_3_a_start_in_the_middle_of_a_stop_ends_stopped_with_its_snapshot()
 
 /// Put every service back to its original counts with no snapshot, by hand.
 async fn reset(sdk: &Sdk) {
-    use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
     for (cluster, name, desired, capacity) in ORIGINAL {
-        if let Some((min, max)) = capacity {
-            sdk.scaling
-                .register_scalable_target()
-                .service_namespace(ServiceNamespace::Ecs)
-                .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-                .resource_id(format!("service/{cluster}/{name}"))
-                .min_capacity(min)
-                .max_capacity(max)
-                .send()
-                .await
-                .unwrap();
-        }
-        sdk.ecs.update_service().cluster(cluster).service(name).desired_count(desired).send().await.unwrap();
+        support::set_counts(sdk, cluster, name, desired, capacity).await;
         let arn = format!("arn:aws:ecs:ap-northeast-1:123456789012:service/{cluster}/{name}");
         sdk.ecs.untag_resource().resource_arn(arn).tag_keys(SNAPSHOT_TAG).send().await.unwrap();
     }

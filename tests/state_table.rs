@@ -113,26 +113,7 @@ async fn terraform_apply(sdk: &Sdk) {
         if !keys.is_empty() {
             sdk.ecs.untag_resource().resource_arn(&arn).set_tag_keys(Some(keys)).send().await.unwrap();
         }
-        sdk.ecs.update_service().cluster(cluster).service(name).desired_count(desired).send().await.unwrap();
-        if let Some((min, max)) = capacity {
-            sdk.scaling
-                .register_scalable_target()
-                .service_namespace(ServiceNamespace::Ecs)
-                .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-                .resource_id(format!("service/{cluster}/{name}"))
-                .min_capacity(min)
-                .max_capacity(max)
-                .suspended_state(
-                    aws_sdk_applicationautoscaling::types::SuspendedState::builder()
-                        .dynamic_scaling_in_suspended(false)
-                        .dynamic_scaling_out_suspended(false)
-                        .scheduled_scaling_suspended(false)
-                        .build(),
-                )
-                .send()
-                .await
-                .unwrap();
-        }
+        support::set_counts(sdk, cluster, name, desired, capacity).await;
     }
 }
 

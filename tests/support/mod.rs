@@ -261,6 +261,31 @@ pub const MUTATING: &[&str] = &[
     "DeleteItem",
 ];
 
+/// A service's counts set by hand, as its own Terraform or a person would: desiredCount, and
+/// the scalable target's min/max with no scaling suspended.
+pub async fn set_counts(sdk: &Sdk, cluster: &str, name: &str, desired: i32, capacity: Option<(i32, i32)>) {
+    use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace, SuspendedState};
+    if let Some((min, max)) = capacity {
+        let none = SuspendedState::builder()
+            .dynamic_scaling_in_suspended(false)
+            .dynamic_scaling_out_suspended(false)
+            .scheduled_scaling_suspended(false)
+            .build();
+        sdk.scaling
+            .register_scalable_target()
+            .service_namespace(ServiceNamespace::Ecs)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .resource_id(format!("service/{cluster}/{name}"))
+            .min_capacity(min)
+            .max_capacity(max)
+            .suspended_state(none)
+            .send()
+            .await
+            .unwrap();
+    }
+    sdk.ecs.update_service().cluster(cluster).service(name).desired_count(desired).send().await.unwrap();
+}
+
 /// The services of `seed.py e2e`, as a schedule lists them (one environment's `services:`).
 pub const E2E_SERVICES: &str = "    services:
       - { cluster: alpha, service: svc-a }
