@@ -16,6 +16,7 @@ pub mod forecast;
 pub mod intent;
 pub mod lambda;
 pub mod observe;
+pub mod pace;
 pub mod plan;
 pub mod report;
 pub mod schedule;

@@ -1,0 +1,422 @@
+//! AWS's request-rate limits as token buckets, and the arithmetic the function paces itself
+//! by: which bucket each call draws from, when the next token of a bucket is there, how long a
+//! batch of calls takes at best, and how much of an environment fits before a deadline. Pure:
+//! the clock is a number of seconds handed in (the SDK's own clock in `aws::sdk`, virtual time
+//! in the tests, the test world's clock in `tests/support/world.rs`).
+//!
+//! The figures are AWS's published ones, per account and region:
+//! - Amazon ECS, "Request throttling for the Amazon ECS API" (APIReference/request-throttling):
+//!   service modify 50 burst / 5 per second, service read 100/20, cluster resource read 100/20,
+//!   cluster resource modify 20/1 (UpdateContainerInstancesState), tag modify 20/10;
+//! - Elastic Load Balancing, "API throttling" (elasticloadbalancing/latest/userguide):
+//!   RegisterTargets/DeregisterTargets 20/4, Describe* 40/10;
+//! - EventBridge Scheduler quotas: GetSchedule and CreateSchedule 50 per second each (one
+//!   bucket here, burst 50).
+//!
+//! Two are models, not published figures, chosen to be conservative:
+//! - Application Auto Scaling publishes no request rate; we assume one bucket of 20 / 5 per
+//!   second for all its calls (as tight as ECS's service modify, which it sits behind);
+//! - a DynamoDB on-demand table has no request bucket, only its throughput (a new table takes
+//!   up to 4,000 writes a second); we assume 1,000 / 1,000 per second, which never binds.
+
+use std::fmt;
+
+/// One API group: the calls that draw from one token bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Group {
+    EcsServiceModify,
+    EcsServiceRead,
+    EcsClusterRead,
+    EcsClusterModify,
+    EcsTagModify,
+    ElbRegister,
+    ElbDescribe,
+    Scaling,
+    Scheduler,
+    Table,
+}
+
+/// A bucket's size (the burst) and how many tokens come back each second (the sustained rate).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limit {
+    pub burst: f64,
+    pub refill: f64,
+}
+
+/// Every group: its name in settings and reports, AWS's figures, and its operations.
+pub const GROUPS: [(Group, &str, Limit, &[&str]); 10] = [
+    (
+        Group::EcsServiceModify,
+        "ecs-service-modify",
+        Limit { burst: 50.0, refill: 5.0 },
+        &["UpdateService", "CreateService", "DeleteService"],
+    ),
+    (
+        Group::EcsServiceRead,
+        "ecs-service-read",
+        Limit { burst: 100.0, refill: 20.0 },
+        &["DescribeServices", "ListServices"],
+    ),
+    (
+        Group::EcsClusterRead,
+        "ecs-cluster-read",
+        Limit { burst: 100.0, refill: 20.0 },
+        &["ListTasks", "DescribeTasks", "ListContainerInstances", "DescribeContainerInstances"],
+    ),
+    (Group::EcsClusterModify, "ecs-cluster-modify", Limit { burst: 20.0, refill: 1.0 }, &[
+        "UpdateContainerInstancesState",
+    ]),
+    (Group::EcsTagModify, "ecs-tag-modify", Limit { burst: 20.0, refill: 10.0 }, &["TagResource", "UntagResource"]),
+    (Group::ElbRegister, "elb-register", Limit { burst: 20.0, refill: 4.0 }, &["RegisterTargets", "DeregisterTargets"]),
+    (Group::ElbDescribe, "elb-describe", Limit { burst: 40.0, refill: 10.0 }, &[
+        "DescribeTargetHealth",
+        "DescribeTargetGroups",
+    ]),
+    (Group::Scaling, "application-autoscaling", Limit { burst: 20.0, refill: 5.0 }, &[
+        "DescribeScalableTargets",
+        "RegisterScalableTarget",
+        "DescribeScheduledActions",
+    ]),
+    (Group::Scheduler, "scheduler", Limit { burst: 50.0, refill: 50.0 }, &[
+        "GetSchedule",
+        "CreateSchedule",
+        "UpdateSchedule",
+    ]),
+    (Group::Table, "dynamodb", Limit { burst: 1000.0, refill: 1000.0 }, &[
+        "BatchGetItem",
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "CreateTable",
+        "DescribeTable",
+    ]),
+];
+
+impl Group {
+    pub const ALL: [Group; 10] = [
+        Group::EcsServiceModify,
+        Group::EcsServiceRead,
+        Group::EcsClusterRead,
+        Group::EcsClusterModify,
+        Group::EcsTagModify,
+        Group::ElbRegister,
+        Group::ElbDescribe,
+        Group::Scaling,
+        Group::Scheduler,
+        Group::Table,
+    ];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn name(self) -> &'static str {
+        GROUPS[self.index()].1
+    }
+
+    /// AWS's published figure (or our model, see the module's comment).
+    pub fn published(self) -> Limit {
+        GROUPS[self.index()].2
+    }
+
+    /// The group of an AWS operation (its name as in the API reference), if it is one we know.
+    pub fn of(operation: &str) -> Option<Group> {
+        GROUPS.iter().find(|(_, _, _, ops)| ops.contains(&operation)).map(|(g, ..)| *g)
+    }
+
+    pub fn from_name(name: &str) -> Option<Group> {
+        GROUPS.iter().find(|(_, n, ..)| *n == name).map(|(g, ..)| *g)
+    }
+}
+
+impl fmt::Display for Group {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The limits the function paces itself by: AWS's figures, overridden per group (an account
+/// with raised limits), each taken at `share` (another tool draws from the same buckets).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    limits: [Limit; 10],
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { limits: Group::ALL.map(Group::published) }
+    }
+}
+
+impl Limits {
+    pub fn get(&self, group: Group) -> Limit {
+        self.limits[group.index()]
+    }
+
+    pub fn set(&mut self, group: Group, limit: Limit) {
+        self.limits[group.index()] = limit;
+    }
+
+    /// From the setting's text: `GROUP=BURST/REFILL` pairs, comma-separated, and optionally
+    /// `share=FRACTION` (0 < f ≤ 1), which scales every bucket, burst and refill.
+    pub fn parse(text: &str) -> Result<Limits, String> {
+        let mut limits = Limits::default();
+        let mut share = 1.0;
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let Some((name, value)) = part.split_once('=') else {
+                return Err(format!("`{part}` is not GROUP=BURST/REFILL or share=FRACTION"));
+            };
+            let (name, value) = (name.trim(), value.trim());
+            if name == "share" {
+                share = value
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| *f > 0.0 && *f <= 1.0)
+                    .ok_or_else(|| format!("share={value} must be a fraction above 0 and at most 1"))?;
+                continue;
+            }
+            let group = Group::from_name(name).ok_or_else(|| {
+                let names: Vec<&str> = Group::ALL.iter().map(|g| g.name()).collect();
+                format!("unknown API group `{name}`; the groups are {}", names.join(", "))
+            })?;
+            let number = |v: &str| v.trim().parse::<f64>().ok().filter(|n| n.is_finite() && *n > 0.0);
+            let limit = value
+                .split_once('/')
+                .and_then(|(b, r)| Some(Limit { burst: number(b)?, refill: number(r)? }))
+                .filter(|l| l.burst >= 1.0)
+                .ok_or_else(|| format!("{name}={value} must be BURST/REFILL, e.g. 50/5 (burst ≥ 1, refill > 0)"))?;
+            limits.set(group, limit);
+        }
+        for l in &mut limits.limits {
+            *l = Limit { burst: (l.burst * share).max(1.0), refill: l.refill * share };
+        }
+        Ok(limits)
+    }
+}
+
+/// One token bucket on a clock of seconds. Tokens are reserved in order: a call takes the next
+/// token even if it is not there yet and is told how long to wait for it, so callers are served
+/// first come, first served, and the bucket never goes faster than its refill.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bucket {
+    limit: Limit,
+    /// Tokens at `at`; below zero when tokens are promised that have not come back yet.
+    tokens: f64,
+    at: f64,
+}
+
+impl Bucket {
+    /// A full bucket at time `now`.
+    pub fn full(limit: Limit, now: f64) -> Bucket {
+        Bucket { limit, tokens: limit.burst, at: now }
+    }
+
+    fn refill(&mut self, now: f64) {
+        if now > self.at {
+            self.tokens = (self.tokens + (now - self.at) * self.limit.refill).min(self.limit.burst);
+            self.at = now;
+        }
+    }
+
+    /// Reserve the next token at `now`: the seconds to wait before the call may go.
+    pub fn reserve(&mut self, now: f64) -> f64 {
+        self.refill(now);
+        self.tokens -= 1.0;
+        if self.tokens >= 0.0 { 0.0 } else { -self.tokens / self.limit.refill }
+    }
+
+    /// Take a token only if one is there now (the test world's answer: false is a throttle).
+    pub fn try_take(&mut self, now: f64) -> bool {
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Tokens there at `now` (negative: promised ahead).
+    pub fn tokens(&mut self, now: f64) -> f64 {
+        self.refill(now);
+        self.tokens
+    }
+}
+
+/// The buckets of every group, as one invocation (or a warm container) sees them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Buckets {
+    buckets: Vec<Bucket>,
+}
+
+impl Buckets {
+    pub fn full(limits: &Limits, now: f64) -> Buckets {
+        Buckets { buckets: Group::ALL.iter().map(|g| Bucket::full(limits.get(*g), now)).collect() }
+    }
+
+    pub fn get(&mut self, group: Group) -> &mut Bucket {
+        &mut self.buckets[group.index()]
+    }
+}
+
+/// Calls per group.
+pub type Calls = [u64; 10];
+
+pub fn add(calls: &mut Calls, group: Group, n: u64) {
+    calls[group.index()] += n;
+}
+
+/// The least time `calls` can take from full buckets: the slowest group's
+/// `(calls − burst) / refill`, and which group that is.
+pub fn bound(calls: &Calls, limits: &Limits) -> (f64, Option<Group>) {
+    let mut worst = (0.0, None);
+    for g in Group::ALL {
+        let l = limits.get(g);
+        let t = ((calls[g.index()] as f64 - l.burst) / l.refill).max(0.0);
+        if calls[g.index()] > 0 && (worst.1.is_none() || t > worst.0) {
+            worst = (t, Some(g));
+        }
+    }
+    worst
+}
+
+/// How many of an environment's services fit into `budget` seconds, in their order: service `i`
+/// makes the calls `work[i]` (one after another, each drawing from its group's bucket, the
+/// buckets as `buckets` holds them at `now`), and is done `after` seconds after its last call
+/// (a start waits for its tasks). The services after the first that does not fit are handed on;
+/// since every bucket serves calls in order, a later service never finishes earlier.
+pub fn fitting(work: &[Vec<Group>], buckets: &Buckets, now: f64, budget: f64, after: f64) -> usize {
+    let mut b = buckets.clone();
+    for (i, calls) in work.iter().enumerate() {
+        let mut t = now;
+        for g in calls {
+            let bucket = b.get(*g);
+            // The token is reserved at the time the service gets to this call.
+            t += bucket.reserve(t);
+        }
+        if !calls.is_empty() && t - now + after > budget {
+            return i;
+        }
+    }
+    work.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_operation_we_call_has_one_group() {
+        for op in [
+            "UpdateService",
+            "DescribeServices",
+            "ListTasks",
+            "DescribeTasks",
+            "DescribeContainerInstances",
+            "ListContainerInstances",
+            "UpdateContainerInstancesState",
+            "TagResource",
+            "UntagResource",
+            "RegisterTargets",
+            "DeregisterTargets",
+            "DescribeTargetHealth",
+            "DescribeTargetGroups",
+            "DescribeScalableTargets",
+            "RegisterScalableTarget",
+            "DescribeScheduledActions",
+            "GetSchedule",
+            "CreateSchedule",
+            "BatchGetItem",
+            "PutItem",
+            "UpdateItem",
+            "DeleteItem",
+        ] {
+            assert!(Group::of(op).is_some(), "{op} has no group");
+        }
+        let mut all: Vec<&str> = GROUPS.iter().flat_map(|(.., ops)| ops.iter().copied()).collect();
+        let n = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), n, "an operation is in two groups");
+        assert_eq!(Group::of("UpdateService"), Some(Group::EcsServiceModify));
+        assert_eq!(Group::of("DescribeTargetHealth"), Some(Group::ElbDescribe));
+        assert_eq!(Group::of("Frobnicate"), None);
+    }
+
+    #[test]
+    fn a_bucket_serves_its_burst_at_once_then_its_refill() {
+        let mut b = Bucket::full(Limit { burst: 50.0, refill: 5.0 }, 100.0);
+        let waits: Vec<f64> = (0..52).map(|_| b.reserve(100.0)).collect();
+        assert!(waits[..50].iter().all(|w| *w == 0.0));
+        assert_eq!((waits[50], waits[51]), (0.2, 0.4));
+        // 200 UpdateService from a full bucket: the last goes at (200 − 50) / 5 = 30 s.
+        let mut b = Bucket::full(Limit { burst: 50.0, refill: 5.0 }, 0.0);
+        let last = (0..200).map(|_| b.reserve(0.0)).fold(0.0, f64::max);
+        assert!((last - 30.0).abs() < 1e-9, "{last}");
+        // Refilled, never above the burst.
+        let mut b = Bucket::full(Limit { burst: 20.0, refill: 4.0 }, 0.0);
+        assert!((0..20).all(|_| b.try_take(0.0)));
+        assert!(!b.try_take(0.0));
+        assert!(!b.try_take(0.2), "0.8 of a token");
+        assert!(b.try_take(0.25));
+        assert_eq!(b.tokens(1000.0), 20.0);
+    }
+
+    #[test]
+    fn the_bound_is_the_slowest_group() {
+        let limits = Limits::default();
+        let mut calls: Calls = [0; 10];
+        add(&mut calls, Group::EcsServiceModify, 200);
+        add(&mut calls, Group::ElbDescribe, 200);
+        add(&mut calls, Group::EcsTagModify, 200);
+        assert_eq!(bound(&calls, &limits), (30.0, Some(Group::EcsServiceModify)));
+        let mut calls: Calls = [0; 10];
+        add(&mut calls, Group::EcsClusterRead, 10);
+        assert_eq!(bound(&calls, &limits), (0.0, Some(Group::EcsClusterRead)));
+        assert_eq!(bound(&[0; 10], &limits), (0.0, None));
+    }
+
+    #[test]
+    fn limits_are_overridden_by_name_and_shared_by_fraction() {
+        let l = Limits::parse("ecs-service-modify=100/10, share=0.5").unwrap();
+        assert_eq!(l.get(Group::EcsServiceModify), Limit { burst: 50.0, refill: 5.0 });
+        assert_eq!(l.get(Group::ElbRegister), Limit { burst: 10.0, refill: 2.0 });
+        assert_eq!(Limits::parse("").unwrap(), Limits::default());
+        assert_eq!(
+            Limits::parse("ecs-service-modfy=1/1").unwrap_err(),
+            "unknown API group `ecs-service-modfy`; the groups are ecs-service-modify, ecs-service-read, \
+             ecs-cluster-read, ecs-cluster-modify, ecs-tag-modify, elb-register, elb-describe, \
+             application-autoscaling, scheduler, dynamodb"
+        );
+        assert_eq!(
+            Limits::parse("elb-register=20").unwrap_err(),
+            "elb-register=20 must be BURST/REFILL, e.g. 50/5 (burst ≥ 1, refill > 0)"
+        );
+        assert_eq!(Limits::parse("share=1.5").unwrap_err(), "share=1.5 must be a fraction above 0 and at most 1");
+        assert_eq!(Limits::parse("share").unwrap_err(), "`share` is not GROUP=BURST/REFILL or share=FRACTION");
+    }
+
+    #[test]
+    fn what_fits_before_the_deadline_is_a_prefix() {
+        let limits = Limits::default();
+        let buckets = Buckets::full(&limits, 0.0);
+        // A stop of 1,000 services, one UpdateService each: the k-th goes at (k − 50) / 5 s.
+        let work = vec![vec![Group::EcsServiceModify]; 1000];
+        // 290 s of budget: 50 + 290 × 5 = 1,500 would fit; all 1,000 do.
+        assert_eq!(fitting(&work, &buckets, 0.0, 290.0, 0.0), 1000);
+        // 100 s: services 0..=549 go by 99.8 s, the 551st at 100.2 s.
+        assert_eq!(fitting(&work, &buckets, 0.0, 100.0, 0.0), 550);
+        // A start waits 60 s for its tasks after its last call: 40 s of calls, 250 services.
+        assert_eq!(fitting(&work, &buckets, 0.0, 100.0, 60.0), 250);
+        // Calls that need no token (unchanged services) always fit.
+        let none = vec![Vec::new(); 5];
+        assert_eq!(fitting(&none, &buckets, 0.0, 0.0, 60.0), 5);
+        // A bucket another invocation just emptied leaves less.
+        let mut used = buckets.clone();
+        for _ in 0..50 {
+            used.get(Group::EcsServiceModify).reserve(0.0);
+        }
+        assert_eq!(fitting(&work, &used, 0.0, 100.0, 0.0), 500);
+    }
+}
