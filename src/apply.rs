@@ -33,12 +33,15 @@ pub async fn put_override<A: Schedules>(aws: &A, schedule: &OneTimeSchedule) -> 
     aws.put_one_time_schedule(schedule).await
 }
 
-/// Run the program of every service that changes, `concurrency` at a time.
+/// Run the program of every service that changes, `concurrency` at a time; `done` hears of each
+/// service as soon as its program has ended (a start's next step for it need not wait for the
+/// others).
 pub async fn services<A: Aws>(
     aws: &A,
     plan: &Plan,
     writer: Writer<'_>,
     concurrency: usize,
+    done: &(dyn Fn(&ServicePlan, &Applied) + Sync),
 ) -> Vec<(ServiceRef, Applied)> {
     let changes = plan.services.iter().filter_map(|s| match s {
         Planned::Service(p) if matches!(p.decision, Decision::Change(_)) => Some(p),
@@ -46,7 +49,12 @@ pub async fn services<A: Aws>(
     });
     stream::iter(changes.map(|p| {
         let span = tracing::info_span!("service", cluster = %p.id.cluster, service = %p.id.service);
-        async move { (p.id.clone(), execute(aws, p, writer).await) }.instrument(span)
+        async move {
+            let applied = execute(aws, p, writer).await;
+            done(p, &applied);
+            (p.id.clone(), applied)
+        }
+        .instrument(span)
     }))
     .buffer_unordered(concurrency)
     .collect()

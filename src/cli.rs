@@ -175,7 +175,7 @@ fn forecast(
 
 async fn init_state(table: &str) -> Result<(), Error> {
     use crate::aws::StateTables;
-    let aws = Sdk::from_env().await.map_err(Error::InvalidInput)?;
+    let aws = Sdk::from_env(&Default::default()).await.map_err(Error::InvalidInput)?;
     let created = aws
         .create_state_table(table)
         .await
@@ -213,7 +213,7 @@ async fn invoke(
     if let Input::Payload(payload) = Input::parse(input.clone())? {
         environment_intent(&schedule, payload, now, &settings)?;
     }
-    let aws = Sdk::from_env().await.map_err(Error::InvalidInput)?;
+    let aws = Sdk::from_env(&settings.limits).await.map_err(Error::InvalidInput)?;
     if settings.state_table.is_none() {
         eprintln!("note: {}", Settings::NO_STATE_TABLE);
     }

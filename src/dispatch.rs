@@ -17,7 +17,7 @@ use crate::event::{Input, SpotWarning, TaskStateChange};
 use crate::intent::{EnvironmentIntent, Intent, override_name};
 use crate::plan::spot::{self as spot_plan, TaskReads};
 use crate::plan::targets::{self, Waiting};
-use crate::plan::{self, Plan};
+use crate::plan::{self, Plan, Planned};
 use crate::report::{self, Handled, Outcome, Report};
 use crate::schedule::{Schedule, ServiceRef};
 use crate::settings::Settings;
@@ -140,13 +140,33 @@ async fn dry_run<A: Aws>(ctx: &Context<'_, A>, plan: &Plan) -> Report {
 }
 
 /// A real run: the override schedule first (if the action then fails, the environment still
-/// returns to its state at `until`), every service's calls, then the registration of running
-/// tasks.
+/// returns to its state at `until`), then as much as fits before the deadline (the rest handed
+/// on to a continuation), every service as a pipeline of its own: its writes, then (a start)
+/// the wait for its tasks and their registration, while other services are still being
+/// written. Calls are paced to AWS's buckets for the whole run.
 async fn run<A: Aws>(
     ctx: &Context<'_, A>,
     intent: &EnvironmentIntent<'_>,
     mut plan: Plan,
     deadline: Instant,
+) -> Result<Report, Error> {
+    let (aws, settings) = (ctx.aws, ctx.settings);
+    let wait_until = deadline.checked_sub(settings.safety_margin).unwrap_or(deadline);
+    aws.begin_run(wait_until.saturating_duration_since(Instant::now()));
+    let throttled = aws.throttled();
+    let report = Box::pin(run_paced(ctx, intent, &mut plan, deadline, wait_until)).await;
+    aws.end_run();
+    let mut report = report?;
+    report.throttled = aws.throttled().saturating_sub(throttled);
+    Ok(report)
+}
+
+async fn run_paced<A: Aws>(
+    ctx: &Context<'_, A>,
+    intent: &EnvironmentIntent<'_>,
+    plan: &mut Plan,
+    deadline: Instant,
+    wait_until: Instant,
 ) -> Result<Report, Error> {
     let (aws, settings) = (ctx.aws, ctx.settings);
     if let Some(o) = &plan.override_schedule {
@@ -157,21 +177,127 @@ async fn run<A: Aws>(
     }
     let holder = ctx.holder(format!("{} {}", plan.effect.as_str(), plan.environment));
     let writer = apply::Writer { table: settings.state_table.as_deref(), holder: &holder };
-    let mut report = Report::planned(&plan);
-    let applied = apply_and_replan(ctx, intent, &mut plan, &mut report, writer, deadline).await;
+    let mut report = Report::planned(plan);
+    let handed_on = hand_on(ctx, plan, wait_until);
+    if !handed_on.is_empty() {
+        let continuation = continue_later(ctx, intent, &handed_on).await;
+        report.record_handed_on(&handed_on, &continuation);
+        plan.services.retain(|s| !handed_on.contains(s.id()));
+    }
+    let (ready, settled) = tokio::sync::mpsc::unbounded_channel::<Waiting>();
+    let registers = plan.registers;
+    if registers {
+        // Nothing to write first: their tasks are looked at now.
+        for w in targets::waiting(plan, |id| failed(&report, id)) {
+            let unchanged = plan.services.iter().any(|s| {
+                matches!(s, Planned::Service(p) if p.id == w.id && p.decision == plan::Decision::Unchanged)
+            });
+            if unchanged {
+                let _ = ready.send(w);
+            }
+        }
+    }
+    let done = move |p: &plan::ServicePlan, a: &apply::Applied| {
+        if registers && a.failure.is_none() {
+            let _ = ready.send(Waiting { id: p.id.clone(), bindings: p.bindings.clone(), desired: p.after.desired });
+        }
+    };
+    let writing = async move {
+        let applied = apply_and_replan(ctx, intent, plan, &mut report, writer, deadline, &done).await;
+        // Every service that will be registered has been handed on by now.
+        drop(done);
+        (applied, report)
+    };
+    let ((applied, mut report), registered) = futures_util::join!(writing, register(ctx, settled, wait_until));
     report.record_applied(applied);
-    if plan.registers {
-        let plan = &plan;
-        let waiting = targets::waiting(plan, |id| failed(&report, id));
-        let wait_until = deadline.checked_sub(settings.safety_margin).unwrap_or(deadline);
-        register(ctx, &mut report, waiting, wait_until).await;
+    for event in registered {
+        match event {
+            Registering::Unreadable(id, failure) => report.record_failure(&id, failure),
+            Registering::Done(id, planned, results) => report.record_registration(&id, planned, Some(results)),
+        }
     }
     Ok(report)
 }
 
+/// The services with writes to make that the buckets leave no time for before `wait_until` (a
+/// start keeps `settings.task_start` back for each one's tasks), in the plan's order: every
+/// one after the first that does not fit.
+fn hand_on<A: Aws>(ctx: &Context<'_, A>, plan: &Plan, wait_until: Instant) -> Vec<ServiceRef> {
+    let Some((buckets, now)) = ctx.aws.buckets() else { return Vec::new() };
+    let budget = wait_until.saturating_duration_since(Instant::now()).as_secs_f64();
+    let after = if plan.registers { ctx.settings.task_start.as_secs_f64() } else { 0.0 };
+    let changing: Vec<&plan::ServicePlan> = plan
+        .services
+        .iter()
+        .filter_map(|s| match s {
+            Planned::Service(p) if matches!(p.decision, plan::Decision::Change(_)) => Some(&**p),
+            _ => None,
+        })
+        .collect();
+    let work: Vec<Vec<crate::pace::Group>> = changing.iter().map(|p| plan::service::calls(p)).collect();
+    let fits = crate::pace::fitting(&work, &buckets, now, budget, after);
+    changing[fits..].iter().map(|p| p.id.clone()).collect()
+}
+
+/// The most continuations one run hands on to, one after another.
+pub const MAX_CONTINUATIONS: u32 = 10;
+
+/// Where the services handed on go: a one-time schedule that runs the same payload again in a
+/// minute (services already done are `unchanged` there), or, without the function's ARN and
+/// the Scheduler role (the CLI), the next run. What the report says of it.
+async fn continue_later<A: Aws>(ctx: &Context<'_, A>, intent: &EnvironmentIntent<'_>, services: &[ServiceRef]) -> String {
+    let settings = ctx.settings;
+    let environment = &intent.environment.name;
+    let (Some(function), Some(role)) = (&settings.function_arn, &settings.scheduler_role_arn) else {
+        return format!(
+            "{} services handed on: the buckets leave no time for them in this run; run the same {} again (or let the next reconcile) finish them",
+            services.len(),
+            intent.action.as_str()
+        );
+    };
+    if intent.continuation >= MAX_CONTINUATIONS {
+        return format!(
+            "{} services handed on, but this is continuation {} of {MAX_CONTINUATIONS}: not continued again; the next reconcile finishes them",
+            services.len(),
+            intent.continuation
+        );
+    }
+    let tz = ctx.schedule.timezone;
+    let at = (chrono::Utc::now() + chrono::Duration::seconds(60)).with_timezone(&tz);
+    let mut input = serde_json::json!({"action": intent.action, "environment": environment, "continuation": intent.continuation + 1});
+    if intent.scheduled {
+        input["scheduled"] = Value::Bool(true);
+    }
+    let schedule = crate::state::OneTimeSchedule {
+        name: crate::intent::continuation_name(environment),
+        group: settings.schedule_group.clone(),
+        expression: format!("at({})", at.format("%Y-%m-%dT%H:%M:%S")),
+        timezone: tz.name().to_string(),
+        target_arn: function.clone(),
+        role_arn: role.clone(),
+        input: input.to_string(),
+    };
+    match apply::put_override(ctx.aws, &schedule).await {
+        Ok(()) => format!(
+            "{} services handed on to continuation {} at {} {} (schedule {})",
+            services.len(),
+            intent.continuation + 1,
+            at.format("%H:%M:%S"),
+            tz.name(),
+            schedule.name
+        ),
+        Err(e) => format!(
+            "{} services handed on, but the continuation schedule {} could not be created ({e}); the next reconcile finishes them",
+            services.len(),
+            schedule.name
+        ),
+    }
+}
+
 /// Every service's program; a service whose conditional write lost to another run is read again,
 /// planned again and run again, up to [`plan::REPLANS`] times, 1, 2, 3 poll intervals apart.
-/// What is returned is still to be recorded (the earlier tries' calls first).
+/// `done` hears of each service whose program ended (the first time it succeeded, or its last
+/// try). What is returned is still to be recorded (the earlier tries' calls first).
 async fn apply_and_replan<A: Aws>(
     ctx: &Context<'_, A>,
     intent: &EnvironmentIntent<'_>,
@@ -179,10 +305,11 @@ async fn apply_and_replan<A: Aws>(
     report: &mut Report,
     writer: apply::Writer<'_>,
     deadline: Instant,
+    done: &(dyn Fn(&plan::ServicePlan, &apply::Applied) + Sync),
 ) -> Vec<(ServiceRef, apply::Applied)> {
     let (aws, settings) = (ctx.aws, ctx.settings);
     let until = deadline.checked_sub(settings.safety_margin).unwrap_or(deadline);
-    let mut applied = apply::services(aws, plan, writer, settings.concurrency).await;
+    let mut applied = apply::services(aws, plan, writer, settings.concurrency, done).await;
     for attempt in 1..=plan::REPLANS {
         let (lost, kept): (Vec<_>, Vec<_>) = applied
             .into_iter()
@@ -202,7 +329,15 @@ async fn apply_and_replan<A: Aws>(
         }
         let only =
             Plan { services: plan.services.iter().filter(|s| ids.contains(s.id())).cloned().collect(), ..plan.clone() };
-        applied = apply::services(aws, &only, writer, settings.concurrency).await;
+        // A replanned service that is unchanged now has nothing to write: its tasks are next.
+        for s in &only.services {
+            if let Planned::Service(p) = s
+                && p.decision == plan::Decision::Unchanged
+            {
+                done(p, &apply::Applied::default());
+            }
+        }
+        applied = apply::services(aws, &only, writer, settings.concurrency, done).await;
         for (id, a) in &mut applied {
             if let Some((_, earlier)) = lost.iter().find(|(lost, _)| lost == id) {
                 a.done.splice(0..0, earlier.done.iter().cloned());
@@ -220,16 +355,49 @@ fn ids(waiting: &[Waiting]) -> Vec<ServiceRef> {
     waiting.iter().map(|w| w.id.clone()).collect()
 }
 
-/// Wait (until `wait_until`) for each service's tasks to be RUNNING, then register every running
-/// task in every target group of its service; services are registered as they settle.
-async fn register<A: Aws>(ctx: &Context<'_, A>, report: &mut Report, mut waiting: Vec<Waiting>, wait_until: Instant) {
+/// What the registration of one service came to.
+enum Registering {
+    Unreadable(ServiceRef, crate::error::Failure),
+    Done(ServiceRef, targets::ServiceRegistration, apply::Registered),
+}
+
+/// The second half of a start's pipeline: each service is looked at from when its writes are
+/// done (`arrivals`), its tasks are waited for (until `wait_until`) and, once they are RUNNING,
+/// registered in every target group of its service, while others are still arriving. One look
+/// covers every waiting service (ListTasks per cluster, DescribeTasks by the hundred), every
+/// poll interval.
+async fn register<A: Aws>(
+    ctx: &Context<'_, A>,
+    mut arrivals: tokio::sync::mpsc::UnboundedReceiver<Waiting>,
+    wait_until: Instant,
+) -> Vec<Registering> {
     let (aws, settings) = (ctx.aws, ctx.settings);
+    let mut events = Vec::new();
+    let mut waiting: Vec<Waiting> = Vec::new();
+    let mut open = true;
     loop {
+        while open {
+            match arrivals.try_recv() {
+                Ok(w) => waiting.push(w),
+                Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => open = false,
+                Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
+            }
+        }
+        if waiting.is_empty() {
+            if !open {
+                return events;
+            }
+            match arrivals.recv().await {
+                Some(w) => waiting.push(w),
+                None => return events,
+            }
+            continue;
+        }
         let observed = observe::tasks(aws, &ids(&waiting), settings.concurrency).await;
         let last_look = Instant::now() + settings.poll_interval >= wait_until;
-        let look = targets::look(waiting, &observed, last_look);
+        let look = targets::look(std::mem::take(&mut waiting), &observed, last_look);
         for (id, failure) in look.unreadable {
-            report.record_failure(&id, failure);
+            events.push(Registering::Unreadable(id, failure));
         }
         if !look.ready.is_empty() {
             let facts = observe_facts(ctx, &look.ready).await;
@@ -237,20 +405,17 @@ async fn register<A: Aws>(ctx: &Context<'_, A>, report: &mut Report, mut waiting
             let registered = stream::iter(look.ready.iter().map(|(w, tasks)| async move {
                 let planned = targets::registration(w, tasks, facts, true);
                 let results = apply::register(aws, &planned.wanted).await;
-                (w, planned, results)
+                (w.id.clone(), planned, results)
             }))
             .buffer_unordered(settings.concurrency)
             .collect::<Vec<_>>()
             .await;
-            for (w, planned, results) in registered {
-                report.record_registration(&w.id, planned, Some(results));
-            }
-        }
-        if look.again.is_empty() {
-            return;
+            events.extend(registered.into_iter().map(|(id, planned, results)| Registering::Done(id, planned, results)));
         }
         waiting = look.again;
-        tokio::time::sleep(settings.poll_interval).await;
+        if !waiting.is_empty() {
+            tokio::time::sleep(settings.poll_interval).await;
+        }
     }
 }
 

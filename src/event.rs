@@ -25,6 +25,14 @@ pub struct Payload {
     /// on a holiday is skipped. Manual runs leave it out and always run.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub scheduled: bool,
+    /// Set by the function itself on the run it hands the rest of an environment to, when the
+    /// buckets left no time for it (1 for the first such run, and so on).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub continuation: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Everything the function accepts.
@@ -297,7 +305,8 @@ mod tests {
                 environment: "staging".into(),
                 dry_run: false,
                 until: None,
-                scheduled: false
+                scheduled: false,
+                continuation: 0
             })
         );
         assert_eq!(
@@ -307,7 +316,20 @@ mod tests {
                 environment: "dev".into(),
                 dry_run: true,
                 until: None,
-                scheduled: false
+                scheduled: false,
+                continuation: 0
+            })
+        );
+        assert_eq!(
+            Input::parse(json!({"action": "start", "environment": "dev", "scheduled": true, "continuation": 2}))
+                .unwrap(),
+            Input::Payload(Payload {
+                action: Action::Start,
+                environment: "dev".into(),
+                dry_run: false,
+                until: None,
+                scheduled: true,
+                continuation: 2
             })
         );
     }

@@ -41,6 +41,16 @@ pub struct EnvironmentIntent<'a> {
     pub override_schedule: Option<OneTimeSchedule>,
     /// Why the run does what it does, for the report.
     pub notes: Vec<String>,
+    /// A scheduled run (the payload's `scheduled`).
+    pub scheduled: bool,
+    /// Which continuation of an earlier run this is (0: none).
+    pub continuation: u32,
+}
+
+/// The name of an environment's continuation schedule: the one-time run that finishes what the
+/// buckets left no time for.
+pub fn continuation_name(environment: &str) -> String {
+    format!("ecs-cost-saver-continue-{environment}")
 }
 
 /// The longest `until` accepted.
@@ -119,6 +129,8 @@ pub fn environment_intent<'a>(
         effect,
         override_schedule,
         notes,
+        scheduled: payload.scheduled,
+        continuation: payload.continuation,
     })
 }
 

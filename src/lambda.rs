@@ -22,7 +22,7 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     });
     let schedule = Schedule::load(&path)?;
     let settings = Settings::from_env()?;
-    let aws = Sdk::from_env().await?;
+    let aws = Sdk::from_env(&settings.limits).await?;
     if settings.state_table.is_none() {
         tracing::warn!("{}", Settings::NO_STATE_TABLE);
     }

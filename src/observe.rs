@@ -151,19 +151,44 @@ pub async fn service_again<A: Services + ScalableTargets>(
     Ok(state)
 }
 
-/// ListTasks per service, then DescribeTasks (100 per call) for each cluster's listed tasks
-/// together.
+/// The RUNNING tasks of the services `ids`: ListTasks once per cluster where the cluster has
+/// several of them (its tasks of every service, 100 a page; if that takes more pages than it
+/// has services, per service instead), else per service; then DescribeTasks (100 per call) for
+/// each cluster's listed tasks together. `tasks_of` picks each service's tasks by their group.
 pub async fn tasks<A: Tasks>(aws: &A, ids: &[ServiceRef], concurrency: usize) -> ObservedTasks {
-    let listed =
-        stream::iter(ids.iter().map(|id| async move { (id, aws.list_running_tasks(&id.cluster, &id.service).await) }))
-            .buffer_unordered(concurrency)
-            .collect::<Vec<_>>()
-            .await;
+    let clusters = by_cluster(ids);
+    let whole = stream::iter(clusters.iter().filter(|(_, ids)| ids.len() > 1).map(|(cluster, ids)| async move {
+        (*cluster, ids, aws.list_cluster_tasks(cluster, ids.len()).await)
+    }))
+    .buffer_unordered(concurrency)
+    .collect::<Vec<_>>()
+    .await;
+    let mut per_service: Vec<&ServiceRef> =
+        clusters.values().filter(|ids| ids.len() == 1).flat_map(|ids| ids.iter().copied()).collect();
+    let mut listed: Vec<(&ServiceRef, Result<Vec<String>, AwsError>)> = Vec::new();
+    let mut cluster_lists: Vec<(&str, Vec<String>)> = Vec::new();
+    for (cluster, ids, result) in whole {
+        match result {
+            Ok(Some(arns)) => cluster_lists.push((cluster, arns)),
+            Ok(None) => per_service.extend(ids.iter().copied()),
+            Err(e) => listed.extend(ids.iter().map(|id| (*id, Err(e.clone())))),
+        }
+    }
+    let one_by_one = stream::iter(
+        per_service.into_iter().map(|id| async move { (id, aws.list_running_tasks(&id.cluster, &id.service).await) }),
+    )
+    .buffer_unordered(concurrency)
+    .collect::<Vec<_>>()
+    .await;
+    listed.extend(one_by_one);
 
     let mut observed = ObservedTasks::default();
     let mut arns_by_cluster: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for id in ids {
         arns_by_cluster.entry(id.cluster.as_str()).or_default();
+    }
+    for (cluster, arns) in cluster_lists {
+        arns_by_cluster.entry(cluster).or_default().extend(arns);
     }
     for (id, listed) in listed {
         match listed {

@@ -7,11 +7,14 @@
 //! The figures are AWS's published ones, per account and region:
 //! - Amazon ECS, "Request throttling for the Amazon ECS API" (APIReference/request-throttling):
 //!   service modify 50 burst / 5 per second, service read 100/20, cluster resource read 100/20,
-//!   cluster resource modify 20/1 (UpdateContainerInstancesState), tag modify 20/10;
-//! - Elastic Load Balancing, "API throttling" (elasticloadbalancing/latest/userguide):
-//!   RegisterTargets/DeregisterTargets 20/4, Describe* 40/10;
-//! - EventBridge Scheduler quotas: GetSchedule and CreateSchedule 50 per second each (one
-//!   bucket here, burst 50).
+//!   cluster resource modify 100/40 (UpdateContainerInstancesState), tag modify 20/10; "All API
+//!   actions in a category share the same token bucket";
+//! - Elastic Load Balancing, "Request throttling for the Elastic Load Balancing API"
+//!   (elasticloadbalancing/latest/userguide/elb-api-throttling): registration
+//!   (RegisterTargets/DeregisterTargets) 20/4, non-mutating (Describe*) 40/10, and an
+//!   account-level bucket of 40/10 that every ELB call draws from as well;
+//! - EventBridge Scheduler quotas: CreateSchedule 5,000 per second in the primary Regions, 250
+//!   elsewhere (Osaka is elsewhere); GetSchedule 1,000 / 250. One bucket here, at 250/250.
 //!
 //! Two are models, not published figures, chosen to be conservative:
 //! - Application Auto Scaling publishes no request rate; we assume one bucket of 20 / 5 per
@@ -31,6 +34,8 @@ pub enum Group {
     EcsTagModify,
     ElbRegister,
     ElbDescribe,
+    /// Every ELB call draws from this one too.
+    ElbAccount,
     Scaling,
     Scheduler,
     Table,
@@ -44,7 +49,7 @@ pub struct Limit {
 }
 
 /// Every group: its name in settings and reports, AWS's figures, and its operations.
-pub const GROUPS: [(Group, &str, Limit, &[&str]); 10] = [
+pub const GROUPS: [(Group, &str, Limit, &[&str]); 11] = [
     (
         Group::EcsServiceModify,
         "ecs-service-modify",
@@ -63,38 +68,43 @@ pub const GROUPS: [(Group, &str, Limit, &[&str]); 10] = [
         Limit { burst: 100.0, refill: 20.0 },
         &["ListTasks", "DescribeTasks", "ListContainerInstances", "DescribeContainerInstances"],
     ),
-    (Group::EcsClusterModify, "ecs-cluster-modify", Limit { burst: 20.0, refill: 1.0 }, &[
-        "UpdateContainerInstancesState",
-    ]),
+    (
+        Group::EcsClusterModify,
+        "ecs-cluster-resource-modify",
+        Limit { burst: 100.0, refill: 40.0 },
+        &["UpdateContainerInstancesState", "RunTask", "StopTask"],
+    ),
     (Group::EcsTagModify, "ecs-tag-modify", Limit { burst: 20.0, refill: 10.0 }, &["TagResource", "UntagResource"]),
     (Group::ElbRegister, "elb-register", Limit { burst: 20.0, refill: 4.0 }, &["RegisterTargets", "DeregisterTargets"]),
-    (Group::ElbDescribe, "elb-describe", Limit { burst: 40.0, refill: 10.0 }, &[
-        "DescribeTargetHealth",
-        "DescribeTargetGroups",
-    ]),
-    (Group::Scaling, "application-autoscaling", Limit { burst: 20.0, refill: 5.0 }, &[
-        "DescribeScalableTargets",
-        "RegisterScalableTarget",
-        "DescribeScheduledActions",
-    ]),
-    (Group::Scheduler, "scheduler", Limit { burst: 50.0, refill: 50.0 }, &[
-        "GetSchedule",
-        "CreateSchedule",
-        "UpdateSchedule",
-    ]),
-    (Group::Table, "dynamodb", Limit { burst: 1000.0, refill: 1000.0 }, &[
-        "BatchGetItem",
-        "GetItem",
-        "PutItem",
-        "UpdateItem",
-        "DeleteItem",
-        "CreateTable",
-        "DescribeTable",
-    ]),
+    (
+        Group::ElbDescribe,
+        "elb-describe",
+        Limit { burst: 40.0, refill: 10.0 },
+        &["DescribeTargetHealth", "DescribeTargetGroups"],
+    ),
+    (Group::ElbAccount, "elb-account", Limit { burst: 40.0, refill: 10.0 }, &[]),
+    (
+        Group::Scaling,
+        "application-autoscaling",
+        Limit { burst: 20.0, refill: 5.0 },
+        &["DescribeScalableTargets", "RegisterScalableTarget", "DescribeScheduledActions"],
+    ),
+    (
+        Group::Scheduler,
+        "scheduler",
+        Limit { burst: 250.0, refill: 250.0 },
+        &["GetSchedule", "CreateSchedule", "UpdateSchedule"],
+    ),
+    (
+        Group::Table,
+        "dynamodb",
+        Limit { burst: 1000.0, refill: 1000.0 },
+        &["BatchGetItem", "GetItem", "PutItem", "UpdateItem", "DeleteItem", "CreateTable", "DescribeTable"],
+    ),
 ];
 
 impl Group {
-    pub const ALL: [Group; 10] = [
+    pub const ALL: [Group; 11] = [
         Group::EcsServiceModify,
         Group::EcsServiceRead,
         Group::EcsClusterRead,
@@ -102,6 +112,7 @@ impl Group {
         Group::EcsTagModify,
         Group::ElbRegister,
         Group::ElbDescribe,
+        Group::ElbAccount,
         Group::Scaling,
         Group::Scheduler,
         Group::Table,
@@ -125,6 +136,16 @@ impl Group {
         GROUPS.iter().find(|(_, _, _, ops)| ops.contains(&operation)).map(|(g, ..)| *g)
     }
 
+    /// The account-wide bucket a call of this group draws from as well (ELB's).
+    pub fn shared(self) -> Option<Group> {
+        matches!(self, Group::ElbRegister | Group::ElbDescribe).then_some(Group::ElbAccount)
+    }
+
+    /// Every bucket a call of `operation` draws from.
+    pub fn all_of(operation: &str) -> Vec<Group> {
+        Group::of(operation).map(|g| std::iter::once(g).chain(g.shared()).collect()).unwrap_or_default()
+    }
+
     pub fn from_name(name: &str) -> Option<Group> {
         GROUPS.iter().find(|(_, n, ..)| *n == name).map(|(g, ..)| *g)
     }
@@ -140,7 +161,7 @@ impl fmt::Display for Group {
 /// with raised limits), each taken at `share` (another tool draws from the same buckets).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
-    limits: [Limit; 10],
+    limits: [Limit; 11],
 }
 
 impl Default for Limits {
@@ -261,15 +282,21 @@ impl Buckets {
 }
 
 /// Calls per group.
-pub type Calls = [u64; 10];
+pub type Calls = [u64; 11];
 
 pub fn add(calls: &mut Calls, group: Group, n: u64) {
     calls[group.index()] += n;
 }
 
 /// The least time `calls` can take from full buckets: the slowest group's
-/// `(calls − burst) / refill`, and which group that is.
+/// `(calls − burst) / refill` (ELB's account-wide bucket counting every ELB call), and which
+/// group that is.
 pub fn bound(calls: &Calls, limits: &Limits) -> (f64, Option<Group>) {
+    let mut calls = *calls;
+    for g in [Group::ElbRegister, Group::ElbDescribe] {
+        calls[Group::ElbAccount.index()] += calls[g.index()];
+    }
+    let calls = &calls;
     let mut worst = (0.0, None);
     for g in Group::ALL {
         let l = limits.get(g);
@@ -291,9 +318,11 @@ pub fn fitting(work: &[Vec<Group>], buckets: &Buckets, now: f64, budget: f64, af
     for (i, calls) in work.iter().enumerate() {
         let mut t = now;
         for g in calls {
-            let bucket = b.get(*g);
-            // The token is reserved at the time the service gets to this call.
-            t += bucket.reserve(t);
+            // The token is reserved at the time the service gets to this call; an ELB call
+            // waits for the account-wide bucket too.
+            let wait = b.get(*g).reserve(t);
+            let shared = g.shared().map_or(0.0, |s| b.get(s).reserve(t));
+            t += wait.max(shared);
         }
         if !calls.is_empty() && t - now + after > budget {
             return i;
@@ -342,6 +371,8 @@ mod tests {
         assert_eq!(Group::of("UpdateService"), Some(Group::EcsServiceModify));
         assert_eq!(Group::of("DescribeTargetHealth"), Some(Group::ElbDescribe));
         assert_eq!(Group::of("Frobnicate"), None);
+        assert_eq!(Group::all_of("RegisterTargets"), vec![Group::ElbRegister, Group::ElbAccount]);
+        assert_eq!(Group::all_of("UpdateService"), vec![Group::EcsServiceModify]);
     }
 
     #[test]
@@ -366,15 +397,20 @@ mod tests {
     #[test]
     fn the_bound_is_the_slowest_group() {
         let limits = Limits::default();
-        let mut calls: Calls = [0; 10];
+        let mut calls: Calls = [0; 11];
         add(&mut calls, Group::EcsServiceModify, 200);
         add(&mut calls, Group::ElbDescribe, 200);
         add(&mut calls, Group::EcsTagModify, 200);
         assert_eq!(bound(&calls, &limits), (30.0, Some(Group::EcsServiceModify)));
-        let mut calls: Calls = [0; 10];
+        // ELB's account-wide bucket: 200 DescribeTargetHealth + 200 RegisterTargets share 40/10.
+        add(&mut calls, Group::ElbRegister, 200);
+        assert_eq!(bound(&calls, &limits), (45.0, Some(Group::ElbRegister)));
+        add(&mut calls, Group::ElbDescribe, 100);
+        assert_eq!(bound(&calls, &limits), (46.0, Some(Group::ElbAccount)));
+        let mut calls: Calls = [0; 11];
         add(&mut calls, Group::EcsClusterRead, 10);
         assert_eq!(bound(&calls, &limits), (0.0, Some(Group::EcsClusterRead)));
-        assert_eq!(bound(&[0; 10], &limits), (0.0, None));
+        assert_eq!(bound(&[0; 11], &limits), (0.0, None));
     }
 
     #[test]
@@ -386,8 +422,8 @@ mod tests {
         assert_eq!(
             Limits::parse("ecs-service-modfy=1/1").unwrap_err(),
             "unknown API group `ecs-service-modfy`; the groups are ecs-service-modify, ecs-service-read, \
-             ecs-cluster-read, ecs-cluster-modify, ecs-tag-modify, elb-register, elb-describe, \
-             application-autoscaling, scheduler, dynamodb"
+             ecs-cluster-read, ecs-cluster-resource-modify, ecs-tag-modify, elb-register, elb-describe, \
+             elb-account, application-autoscaling, scheduler, dynamodb"
         );
         assert_eq!(
             Limits::parse("elb-register=20").unwrap_err(),

@@ -56,6 +56,26 @@ pub struct Report {
     /// The one-time schedule an `until` created or replaced.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub override_schedule: Option<OverrideReport>,
+    /// The services this run left to a continuation: the buckets leave no time for them before
+    /// the deadline (each is `skipped` saying so).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handed_on: Option<HandedOn>,
+    /// Answers AWS throttled during the run (every attempt, the SDK's retries included).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub throttled: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// What a run handed on, and to what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HandedOn {
+    /// `cluster/service`, in the plan's order.
+    pub services: Vec<String>,
+    /// The continuation (a one-time schedule and when), or what finishes them instead.
+    pub to: String,
 }
 
 /// The one-time EventBridge Scheduler schedule of an `until`.
@@ -177,6 +197,8 @@ impl Report {
             skipped_reason: None,
             notes: Vec::new(),
             override_schedule: None,
+            handed_on: None,
+            throttled: 0,
         }
     }
 
@@ -227,6 +249,22 @@ impl Report {
                 report.fail(failure);
             }
         }
+    }
+
+    /// The services handed on (`continuation` says to what): skipped in this run, nothing of
+    /// them changed.
+    pub fn record_handed_on(&mut self, services: &[ServiceRef], continuation: &str) {
+        for id in services {
+            let Some(report) = self.service_mut(id) else { continue };
+            report.outcome = Outcome::Skipped;
+            report.after = report.before;
+            report.actions.clear();
+            report.reason = Some(format!("handed on: {continuation}"));
+        }
+        self.handed_on = Some(HandedOn {
+            services: services.iter().map(|id| format!("{}/{}", id.cluster, id.service)).collect(),
+            to: continuation.to_string(),
+        });
     }
 
     /// A service planned again after its conditional write lost to another run: its line as

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::pace::Limits;
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Services handled at once (and AWS batches in flight).
@@ -23,6 +25,12 @@ pub struct Settings {
     /// The DynamoDB state table that holds the snapshots. Without one, snapshots are kept in the
     /// service's `ecs-cost-saver:snapshot` tag, which the service's own Terraform may remove.
     pub state_table: Option<String>,
+    /// The token buckets of AWS's API groups the calls are paced by: AWS's published figures,
+    /// overridden by `ECS_COST_SAVER_RATE_LIMITS` (`GROUP=BURST/REFILL,…,share=FRACTION`).
+    pub limits: Limits,
+    /// How long a started service's tasks are expected to take to be RUNNING and registered:
+    /// what a start keeps back from the deadline for each service it restores.
+    pub task_start: Duration,
 }
 
 impl Default for Settings {
@@ -36,6 +44,8 @@ impl Default for Settings {
             schedule_group: "default".into(),
             serial_runs: false,
             state_table: None,
+            limits: Limits::default(),
+            task_start: Duration::from_secs(60),
         }
     }
 }
@@ -54,7 +64,8 @@ impl Settings {
     /// Defaults, overridden by `ECS_COST_SAVER_CONCURRENCY`, `ECS_COST_SAVER_POLL_INTERVAL_MS`,
     /// `ECS_COST_SAVER_SAFETY_MARGIN_MS`, `ECS_COST_SAVER_FUNCTION_ARN`,
     /// `ECS_COST_SAVER_SCHEDULER_ROLE_ARN`, `ECS_COST_SAVER_SCHEDULE_GROUP`,
-    /// `ECS_COST_SAVER_SERIAL_RUNS` (`true`/`false`) and `ECS_COST_SAVER_STATE_TABLE`.
+    /// `ECS_COST_SAVER_SERIAL_RUNS` (`true`/`false`), `ECS_COST_SAVER_STATE_TABLE`,
+    /// `ECS_COST_SAVER_RATE_LIMITS` and `ECS_COST_SAVER_TASK_START_SECONDS`.
     pub fn from_env() -> Result<Settings, String> {
         Settings::from_vars(|name| std::env::var(name).ok())
     }
@@ -80,7 +91,13 @@ impl Settings {
         if let Some(ms) = number("ECS_COST_SAVER_SAFETY_MARGIN_MS")? {
             s.safety_margin = Duration::from_millis(ms);
         }
+        if let Some(seconds) = number("ECS_COST_SAVER_TASK_START_SECONDS")? {
+            s.task_start = Duration::from_secs(seconds);
+        }
         let text = |name: &str| var(name).filter(|v| !v.is_empty());
+        if let Some(limits) = text("ECS_COST_SAVER_RATE_LIMITS") {
+            s.limits = Limits::parse(&limits).map_err(|e| format!("ECS_COST_SAVER_RATE_LIMITS: {e}"))?;
+        }
         s.function_arn = text("ECS_COST_SAVER_FUNCTION_ARN");
         s.scheduler_role_arn = text("ECS_COST_SAVER_SCHEDULER_ROLE_ARN");
         if let Some(group) = text("ECS_COST_SAVER_SCHEDULE_GROUP") {
@@ -114,8 +131,12 @@ mod tests {
             ("ECS_COST_SAVER_SERIAL_RUNS", "true"),
             ("ECS_COST_SAVER_SCHEDULE_GROUP", ""),
             ("ECS_COST_SAVER_STATE_TABLE", "ecs-cost-saver-state"),
+            ("ECS_COST_SAVER_RATE_LIMITS", "share=0.5"),
+            ("ECS_COST_SAVER_TASK_START_SECONDS", "90"),
         ])
         .unwrap();
+        assert_eq!(s.limits.get(crate::pace::Group::EcsServiceModify), crate::pace::Limit { burst: 25.0, refill: 2.5 });
+        assert_eq!(s.task_start, Duration::from_secs(90));
         assert_eq!(s.state_table.as_deref(), Some("ecs-cost-saver-state"));
         assert_eq!((s.concurrency, s.poll_interval, s.serial_runs), (8, Duration::from_millis(10), true));
         assert_eq!(s.schedule_group, "default", "an empty value is no value");
@@ -132,6 +153,10 @@ mod tests {
         assert_eq!(
             from(&[("ECS_COST_SAVER_POLL_INTERVAL_MS", "5s")]).unwrap_err(),
             "ECS_COST_SAVER_POLL_INTERVAL_MS=\"5s\" is not a whole number"
+        );
+        assert_eq!(
+            from(&[("ECS_COST_SAVER_RATE_LIMITS", "ecs-service-modify=50")]).unwrap_err(),
+            "ECS_COST_SAVER_RATE_LIMITS: ecs-service-modify=50 must be BURST/REFILL, e.g. 50/5 (burst ≥ 1, refill > 0)"
         );
         assert_eq!(
             from(&[("ECS_COST_SAVER_SERIAL_RUNS", "yes")]).unwrap_err(),

@@ -1,22 +1,21 @@
 //! What the benchmarks share: the tests' moto setup (`tests/support`: moto server from `.venv`
-//! on 127.0.0.1, the seed script), and a proxy in front of moto that delays every request (a
-//! stand-in for the round trip to AWS) and records when each one arrived and was answered, and
-//! which operation it was.
+//! on 127.0.0.1, the seed script, and the AWS-like world in front of it), and a plain proxy in
+//! front of moto that delays every request (a stand-in for the round trip to AWS) and records
+//! when each one arrived and was answered, and which operation it was.
 
 #![allow(dead_code)] // each benchmark uses its own part of this module
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// moto, its seed script and readers of what it holds: the emulator setup of the tests.
 #[path = "../../tests/support/mod.rs"]
 mod emulator;
 
 #[allow(unused_imports)] // as above: each benchmark uses its own part
+pub use emulator::world::{self, Options, Request, World};
+#[allow(unused_imports)]
 pub use emulator::{MUTATING, Moto, capacity, repo, service, venv};
 
 /// The release binary, which the benchmark scripts build first.
@@ -31,114 +30,26 @@ pub fn release_binary() -> PathBuf {
     bin
 }
 
-/// One request as the proxy saw it.
-#[derive(Debug, Clone)]
-pub struct Request {
-    /// The AWS operation (X-Amz-Target's last part, or the query protocol's Action).
-    pub operation: String,
-    /// When its head arrived at the proxy.
-    pub arrived: Instant,
-    /// When its response had been written back.
-    pub answered: Instant,
-}
-
-pub type Log = Arc<Mutex<Vec<Request>>>;
-
-fn operation(head: &str, body: &[u8]) -> String {
-    for line in head.lines() {
-        if let Some(v) = line.strip_prefix("X-Amz-Target:").or_else(|| line.strip_prefix("x-amz-target:")) {
-            return v.trim().rsplit('.').next().unwrap_or_default().to_string();
-        }
-    }
-    let body = String::from_utf8_lossy(body);
-    body.split('&').find_map(|kv| kv.strip_prefix("Action=")).unwrap_or("other").to_string()
-}
-
-/// Forward one request to moto, `delay` after it arrived, and moto's response back. The
-/// response says `Connection: close`, so the client opens a new connection for its next one.
-fn relay(mut client: TcpStream, upstream: u16, delay: Duration, log: Log) {
-    client.set_nodelay(true).unwrap();
-    let mut reader = BufReader::new(client.try_clone().unwrap());
-    let mut head = String::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let end = line == "\r\n";
-        if !line.to_ascii_lowercase().starts_with("connection:") {
-            head.push_str(&line);
-        }
-        if end {
-            break;
-        }
-    }
-    let arrived = Instant::now();
-    let length = head
-        .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    if reader.read_exact(&mut body).is_err() {
-        return;
-    }
-    if !delay.is_zero() {
-        std::thread::sleep(delay);
-    }
-    let head = head.replacen("\r\n\r\n", "\r\nConnection: close\r\n\r\n", 1);
-    let mut up = TcpStream::connect(("127.0.0.1", upstream)).unwrap();
-    // One write, no Nagle: a head and a body in two small writes would wait for a delayed ACK.
-    up.set_nodelay(true).unwrap();
-    let mut request = head.clone().into_bytes();
-    request.extend_from_slice(&body);
-    up.write_all(&request).unwrap();
-    // Say the request is complete: werkzeug otherwise waits 10 ms for more before it closes.
-    up.shutdown(std::net::Shutdown::Write).unwrap();
-    let mut response = Vec::new();
-    up.read_to_end(&mut response).unwrap();
-    // Tell the client this connection ends here (werkzeug may not have said so).
-    if let Some(eol) = response.windows(2).position(|w| w == b"\r\n") {
-        response.splice(eol + 2..eol + 2, b"Connection: close\r\n".iter().copied());
-    }
-    // Logged before the client can see the answer: a benchmark that takes the log as soon as
-    // its last call returned must find that call in it.
-    let operation = operation(&head, &body);
-    log.lock().unwrap().push(Request { operation, arrived, answered: Instant::now() });
-    let _ = client.write_all(&response);
-    let _ = client.flush();
-}
-
-/// A proxy to `upstream` on a free loopback port: every request waits `delay` before it goes
-/// on, and is logged.
+/// A proxy to moto that delays every request by a fixed time and logs it: the AWS-like world
+/// of `tests/support/world.rs` with no buckets and no ECS scheduler.
 pub struct Proxy {
     pub port: u16,
-    pub log: Log,
+    world: World,
 }
 
 impl Proxy {
     pub fn start(upstream: u16, delay: Duration) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let log: Log = Default::default();
-        let shared = log.clone();
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                let log = shared.clone();
-                std::thread::spawn(move || relay(client, upstream, delay, log));
-            }
-        });
-        Proxy { port, log }
+        let world = World::start(upstream, Options::plain(delay));
+        Proxy { port: world.port, world }
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.world.endpoint()
     }
 
     /// The requests logged since the last take, by arrival.
     pub fn take(&self) -> Vec<Request> {
-        let mut log = std::mem::take(&mut *self.log.lock().unwrap());
-        log.sort_by_key(|r| r.arrived);
-        log
+        self.world.take()
     }
 }
 

@@ -4,11 +4,13 @@
 //! made here.
 
 mod error;
+mod paced;
 mod sdk;
 mod table;
 
 use std::future::Future;
 
+pub use paced::{Pace, ThrottleCounter, is_throttle};
 pub use sdk::{Sdk, retry_concurrent_updates, retry_config, timeout_config};
 
 use crate::error::AwsError;
@@ -90,6 +92,14 @@ pub trait Tasks: Sync {
 
     /// Set a container instance to DRAINING: ECS moves its tasks elsewhere.
     fn drain_container_instance(&self, cluster: &str, arn: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Every task of `cluster` whose desired status is RUNNING, of every service; None when
+    /// there are more than `max_pages` pages of them (100 a page).
+    fn list_cluster_tasks(
+        &self,
+        cluster: &str,
+        max_pages: usize,
+    ) -> impl Future<Output = Result<Option<Vec<String>>, AwsError>> + Send;
 
     /// Every task on a container instance.
     fn list_tasks_on_instance(
@@ -203,9 +213,30 @@ pub trait StateTables: Sync {
     fn create_state_table(&self, table: &str) -> impl Future<Output = Result<bool, AwsError>> + Send;
 }
 
+/// The pacing of an environment run's calls to AWS's token buckets (see `paced.rs`). The
+/// defaults pace nothing: a test's stand-in for AWS.
+pub trait Paced: Sync {
+    /// An environment run begins; none of its calls may go on past `left` from now.
+    fn begin_run(&self, _left: std::time::Duration) {}
+
+    /// The run has ended: calls are no longer paced.
+    fn end_run(&self) {}
+
+    /// Throttled answers so far, every attempt counted.
+    fn throttled(&self) -> u64 {
+        0
+    }
+
+    /// The buckets as they are now and the pacing clock's time, to decide what fits before the
+    /// deadline; None when nothing is paced.
+    fn buckets(&self) -> Option<(crate::pace::Buckets, f64)> {
+        None
+    }
+}
+
 /// Everything the handler needs.
-pub trait Aws: Services + Tasks + ScalableTargets + TargetGroups + Schedules + SnapshotTable {}
-impl<T: Services + Tasks + ScalableTargets + TargetGroups + Schedules + SnapshotTable> Aws for T {}
+pub trait Aws: Services + Tasks + ScalableTargets + TargetGroups + Schedules + SnapshotTable + Paced {}
+impl<T: Services + Tasks + ScalableTargets + TargetGroups + Schedules + SnapshotTable + Paced> Aws for T {}
 
 /// The Application Auto Scaling resource id of an ECS service.
 pub fn resource_id(cluster: &str, service: &str) -> String {

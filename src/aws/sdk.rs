@@ -12,26 +12,31 @@ use aws_sdk_ecs::operation::list_tasks::builders::ListTasksFluentBuilder;
 use aws_sdk_ecs::types::{DesiredStatus, ServiceField};
 use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum, TargetTypeEnum};
 
-use super::{DescribedServices, ScalableTargets, Schedules, Services, TargetGroups, Tasks};
+use super::paced::Pace;
+use super::{DescribedServices, Paced, ScalableTargets, Schedules, Services, TargetGroups, Tasks};
 use crate::error::{AwsError, ErrorKind};
+use crate::pace::{Buckets, Limits};
 use crate::state::{
     Capacity, Container, OneTimeSchedule, RegisteredTarget, ScheduledAction, ServiceState, Suspended, Target,
     TargetBinding, TargetHealth, TargetType, Task,
 };
 
-/// The retry policy every client uses: adaptive, so a throttled account slows down as a whole
-/// instead of every call retrying into the same limit.
+/// The retry policy every client uses: standard (exponential back-off with jitter), 5 attempts.
+/// Not adaptive: the calls are paced to AWS's buckets already ([`Pace`]), and adaptive mode's
+/// own rate limiter, once throttled, cut a client to a quarter of its bucket's refill for tens
+/// of seconds.
 pub fn retry_config() -> RetryConfig {
-    RetryConfig::adaptive().with_max_attempts(5)
+    RetryConfig::standard().with_max_attempts(5)
 }
 
-/// How long any call may take: an endpoint that never answers must not hold the invocation
-/// (and its report) until Lambda kills it. Retries happen within the operation timeout.
+/// How long one attempt may take: an endpoint that never answers must not hold the invocation
+/// (and its report) until Lambda kills it. There is no SDK operation timeout: it would count a
+/// throttled call's back-off against the call; [`Pace`] bounds every call by the run's deadline
+/// instead (30 s outside a run).
 pub fn timeout_config() -> aws_config::timeout::TimeoutConfig {
     aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(std::time::Duration::from_secs(3))
         .operation_attempt_timeout(std::time::Duration::from_secs(10))
-        .operation_timeout(std::time::Duration::from_secs(30))
         .build()
 }
 
@@ -43,13 +48,15 @@ pub struct Sdk {
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub scheduler: aws_sdk_scheduler::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    /// The token buckets every call is paced by, and the count of throttled answers.
+    pub pace: Pace,
 }
 
 impl Sdk {
     /// Clients from the environment, as the AWS CLI finds it (region, credentials, profile,
     /// `AWS_ENDPOINT_URL`), with our retry policy and timeouts. The Lambda and the CLI's `invoke`
     /// both start here.
-    pub async fn from_env() -> Result<Sdk, String> {
+    pub async fn from_env(limits: &Limits) -> Result<Sdk, String> {
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .retry_config(retry_config())
             .timeout_config(timeout_config())
@@ -58,17 +65,39 @@ impl Sdk {
         if config.region().is_none() {
             return Err("no AWS region: set AWS_REGION or use a profile that has one".into());
         }
-        Ok(Sdk::new(&config))
+        Ok(Sdk::paced(&config, limits))
     }
 
-    /// Clients from one loaded configuration (region, credentials, `AWS_ENDPOINT_URL`, retries).
+    /// Clients from one loaded configuration (region, credentials, `AWS_ENDPOINT_URL`, retries),
+    /// paced by AWS's published buckets.
     pub fn new(config: &SdkConfig) -> Sdk {
+        Sdk::paced(config, &Limits::default())
+    }
+
+    /// The same, paced by `limits`, on the configuration's clock and sleep.
+    pub fn paced(config: &SdkConfig, limits: &Limits) -> Sdk {
+        let pace = match (config.sleep_impl(), config.time_source()) {
+            (Some(sleep), Some(time)) => Pace::new(limits.clone(), sleep, time),
+            _ => Pace::default(),
+        };
+        let counter = pace.counter();
         Sdk {
-            ecs: aws_sdk_ecs::Client::new(config),
-            scaling: aws_sdk_applicationautoscaling::Client::from_conf(retry_concurrent_updates(config.into()).build()),
-            elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
-            scheduler: aws_sdk_scheduler::Client::new(config),
-            dynamodb: aws_sdk_dynamodb::Client::new(config),
+            ecs: aws_sdk_ecs::Client::from_conf(
+                aws_sdk_ecs::config::Builder::from(config).interceptor(counter.clone()).build(),
+            ),
+            scaling: aws_sdk_applicationautoscaling::Client::from_conf(
+                retry_concurrent_updates(config.into()).interceptor(counter.clone()).build(),
+            ),
+            elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(
+                aws_sdk_elasticloadbalancingv2::config::Builder::from(config).interceptor(counter.clone()).build(),
+            ),
+            scheduler: aws_sdk_scheduler::Client::from_conf(
+                aws_sdk_scheduler::config::Builder::from(config).interceptor(counter.clone()).build(),
+            ),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(config).interceptor(counter).build(),
+            ),
+            pace,
         }
     }
 }
@@ -137,14 +166,18 @@ fn bindings<'a>(
 impl Services for Sdk {
     async fn describe_services(&self, cluster: &str, names: &[String]) -> Result<DescribedServices, AwsError> {
         let out = self
-            .ecs
-            .describe_services()
-            .cluster(cluster)
-            .set_services(Some(names.to_vec()))
-            .include(ServiceField::Tags)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("DescribeServices", e))?;
+            .pace
+            .call("DescribeServices", || async {
+                self.ecs
+                    .describe_services()
+                    .cluster(cluster)
+                    .set_services(Some(names.to_vec()))
+                    .include(ServiceField::Tags)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("DescribeServices", e))
+            })
+            .await?;
         let mut described = DescribedServices::default();
         for s in out.services() {
             let state = ServiceState {
@@ -172,56 +205,73 @@ impl Services for Sdk {
     }
 
     async fn set_desired_count(&self, cluster: &str, service: &str, desired: u32) -> Result<(), AwsError> {
-        self.ecs
-            .update_service()
-            .cluster(cluster)
-            .service(service)
-            .desired_count(desired as i32)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("UpdateService", e))?;
+        self.pace
+            .call("UpdateService", || async {
+                self.ecs
+                    .update_service()
+                    .cluster(cluster)
+                    .service(service)
+                    .desired_count(desired as i32)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("UpdateService", e))
+            })
+            .await?;
         Ok(())
     }
 
     async fn tag_service(&self, arn: &str, key: &str, value: &str) -> Result<(), AwsError> {
         let tag = aws_sdk_ecs::types::Tag::builder().key(key).value(value).build();
-        self.ecs
-            .tag_resource()
-            .resource_arn(arn)
-            .tags(tag)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("TagResource", e))?;
+        self.pace
+            .call("TagResource", || async {
+                self.ecs
+                    .tag_resource()
+                    .resource_arn(arn)
+                    .tags(tag.clone())
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("TagResource", e))
+            })
+            .await?;
         Ok(())
     }
 
     async fn untag_service(&self, arn: &str, key: &str) -> Result<(), AwsError> {
-        self.ecs
-            .untag_resource()
-            .resource_arn(arn)
-            .tag_keys(key)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("UntagResource", e))?;
+        self.pace
+            .call("UntagResource", || async {
+                self.ecs
+                    .untag_resource()
+                    .resource_arn(arn)
+                    .tag_keys(key)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("UntagResource", e))
+            })
+            .await?;
         Ok(())
     }
 }
 
 impl Tasks for Sdk {
     async fn list_running_tasks(&self, cluster: &str, service: &str) -> Result<Vec<String>, AwsError> {
-        all_tasks(self.ecs.list_tasks().cluster(cluster).service_name(service).desired_status(DesiredStatus::Running))
-            .await
+        let request =
+            self.ecs.list_tasks().cluster(cluster).service_name(service).desired_status(DesiredStatus::Running);
+        Ok(self.list_tasks(request, None).await?.unwrap_or_default())
     }
 
     async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> Result<Vec<Task>, AwsError> {
         let out = self
-            .ecs
-            .describe_tasks()
-            .cluster(cluster)
-            .set_tasks(Some(arns.to_vec()))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("DescribeTasks", e))?;
+            .pace
+            .call("DescribeTasks", || async {
+                self.ecs
+                    .describe_tasks()
+                    .cluster(cluster)
+                    .set_tasks(Some(arns.to_vec()))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("DescribeTasks", e))
+            })
+            .await?;
         out.tasks()
             .iter()
             .map(|t| {
@@ -266,13 +316,17 @@ impl Tasks for Sdk {
         arns: &[String],
     ) -> Result<Vec<(String, String)>, AwsError> {
         let out = self
-            .ecs
-            .describe_container_instances()
-            .cluster(cluster)
-            .set_container_instances(Some(arns.to_vec()))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("DescribeContainerInstances", e))?;
+            .pace
+            .call("DescribeContainerInstances", || async {
+                self.ecs
+                    .describe_container_instances()
+                    .cluster(cluster)
+                    .set_container_instances(Some(arns.to_vec()))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("DescribeContainerInstances", e))
+            })
+            .await?;
         Ok(out
             .container_instances()
             .iter()
@@ -282,13 +336,17 @@ impl Tasks for Sdk {
 
     async fn find_container_instance(&self, cluster: &str, instance_id: &str) -> Result<Option<String>, AwsError> {
         let out = self
-            .ecs
-            .list_container_instances()
-            .cluster(cluster)
-            .filter(format!("ec2InstanceId == {instance_id}"))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("ListContainerInstances", e))?;
+            .pace
+            .call("ListContainerInstances", || async {
+                self.ecs
+                    .list_container_instances()
+                    .cluster(cluster)
+                    .filter(format!("ec2InstanceId == {instance_id}"))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ListContainerInstances", e))
+            })
+            .await?;
         let arns = out.container_instance_arns().to_vec();
         if arns.is_empty() {
             return Ok(None);
@@ -299,41 +357,92 @@ impl Tasks for Sdk {
     }
 
     async fn drain_container_instance(&self, cluster: &str, arn: &str) -> Result<(), AwsError> {
-        self.ecs
-            .update_container_instances_state()
-            .cluster(cluster)
-            .container_instances(arn)
-            .status(aws_sdk_ecs::types::ContainerInstanceStatus::Draining)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("UpdateContainerInstancesState", e))?;
+        self.pace
+            .call("UpdateContainerInstancesState", || async {
+                self.ecs
+                    .update_container_instances_state()
+                    .cluster(cluster)
+                    .container_instances(arn)
+                    .status(aws_sdk_ecs::types::ContainerInstanceStatus::Draining)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("UpdateContainerInstancesState", e))
+            })
+            .await?;
         Ok(())
     }
 
     async fn list_tasks_on_instance(&self, cluster: &str, container_instance: &str) -> Result<Vec<String>, AwsError> {
-        all_tasks(self.ecs.list_tasks().cluster(cluster).container_instance(container_instance)).await
+        let request = self.ecs.list_tasks().cluster(cluster).container_instance(container_instance);
+        Ok(self.list_tasks(request, None).await?.unwrap_or_default())
+    }
+
+    async fn list_cluster_tasks(&self, cluster: &str, max_pages: usize) -> Result<Option<Vec<String>>, AwsError> {
+        let request = self.ecs.list_tasks().cluster(cluster).desired_status(DesiredStatus::Running);
+        self.list_tasks(request, Some(max_pages)).await
     }
 }
 
-/// Every task ARN a ListTasks request lists, over all its pages.
-async fn all_tasks(request: ListTasksFluentBuilder) -> Result<Vec<String>, AwsError> {
-    request.into_paginator().items().send().try_collect().await.map_err(|e| AwsError::from_sdk("ListTasks", e))
+impl Sdk {
+    /// Every task ARN a ListTasks request lists, over all its pages (each page a paced call);
+    /// None if there are more than `max_pages`.
+    async fn list_tasks(
+        &self,
+        request: ListTasksFluentBuilder,
+        max_pages: Option<usize>,
+    ) -> Result<Option<Vec<String>>, AwsError> {
+        let mut arns = Vec::new();
+        let mut token: Option<String> = None;
+        for page in 0.. {
+            if max_pages.is_some_and(|m| page >= m) {
+                return Ok(None);
+            }
+            let out = self
+                .pace
+                .call("ListTasks", || async {
+                    request
+                        .clone()
+                        .set_next_token(token.clone())
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("ListTasks", e))
+                })
+                .await?;
+            arns.extend(out.task_arns().iter().cloned());
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(Some(arns))
+    }
 }
 
 impl ScalableTargets for Sdk {
     async fn describe_capacities(&self, resource_ids: &[String]) -> Result<Vec<(String, Capacity)>, AwsError> {
-        let targets = self
-            .scaling
-            .describe_scalable_targets()
-            .service_namespace(ServiceNamespace::Ecs)
-            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-            .set_resource_ids(Some(resource_ids.to_vec()))
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| AwsError::from_sdk("DescribeScalableTargets", e))?;
+        let mut targets = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .pace
+                .call("DescribeScalableTargets", || async {
+                    self.scaling
+                        .describe_scalable_targets()
+                        .service_namespace(ServiceNamespace::Ecs)
+                        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+                        .set_resource_ids(Some(resource_ids.to_vec()))
+                        .set_next_token(token.clone())
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("DescribeScalableTargets", e))
+                })
+                .await?;
+            targets.extend(out.scalable_targets().iter().cloned());
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
         Ok(targets
             .iter()
             .map(|t| {
@@ -350,39 +459,54 @@ impl ScalableTargets for Sdk {
     }
 
     async fn set_capacity(&self, resource_id: &str, capacity: Capacity) -> Result<(), AwsError> {
-        self.scaling
-            .register_scalable_target()
-            .service_namespace(ServiceNamespace::Ecs)
-            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-            .resource_id(resource_id)
-            .min_capacity(capacity.min as i32)
-            .max_capacity(capacity.max as i32)
-            // All three flags, always: a flag left out keeps whatever it was.
-            .suspended_state(
-                SuspendedState::builder()
-                    .dynamic_scaling_in_suspended(capacity.suspended.dynamic_in)
-                    .dynamic_scaling_out_suspended(capacity.suspended.dynamic_out)
-                    .scheduled_scaling_suspended(capacity.suspended.scheduled)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("RegisterScalableTarget", e))?;
+        self.pace
+            .call("RegisterScalableTarget", || async {
+                self.scaling
+                    .register_scalable_target()
+                    .service_namespace(ServiceNamespace::Ecs)
+                    .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+                    .resource_id(resource_id)
+                    .min_capacity(capacity.min as i32)
+                    .max_capacity(capacity.max as i32)
+                    // All three flags, always: a flag left out keeps whatever it was.
+                    .suspended_state(
+                        SuspendedState::builder()
+                            .dynamic_scaling_in_suspended(capacity.suspended.dynamic_in)
+                            .dynamic_scaling_out_suspended(capacity.suspended.dynamic_out)
+                            .scheduled_scaling_suspended(capacity.suspended.scheduled)
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("RegisterScalableTarget", e))
+            })
+            .await?;
         Ok(())
     }
 
     async fn scheduled_actions(&self) -> Result<Vec<ScheduledAction>, AwsError> {
-        let actions = self
-            .scaling
-            .describe_scheduled_actions()
-            .service_namespace(ServiceNamespace::Ecs)
-            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| AwsError::from_sdk("DescribeScheduledActions", e))?;
+        let mut actions = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .pace
+                .call("DescribeScheduledActions", || async {
+                    self.scaling
+                        .describe_scheduled_actions()
+                        .service_namespace(ServiceNamespace::Ecs)
+                        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+                        .set_next_token(token.clone())
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("DescribeScheduledActions", e))
+                })
+                .await?;
+            actions.extend(out.scheduled_actions().iter().cloned());
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
         Ok(actions
             .iter()
             .map(|a| ScheduledAction {
@@ -400,12 +524,16 @@ impl ScalableTargets for Sdk {
 impl TargetGroups for Sdk {
     async fn describe_target_types(&self, arns: &[String]) -> Result<Vec<(String, TargetType)>, AwsError> {
         let out = self
-            .elb
-            .describe_target_groups()
-            .set_target_group_arns(Some(arns.to_vec()))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("DescribeTargetGroups", e))?;
+            .pace
+            .call("DescribeTargetGroups", || async {
+                self.elb
+                    .describe_target_groups()
+                    .set_target_group_arns(Some(arns.to_vec()))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("DescribeTargetGroups", e))
+            })
+            .await?;
         Ok(out
             .target_groups()
             .iter()
@@ -422,12 +550,16 @@ impl TargetGroups for Sdk {
 
     async fn registered_targets(&self, arn: &str) -> Result<Vec<RegisteredTarget>, AwsError> {
         let out = self
-            .elb
-            .describe_target_health()
-            .target_group_arn(arn)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("DescribeTargetHealth", e))?;
+            .pace
+            .call("DescribeTargetHealth", || async {
+                self.elb
+                    .describe_target_health()
+                    .target_group_arn(arn)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("DescribeTargetHealth", e))
+            })
+            .await?;
         let mut targets = Vec::new();
         for d in out.target_health_descriptions() {
             let Some(t) = d.target() else { continue };
@@ -448,27 +580,35 @@ impl TargetGroups for Sdk {
     }
 
     async fn register_targets(&self, arn: &str, targets: &[Target]) -> Result<(), AwsError> {
-        let descriptions =
+        let descriptions: Vec<TargetDescription> =
             targets.iter().map(|t| TargetDescription::builder().id(&t.id).port(i32::from(t.port)).build()).collect();
-        self.elb
-            .register_targets()
-            .target_group_arn(arn)
-            .set_targets(Some(descriptions))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("RegisterTargets", e))?;
+        self.pace
+            .call("RegisterTargets", || async {
+                self.elb
+                    .register_targets()
+                    .target_group_arn(arn)
+                    .set_targets(Some(descriptions.clone()))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("RegisterTargets", e))
+            })
+            .await?;
         Ok(())
     }
 
     async fn deregister_target(&self, arn: &str, target: &Target) -> Result<(), AwsError> {
         let description = TargetDescription::builder().id(&target.id).port(i32::from(target.port)).build();
-        self.elb
-            .deregister_targets()
-            .target_group_arn(arn)
-            .targets(description)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("DeregisterTargets", e))?;
+        self.pace
+            .call("DeregisterTargets", || async {
+                self.elb
+                    .deregister_targets()
+                    .target_group_arn(arn)
+                    .targets(description.clone())
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("DeregisterTargets", e))
+            })
+            .await?;
         Ok(())
     }
 }
@@ -483,43 +623,74 @@ impl Schedules for Sdk {
             .input(&s.input)
             .build()
             .expect("arn and role are set");
-        let created = self
-            .scheduler
-            .create_schedule()
-            .name(&s.name)
-            .group_name(&s.group)
-            .schedule_expression(&s.expression)
-            .schedule_expression_timezone(&s.timezone)
-            .flexible_time_window(window.clone())
-            .target(target.clone())
-            .action_after_completion(ActionAfterCompletion::Delete)
-            .send()
-            .await;
-        match created {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conflict_exception()) => self
+        let create = || async {
+            let created = self
                 .scheduler
-                .update_schedule()
+                .create_schedule()
                 .name(&s.name)
                 .group_name(&s.group)
                 .schedule_expression(&s.expression)
                 .schedule_expression_timezone(&s.timezone)
-                .flexible_time_window(window)
-                .target(target)
+                .flexible_time_window(window.clone())
+                .target(target.clone())
                 .action_after_completion(ActionAfterCompletion::Delete)
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::from_sdk("UpdateSchedule", e)),
-            Err(e) => Err(AwsError::from_sdk("CreateSchedule", e)),
+                .await;
+            match created {
+                Ok(_) => Ok(true),
+                Err(e) if e.as_service_error().is_some_and(|e| e.is_conflict_exception()) => Ok(false),
+                Err(e) => Err(AwsError::from_sdk("CreateSchedule", e)),
+            }
+        };
+        if self.pace.call("CreateSchedule", create).await? {
+            return Ok(());
         }
+        self.pace
+            .call("UpdateSchedule", || async {
+                self.scheduler
+                    .update_schedule()
+                    .name(&s.name)
+                    .group_name(&s.group)
+                    .schedule_expression(&s.expression)
+                    .schedule_expression_timezone(&s.timezone)
+                    .flexible_time_window(window.clone())
+                    .target(target.clone())
+                    .action_after_completion(ActionAfterCompletion::Delete)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| AwsError::from_sdk("UpdateSchedule", e))
+            })
+            .await
     }
 
     async fn schedule_expression(&self, group: &str, name: &str) -> Result<Option<String>, AwsError> {
-        match self.scheduler.get_schedule().group_name(group).name(name).send().await {
-            Ok(out) => Ok(out.schedule_expression().map(str::to_string)),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(None),
-            Err(e) => Err(AwsError::from_sdk("GetSchedule", e)),
-        }
+        self.pace
+            .call("GetSchedule", || async {
+                match self.scheduler.get_schedule().group_name(group).name(name).send().await {
+                    Ok(out) => Ok(out.schedule_expression().map(str::to_string)),
+                    Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(None),
+                    Err(e) => Err(AwsError::from_sdk("GetSchedule", e)),
+                }
+            })
+            .await
+    }
+}
+
+impl Paced for Sdk {
+    fn begin_run(&self, left: std::time::Duration) {
+        self.pace.begin(left);
+    }
+
+    fn end_run(&self) {
+        self.pace.end();
+    }
+
+    fn throttled(&self) -> u64 {
+        self.pace.throttled()
+    }
+
+    fn buckets(&self) -> Option<(Buckets, f64)> {
+        self.pace.buckets()
     }
 }

@@ -76,12 +76,16 @@ impl SnapshotTable for Sdk {
                 .build()
                 .map_err(|e| AwsError::in_response("BatchGetItem", ErrorKind::Invalid, e.to_string()))?;
             let out = self
-                .dynamodb
-                .batch_get_item()
-                .request_items(table, request)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("BatchGetItem", e))?;
+                .pace
+                .call("BatchGetItem", || async {
+                    self.dynamodb
+                        .batch_get_item()
+                        .request_items(table, request.clone())
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("BatchGetItem", e))
+                })
+                .await?;
             for item in out.responses().and_then(|r| r.get(table)).into_iter().flatten() {
                 found.push(entry(item)?);
             }
@@ -109,63 +113,79 @@ impl SnapshotTable for Sdk {
             item.insert("max".into(), n(c.max));
             item.insert("suspended".into(), s(c.suspended.encode()));
         }
-        self.dynamodb
-            .put_item()
-            .table_name(table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#key)")
-            .expression_attribute_names("#key", KEY)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("PutItem", e))?;
+        self.pace
+            .call("PutItem", || async {
+                self.dynamodb
+                    .put_item()
+                    .table_name(table)
+                    .set_item(Some(item.clone()))
+                    .condition_expression("attribute_not_exists(#key)")
+                    .expression_attribute_names("#key", KEY)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("PutItem", e))
+            })
+            .await?;
         Ok(())
     }
 
     async fn hold_entry(&self, table: &str, key_: &str, version: u64, holder: &Holder) -> Result<(), AwsError> {
-        self.dynamodb
-            .update_item()
-            .table_name(table)
-            .set_key(Some(key(key_)))
-            .update_expression("SET version = version + :one, held_by = :me, held_until = :until")
-            .condition_expression(
-                "version = :version AND (attribute_not_exists(held_by) OR held_by = :me OR held_until < :now)",
-            )
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":me", s(&holder.id))
-            .expression_attribute_values(":until", n(holder.until))
-            .expression_attribute_values(":version", n(version))
-            .expression_attribute_values(":now", n(holder.now))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("UpdateItem", e))?;
+        self.pace
+            .call("UpdateItem", || async {
+                self.dynamodb
+                    .update_item()
+                    .table_name(table)
+                    .set_key(Some(key(key_)))
+                    .update_expression("SET version = version + :one, held_by = :me, held_until = :until")
+                    .condition_expression(
+                        "version = :version AND (attribute_not_exists(held_by) OR held_by = :me OR held_until < :now)",
+                    )
+                    .expression_attribute_values(":one", n(1))
+                    .expression_attribute_values(":me", s(&holder.id))
+                    .expression_attribute_values(":until", n(holder.until))
+                    .expression_attribute_values(":version", n(version))
+                    .expression_attribute_values(":now", n(holder.now))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("UpdateItem", e))
+            })
+            .await?;
         Ok(())
     }
 
     async fn release_entry(&self, table: &str, key_: &str, holder: &Holder) -> Result<(), AwsError> {
-        self.dynamodb
-            .update_item()
-            .table_name(table)
-            .set_key(Some(key(key_)))
-            .update_expression("SET version = version + :one REMOVE held_by, held_until")
-            .condition_expression("held_by = :me")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":me", s(&holder.id))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("UpdateItem", e))?;
+        self.pace
+            .call("UpdateItem", || async {
+                self.dynamodb
+                    .update_item()
+                    .table_name(table)
+                    .set_key(Some(key(key_)))
+                    .update_expression("SET version = version + :one REMOVE held_by, held_until")
+                    .condition_expression("held_by = :me")
+                    .expression_attribute_values(":one", n(1))
+                    .expression_attribute_values(":me", s(&holder.id))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("UpdateItem", e))
+            })
+            .await?;
         Ok(())
     }
 
     async fn delete_entry(&self, table: &str, key_: &str, holder: &Holder) -> Result<(), AwsError> {
-        self.dynamodb
-            .delete_item()
-            .table_name(table)
-            .set_key(Some(key(key_)))
-            .condition_expression("held_by = :me")
-            .expression_attribute_values(":me", s(&holder.id))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("DeleteItem", e))?;
+        self.pace
+            .call("DeleteItem", || async {
+                self.dynamodb
+                    .delete_item()
+                    .table_name(table)
+                    .set_key(Some(key(key_)))
+                    .condition_expression("held_by = :me")
+                    .expression_attribute_values(":me", s(&holder.id))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("DeleteItem", e))
+            })
+            .await?;
         Ok(())
     }
 }

@@ -9,6 +9,7 @@ use serde::{Serialize, Serializer};
 
 use crate::action::Action;
 use crate::error::{ErrorKind, Failure};
+use crate::pace::Group;
 use crate::schedule::{ServiceConfig, ServiceRef};
 use crate::state::{Capacity, SNAPSHOT_TAG, ServiceState, Snapshot, Store, Suspended, TargetBinding, entry_key};
 
@@ -220,6 +221,21 @@ pub fn plan_service(action: Action, config: &ServiceConfig, state: &ServiceState
         Err(why) => plan.decision = Decision::Fail(Failure::new(ErrorKind::Invalid, why)),
     }
     plan
+}
+
+/// The API group each write of the plan takes a token from, in order: what the deadline decision
+/// weighs (`pace::fitting`).
+pub fn calls(plan: &ServicePlan) -> Vec<Group> {
+    let Decision::Change(steps) = &plan.decision else { return Vec::new() };
+    steps
+        .iter()
+        .map(|step| match (plan.store, step) {
+            (_, Step::SetCapacity(_)) => Group::Scaling,
+            (_, Step::SetDesired(_)) => Group::EcsServiceModify,
+            (_, Step::RemoveSnapshotTag) | (Store::Tag, _) => Group::EcsTagModify,
+            (Store::Table, _) => Group::Table,
+        })
+        .collect()
 }
 
 /// A stopped scalable target: min 0, max 0, and no scaling of any kind (a scheduled action would

@@ -8,6 +8,8 @@ Usage:
     python tests/seed/seed.py --endpoint http://127.0.0.1:PORT \
         fleet --services N --clusters C
     python tests/seed/seed.py --endpoint http://127.0.0.1:PORT \
+        aws-fleet --services N --clusters C [--yaml-every K]
+    python tests/seed/seed.py --endpoint http://127.0.0.1:PORT \
         run-tasks --cluster C --service S --count N
 
 Prints exactly one JSON object on stdout and exits 0. On any failure a message
@@ -506,6 +508,53 @@ def seed_fleet(c: Clients, services: int, clusters: int) -> dict[str, Any]:
     return {"endpoint": c.endpoint, "services": out}
 
 
+def seed_aws_fleet(c: Clients, services: int, clusters: int, yaml_every: int) -> dict[str, Any]:
+    """`fleet`, and every `yaml_every`-th service (0, k, 2k, ...) also has a second ip target
+    group on its cluster's ALB that only the schedule file lists (`target_groups:`), which ECS
+    does not know: its tasks are registered there as our tool would have done."""
+    if services < 1 or clusters < 1 or yaml_every < 1:
+        raise ValueError("--services, --clusters and --yaml-every must be at least 1")
+    spec = fleet_world(services, clusters)
+    extras = {
+        svc.name: TargetGroupSpec(
+            f"fleet-x{i:03}", "HTTP", 8080, f"{svc.cluster}-alb", f"/x{i:03}/*"
+        )
+        for i, svc in enumerate(spec.services)
+        if i % yaml_every == 0
+    }
+    spec = WorldSpec(
+        vpc_cidr=spec.vpc_cidr,
+        subnets=spec.subnets,
+        security_group=spec.security_group,
+        clusters=spec.clusters,
+        load_balancers=spec.load_balancers,
+        target_groups=spec.target_groups + tuple(extras.values()),
+        services=spec.services,
+    )
+    world = seed_world(c, spec)
+    out = []
+    for svc in spec.services:
+        tasks = run_tasks(c, svc.cluster, svc.name, svc.desired)["tasks"]
+        own = world["target_groups"][svc.target_group]
+        yaml_only = [world["target_groups"][extras[svc.name].name]] if svc.name in extras else []
+        for tg in [own, *yaml_only]:
+            c.elbv2.register_targets(
+                TargetGroupArn=tg, Targets=[{"Id": t["ip"], "Port": 8080} for t in tasks]
+            )
+        out.append(
+            {
+                "cluster": svc.cluster,
+                "service": svc.name,
+                "desired": svc.desired,
+                "scaling": list(svc.scaling) if svc.scaling else None,
+                "target_group": own,
+                "yaml_target_groups": yaml_only,
+                "tasks": tasks,
+            }
+        )
+    return {"endpoint": c.endpoint, "services": out}
+
+
 def pin_task_transition(endpoint: str) -> None:
     """Make moto tasks RUNNING as soon as RunTask returns."""
     body = json.dumps(
@@ -803,6 +852,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     fleet = sub.add_parser("fleet", help="many services over many clusters (benchmark)")
     fleet.add_argument("--services", required=True, type=int)
     fleet.add_argument("--clusters", required=True, type=int)
+    aws_fleet = sub.add_parser(
+        "aws-fleet", help="fleet, every k-th service with a target group only the YAML lists"
+    )
+    aws_fleet.add_argument("--services", required=True, type=int)
+    aws_fleet.add_argument("--clusters", required=True, type=int)
+    aws_fleet.add_argument("--yaml-every", type=int, default=4)
     night = sub.add_parser(
         "night-apply", help="what the services' own terraform apply does at night (demo world)"
     )
@@ -825,6 +880,8 @@ def main(argv: list[str] | None = None) -> int:
             result = legacy_service(clients, args.cluster, args.service)
         elif args.scenario == "fleet":
             result = seed_fleet(clients, args.services, args.clusters)
+        elif args.scenario == "aws-fleet":
+            result = seed_aws_fleet(clients, args.services, args.clusters, args.yaml_every)
         elif args.scenario == "spot":
             result = seed_spot(clients)
         else:

@@ -16,6 +16,8 @@ use ecs_cost_saver::aws::Sdk;
 use ecs_cost_saver::state::SNAPSHOT_TAG;
 use serde_json::Value;
 
+pub mod world;
+
 pub const REGION: &str = "ap-northeast-1";
 
 pub fn repo() -> PathBuf {
