@@ -152,7 +152,10 @@ async fn run<A: Aws>(
 ) -> Result<Report, Error> {
     let (aws, settings) = (ctx.aws, ctx.settings);
     let wait_until = deadline.checked_sub(settings.safety_margin).unwrap_or(deadline);
-    aws.begin_run(wait_until.saturating_duration_since(Instant::now()));
+    // The wait for tasks ends at `wait_until`; the registrations of its last look still go, in
+    // the first half of the safety margin (the second is for the report).
+    let calls_until = deadline.checked_sub(settings.safety_margin / 2).unwrap_or(deadline);
+    aws.begin_run(calls_until.saturating_duration_since(Instant::now()));
     let throttled = aws.throttled();
     let report = Box::pin(run_paced(ctx, intent, &mut plan, deadline, wait_until)).await;
     aws.end_run();
@@ -219,13 +222,16 @@ async fn run_paced<A: Aws>(
     Ok(report)
 }
 
-/// The services with writes to make that the buckets leave no time for before `wait_until` (a
-/// start keeps `settings.task_start` back for each one's tasks), in the plan's order: every
-/// one after the first that does not fit.
+/// The services with writes to make that the buckets leave no time for before `wait_until`, in
+/// the plan's order: every one after the first that does not fit. A start keeps
+/// `settings.task_start` back for each one's tasks to run and be registered, when the run is
+/// long enough to wait for them at all (more than twice that); a shorter run (a CLI
+/// `--timeout 30`) writes what it can and reports the tasks not yet running.
 fn hand_on<A: Aws>(ctx: &Context<'_, A>, plan: &Plan, wait_until: Instant) -> Vec<ServiceRef> {
     let Some((buckets, now)) = ctx.aws.buckets() else { return Vec::new() };
     let budget = wait_until.saturating_duration_since(Instant::now()).as_secs_f64();
-    let after = if plan.registers { ctx.settings.task_start.as_secs_f64() } else { 0.0 };
+    let task_start = ctx.settings.task_start.as_secs_f64();
+    let after = if plan.registers && budget > 2.0 * task_start { task_start } else { 0.0 };
     let changing: Vec<&plan::ServicePlan> = plan
         .services
         .iter()

@@ -355,7 +355,7 @@ mod tests {
         );
         assert_eq!(
             err(json!({"action": "stop", "environment": "s", "dryrun": true})),
-            "invalid payload at `dryrun`: unknown field `dryrun`, expected one of `action`, `environment`, `dry_run`, `until`, `scheduled`"
+            "invalid payload at `dryrun`: unknown field `dryrun`, expected one of `action`, `environment`, `dry_run`, `until`, `scheduled`, `continuation`"
         );
     }
 
@@ -363,11 +363,11 @@ mod tests {
     fn keys_that_are_not_plain_names_are_quoted_in_the_path() {
         assert_eq!(
             err(json!({"action": "stop", "environment": "s", "": true})),
-            "invalid payload at `[\"\"]`: unknown field ``, expected one of `action`, `environment`, `dry_run`, `until`, `scheduled`"
+            "invalid payload at `[\"\"]`: unknown field ``, expected one of `action`, `environment`, `dry_run`, `until`, `scheduled`, `continuation`"
         );
         assert_eq!(
             err(json!({"action": "stop", "environment": "s", "dry\nrun": true})),
-            "invalid payload at `[\"dry\\nrun\"]`: unknown field `dry\\nrun`, expected one of `action`, `environment`, `dry_run`, `until`, `scheduled`"
+            "invalid payload at `[\"dry\\nrun\"]`: unknown field `dry\\nrun`, expected one of `action`, `environment`, `dry_run`, `until`, `scheduled`, `continuation`"
         );
     }
 

@@ -459,6 +459,9 @@ impl fmt::Display for Report {
                 o.name
             )?;
         }
+        if let Some(h) = &self.handed_on {
+            writeln!(f, "  {}", h.to)?;
+        }
         for s in &self.services {
             let name = format!("{}/{}", s.cluster, s.service);
             write!(f, "  {name:<32} {:<9}", s.outcome.to_string())?;
@@ -517,7 +520,11 @@ impl fmt::Display for Report {
             count(Outcome::Unchanged),
             count(Outcome::Skipped),
             count(Outcome::Failed)
-        )
+        )?;
+        if self.throttled > 0 {
+            write!(f, "; {} throttled answers retried", self.throttled)?;
+        }
+        Ok(())
     }
 }
 
@@ -556,11 +563,18 @@ mod tests {
             skipped_reason: None,
             notes: vec![],
             override_schedule: None,
+            handed_on: Some(HandedOn {
+                services: vec!["shop/api".into()],
+                to: "1 services handed on to continuation 1 at 09:01:00 Asia/Tokyo (schedule ecs-cost-saver-continue-staging)"
+                    .into(),
+            }),
+            throttled: 3,
         };
         assert_eq!(
             report.to_string(),
             "\
 start staging
+  1 services handed on to continuation 1 at 09:01:00 Asia/Tokyo (schedule ecs-cost-saver-continue-staging)
   shop/web                         changed   desired 0 min 0 max 0 -> desired 2 min 2 max 6
       set scalable target min 2 max 6
       set desiredCount 2
@@ -570,7 +584,7 @@ start staging
   shop/old                         failed    desired 1
       error: UpdateService: AccessDeniedException: no
   registered 10.0.1.7:8080 in web-tg/0123 (shop/web)
-2 services: 1 changed, 0 unchanged, 0 skipped, 1 failed"
+2 services: 1 changed, 0 unchanged, 0 skipped, 1 failed; 3 throttled answers retried"
         );
     }
 }

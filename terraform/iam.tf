@@ -159,15 +159,19 @@ data "aws_iam_policy_document" "function" {
     resources = ["${local.arn_prefix}:elasticloadbalancing:${local.region}:${local.account}:targetgroup/*/*"]
   }
 
-  # --- EventBridge Scheduler: `until` overrides (`impl Schedules`) ---
+  # --- EventBridge Scheduler: `until` overrides and continuations (`impl Schedules`) ---
 
   # Only the function's own one-time schedules, in the overrides group (src/intent.rs
-  # override_name). Scheduler deletes them after they run (ActionAfterCompletion DELETE), which
-  # needs no permission of ours.
+  # override_name and continuation_name: an `until`, and the run that finishes what the
+  # buckets left no time for). Scheduler deletes them after they run (ActionAfterCompletion
+  # DELETE), which needs no permission of ours.
   statement {
-    sid       = "OverrideSchedules"
-    actions   = ["scheduler:GetSchedule", "scheduler:CreateSchedule", "scheduler:UpdateSchedule"]
-    resources = ["${local.arn_prefix}:scheduler:${local.region}:${local.account}:schedule/${aws_scheduler_schedule_group.overrides.name}/ecs-cost-saver-override-*"]
+    sid     = "OverrideSchedules"
+    actions = ["scheduler:GetSchedule", "scheduler:CreateSchedule", "scheduler:UpdateSchedule"]
+    resources = [
+      "${local.arn_prefix}:scheduler:${local.region}:${local.account}:schedule/${aws_scheduler_schedule_group.overrides.name}/ecs-cost-saver-override-*",
+      "${local.arn_prefix}:scheduler:${local.region}:${local.account}:schedule/${aws_scheduler_schedule_group.overrides.name}/ecs-cost-saver-continue-*",
+    ]
   }
 
   # CreateSchedule and UpdateSchedule name the role the override runs with.

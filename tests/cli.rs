@@ -156,7 +156,7 @@ async fn bad_inputs_are_refused_before_any_aws_call() {
         ),
         (
             r#"{"action":"stop","environment":"dev","":true}"#,
-            "error: invalid payload at `[\"\"]`: unknown field ``, expected one of `action`, `environment`, `dry_run`, `until`, `scheduled`\n",
+            "error: invalid payload at `[\"\"]`: unknown field ``, expected one of `action`, `environment`, `dry_run`, `until`, `scheduled`, `continuation`\n",
         ),
         (
             r#"{"action":"halt","environment":"dev"}"#,

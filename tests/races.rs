@@ -45,7 +45,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ecs_cost_saver::aws::{
-    DescribedServices, ScalableTargets, Schedules, Sdk, Services, SnapshotTable, TargetGroups, Tasks,
+    DescribedServices, Paced, ScalableTargets, Schedules, Sdk, Services, SnapshotTable, TargetGroups, Tasks,
 };
 use ecs_cost_saver::error::AwsError;
 use ecs_cost_saver::report::{Outcome, Report};
@@ -166,6 +166,25 @@ impl Tasks for Gated<'_> {
     }
     async fn list_tasks_on_instance(&self, cluster: &str, container_instance: &str) -> Result<Vec<String>, AwsError> {
         self.sdk.list_tasks_on_instance(cluster, container_instance).await
+    }
+    async fn list_cluster_tasks(&self, cluster: &str, max_pages: usize) -> Result<Option<Vec<String>>, AwsError> {
+        self.call("ListTasks", self.sdk.list_cluster_tasks(cluster, max_pages)).await
+    }
+}
+
+/// Paced as the SDK adapter is.
+impl Paced for Gated<'_> {
+    fn begin_run(&self, left: Duration) {
+        self.sdk.begin_run(left);
+    }
+    fn end_run(&self) {
+        self.sdk.end_run();
+    }
+    fn throttled(&self) -> u64 {
+        self.sdk.throttled()
+    }
+    fn buckets(&self) -> Option<(ecs_cost_saver::pace::Buckets, f64)> {
+        self.sdk.buckets()
     }
 }
 

@@ -26,6 +26,9 @@ use crate::pace::{Buckets, Group, Limits};
 /// operation timeout is off: it would count a throttled call's back-off against it).
 const UNPACED_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a call made at (or just after) the deadline may take.
+const LAST_CALL: Duration = Duration::from_secs(2);
+
 /// Back-off between our own tries of a call the SDK gave up on as throttled: 1, 2, 4, 8 s.
 const BACKOFF: [f64; 4] = [1.0, 2.0, 4.0, 8.0];
 
@@ -153,19 +156,14 @@ impl Pace {
         loop {
             if active && let Some(group) = group {
                 let wait = self.reserve(group);
-                if self.now() + wait >= deadline {
+                if wait > 0.0 && self.now() + wait >= deadline {
                     return Err(out_of_time(operation, group));
                 }
                 self.sleep(wait).await;
             }
-            let left = deadline - self.now();
-            if left <= 0.0 {
-                return Err(AwsError::in_response(
-                    operation,
-                    ErrorKind::Timeout,
-                    "no time left before the deadline".into(),
-                ));
-            }
+            // A call that needs no wait still goes at the deadline (the registrations of the
+            // last look at the tasks), with a short time of its own.
+            let left = (deadline - self.now()).max(LAST_CALL.as_secs_f64());
             let result = match select(Box::pin(send()), Box::pin(self.sleep(left))).await {
                 Either::Left((result, _)) => result,
                 Either::Right(_) => {

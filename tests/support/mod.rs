@@ -138,6 +138,18 @@ impl Moto {
         Sdk::new(&config)
     }
 
+    /// [`Moto::sdk`], paced by `limits` (a world of small token buckets).
+    pub async fn sdk_paced(&self, limits: &ecs_cost_saver::pace::Limits) -> Sdk {
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .retry_config(RetryConfig::standard().with_max_attempts(1))
+            .load()
+            .await;
+        Sdk::paced(&config, limits)
+    }
+
     /// [`Moto::sdk`], with the state table made.
     pub async fn sdk_with_table(&self) -> Sdk {
         use ecs_cost_saver::aws::StateTables;
