@@ -66,9 +66,6 @@ resource "aws_lambda_function" "this" {
       # without a table, then skips its re-reads; the table needs none).
       ECS_COST_SAVER_SERIAL_RUNS = var.reserved_concurrency == 1 ? "true" : "false"
       ECS_COST_SAVER_STATE_TABLE = aws_dynamodb_table.state.name
-      # Empty: AWS's published buckets (src/pace.rs); e.g. "share=0.8" when other tools
-      # call the same APIs at night.
-      ECS_COST_SAVER_RATE_LIMITS = var.rate_limits
     })
   }
 

@@ -54,17 +54,6 @@ variable "timeout" {
   }
 }
 
-variable "rate_limits" {
-  description = "The token buckets the function paces its AWS calls by (ECS_COST_SAVER_RATE_LIMITS): empty for AWS's published figures, or GROUP=BURST/REFILL pairs and share=FRACTION, e.g. \"share=0.8\" when a deploy pipeline calls the same APIs at night, \"ecs-service-modify=100/10\" for raised limits. README, Performance."
-  type        = string
-  default     = ""
-
-  validation {
-    condition     = can(regex("^([a-z-]+=[0-9.]+(/[0-9.]+)?)?(,[a-z-]+=[0-9.]+(/[0-9.]+)?)*$", replace(var.rate_limits, " ", "")))
-    error_message = "rate_limits must be empty or GROUP=BURST/REFILL and share=FRACTION pairs, comma-separated."
-  }
-}
-
 variable "spot_timeout" {
   description = "Timeout of the Spot function, in seconds. A deregistration is a few API calls; the 2-minute interruption warning bounds how long it can usefully take."
   type        = number

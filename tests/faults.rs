@@ -15,18 +15,30 @@
 //!   never overwritten (it only ever holds the original counts);
 //! - `report.error()` is `Some` exactly when a service failed.
 //!
-//! An ignored reproducer shows what the production clients (no operation timeout) do with a
-//! call that never answers.
+//! The same seeded and targeted faults also run in a throttling world: AWS answers every attempt
+//! through a token bucket per API group (`pace::Group`, ELB's account-wide bucket as well) on
+//! virtual time, with a throttle in the service's own shape when the bucket is empty, and the
+//! clients are paced (`aws::Pace`, on the same virtual clock and sleep) and count every throttled
+//! answer. There the properties also say that the buckets' throttles fail no service, hand none
+//! on, and are all counted in the report (see [`throttling_violations`]).
 //!
-//! The clients have the production retry policy unchanged (`retry_config()`: adaptive, 5
+//! A test shows what the production timeouts (no operation timeout) do with a call that never
+//! answers; ignored reproducers show what src/ gets wrong today.
+//!
+//! The clients have the production retry policy unchanged (`retry_config()`: standard, 5
 //! attempts, its real backoff; `retry_concurrent_updates` on Application Auto Scaling) and an
-//! operation timeout, and run on virtual time: the SDK's
-//! clock and every SDK sleep (backoff, adaptive rate limiter, operation timeout) are a
-//! [`VirtualTime`] that a small executor ([`run_virtual`]) moves forward only when every run is
-//! idle, straight to the next timer. So the rate limiter and the backoff behave as over real
-//! seconds, a timeout costs no real time, and a busy machine cannot make a call time out.
-//! Each seeded run has clients and retry partitions of its own (the SDK keeps rate limiters
-//! and retry quotas per partition for the whole process, as a warm Lambda would), and neither
+//! operation timeout, and run on virtual time: the SDK's clock and every SDK sleep (backoff,
+//! operation timeout; the pacing's waits in the throttling world) are a [`VirtualTime`] that a
+//! small executor ([`run_virtual`]) moves forward only when every run is idle, straight to the
+//! next timer. So the backoff and the buckets behave as over real seconds, a timeout costs no
+//! real time, and a busy machine cannot make a call time out. Tokio's timers are not driven:
+//! the dispatcher's `tokio::time::sleep` between looks at tasks that are not running yet (and
+//! between replans) would never end, so the world's tasks run at once and there is no state
+//! table; a run that waited on one would stop with "the runs wait for something other than
+//! virtual time". The deadline is a `tokio::time::Instant` (real time) that the pacing turns
+//! into virtual seconds once, when the run begins.
+//! Each seeded run has clients and retry partitions of its own (the SDK keeps retry quotas per
+//! partition for the whole process, as a warm Lambda would), and neither
 //! an identity cache nor stalled-stream protection (their sleeps, a load timeout and a
 //! throughput check, are not part of what is tested). aws-smithy-mocks answers synchronously
 //! and cannot delay a response, so a timeout is made this way: the call gets a bare 503, the SDK
@@ -34,6 +46,7 @@
 //! timeout, so the SDK's own operation timeout fires and the caller gets a real
 //! `SdkError::TimeoutError`.
 
+use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -42,12 +55,20 @@ use std::time::Duration;
 
 use aws_sdk_applicationautoscaling as aas;
 use aws_sdk_ecs as ecs;
+use aws_sdk_ecs::config::interceptors::{
+    BeforeDeserializationInterceptorContextMut, BeforeSerializationInterceptorContextRef,
+    FinalizerInterceptorContextMut, FinalizerInterceptorContextRef,
+};
+use aws_sdk_ecs::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_ecs::error::BoxError;
 use aws_sdk_elasticloadbalancingv2 as elb;
-use aws_smithy_async::rt::sleep::{AsyncSleep, Sleep};
-use aws_smithy_async::time::TimeSource;
+use aws_smithy_async::rt::sleep::{AsyncSleep, SharedAsyncSleep, Sleep};
+use aws_smithy_async::time::{SharedTimeSource, TimeSource};
 use aws_smithy_mocks::{Rule, RuleBuilder, RuleMode, mock, mock_client};
 use aws_smithy_types::body::SdkBody;
-use ecs_cost_saver::aws::{Sdk, retry_concurrent_updates, retry_config};
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
+use ecs_cost_saver::aws::{Pace, Sdk, retry_concurrent_updates, retry_config};
+use ecs_cost_saver::pace::{Buckets, Group, Limit, Limits};
 use ecs_cost_saver::report::{Outcome, Report};
 use ecs_cost_saver::schedule::Schedule;
 use ecs_cost_saver::state::SNAPSHOT_TAG;
@@ -61,7 +82,7 @@ const TG_WEB: &str = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:t
 const TG_EXTRA: &str = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/extra/0123456789abcdef";
 
 /// The SDK's operation timeout in these clients (virtual time): longer than the retry policy's
-/// 4 backoffs (at most 20 s each) plus the adaptive rate limiter's waits.
+/// 4 backoffs (at most 20 s each).
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(300);
 /// Seeded runs per test (each: 2 faulty stops, 2 faulty starts and the clean runs between).
 /// Seeded sequences per run; `ECS_COST_SAVER_FAULT_RUNS` sets more for a longer campaign.
@@ -277,14 +298,23 @@ fn untag_resource(
     ecs::operation::untag_resource::UntagResourceOutput::builder().build()
 }
 
+/// ListTasks of one service or, without `serviceName`, of the whole cluster (a start looks at
+/// every waiting service of a cluster with one list).
 fn list_tasks(
     w: &mut World,
     req: &ecs::operation::list_tasks::ListTasksInput,
 ) -> ecs::operation::list_tasks::ListTasksOutput {
     assert_eq!(req.desired_status(), Some(&ecs::types::DesiredStatus::Running));
-    let i = w.index(req.cluster().unwrap(), req.service_name().unwrap()).expect("lists a known service");
-    let s = &w.services[i];
-    let arns = (0..s.now.desired).map(|t| task_arn(s, t)).collect();
+    let cluster = req.cluster().unwrap();
+    if let Some(name) = req.service_name() {
+        w.index(cluster, name).expect("lists a known service");
+    }
+    let arns = w
+        .services
+        .iter()
+        .filter(|s| s.cluster == cluster && req.service_name().is_none_or(|name| name == s.name))
+        .flat_map(|s| (0..s.now.desired).map(move |t| task_arn(s, t)))
+        .collect();
     ecs::operation::list_tasks::ListTasksOutput::builder().set_task_arns(Some(arns)).build()
 }
 
@@ -572,11 +602,18 @@ impl Fault {
 
     /// Whether a service's error names this fault. A 503 without a body reaches the report as
     /// `Op: no message (HTTP 503)` or, when the SDK cannot parse the empty body, as
-    /// `Op: unreadable response from the service (HTTP 503)`.
+    /// `Op: unreadable response from the service (HTTP 503)`. A call that never answers ends at
+    /// the SDK's operation timeout or, when that is later, at the time the pacing gives it (the
+    /// run's deadline; 30 s outside a run): `Op: no answer within the N s left ...`; or, when
+    /// the SDK has no retry quota left for the backoff that would be stretched, at the 503 that
+    /// stands for it.
     fn named_in(&self, error: &str) -> bool {
         error.contains(&self.cause())
             || (self.kind == Kind::Unavailable
                 && error.contains(&format!("{}: unreadable response from the service (HTTP 503)", self.op)))
+            || (self.kind == Kind::Timeout
+                && (error.contains(&format!("{}: no answer within", self.op))
+                    || Fault { kind: Kind::Unavailable, ..*self }.named_in(error)))
     }
 }
 
@@ -640,10 +677,30 @@ struct Lab {
     /// Set when a timeout is injected: the next backoff sleep is stretched past the timeout.
     stretch_next_sleep: AtomicBool,
     timeouts_fired: AtomicUsize,
+    /// In the throttling world: AWS's buckets, and the calls being answered attempt by attempt.
+    throttling: Option<Mutex<Throttling>>,
 }
 
 impl Lab {
     fn new(seed: u64) -> Arc<Lab> {
+        Lab::with(seed, None)
+    }
+
+    /// A lab whose AWS also throttles, by `limits`, on virtual time.
+    fn throttling(seed: u64, limits: &Limits, time: &Arc<VirtualTime>) -> Arc<Lab> {
+        let now = time.now().as_secs_f64();
+        let throttling = Throttling {
+            time: time.clone(),
+            buckets: Buckets::full(limits, now),
+            calls: HashMap::new(),
+            next: 0,
+            opened: None,
+            throttles: Vec::new(),
+        };
+        Lab::with(seed, Some(Mutex::new(throttling)))
+    }
+
+    fn with(seed: u64, throttling: Option<Mutex<Throttling>>) -> Arc<Lab> {
         Arc::new(Lab {
             state: Mutex::new(LabState {
                 world: World::new(),
@@ -656,6 +713,7 @@ impl Lab {
             }),
             stretch_next_sleep: AtomicBool::new(false),
             timeouts_fired: AtomicUsize::new(0),
+            throttling,
         })
     }
 
@@ -685,6 +743,11 @@ impl Lab {
 
     fn take_injected(&self) -> Vec<Fault> {
         std::mem::take(&mut self.state.lock().unwrap().injected)
+    }
+
+    /// The throttles the throttling world answered since the last call, by operation.
+    fn take_throttles(&self) -> Vec<Op> {
+        self.throttling.as_ref().map_or_else(Vec::new, |t| std::mem::take(&mut t.lock().unwrap().throttles))
     }
 
     /// Called once per operation (not per attempt), before the answering rule is chosen.
@@ -839,9 +902,9 @@ impl TimeSource for VirtualClock {
     }
 }
 
-/// The SDK's sleeps, on virtual time, except the first one after a timeout was injected:
-/// stretched far past the operation timeout, which then fires. (The operation timeout's own
-/// sleep is told apart by its length.)
+/// The SDK's sleeps (and the pacing's), on virtual time, except the first one after a timeout
+/// was injected: stretched far past the operation timeout, which then fires. (The operation
+/// timeout's own sleep is told apart by its length.)
 #[derive(Clone)]
 struct FaultSleep(Arc<Lab>, Arc<VirtualTime>);
 
@@ -860,13 +923,18 @@ impl AsyncSleep for FaultSleep {
         } else {
             duration
         };
-        let time = self.1.clone();
+        Sleep::new(VirtualSleep::new(&self.1, duration))
+    }
+}
+
+impl VirtualSleep {
+    fn new(time: &Arc<VirtualTime>, duration: Duration) -> VirtualSleep {
         let (deadline, id) = {
             let mut t = time.inner.lock().unwrap();
             t.next_id += 1;
             (t.now + duration, t.next_id)
         };
-        Sleep::new(VirtualSleep { time, deadline, id })
+        VirtualSleep { time: time.clone(), deadline, id }
     }
 }
 
@@ -1044,6 +1112,363 @@ fn sdk_with(
         scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&Rule>::new()),
         // The tag store: these runs have no state table.
         dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, Vec::<&Rule>::new()),
+        pace: Default::default(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The throttling world
+// ---------------------------------------------------------------------------------------------
+//
+// AWS throttles every attempt, not every operation: each one takes a token from its API
+// group's bucket (and ELB's account-wide one) or is answered with a throttle. The mock's rules
+// choose an answer once per operation (retries replay the chosen rule), so here the rule only
+// opens the call (the fault plan's decision, once per operation as above) and the [`Answers`]
+// interceptor answers each attempt when it is made, on virtual time: a throttle in the
+// service's own shape while the bucket is empty, else the injected fault, else the world's
+// answer. A successful attempt is an empty 200 that the SDK parses into the operation's output,
+// which the interceptor then fills with what the world computed at that attempt, so a write
+// reaches the world only through an attempt that got a token.
+
+/// AWS's side of the throttling world.
+struct Throttling {
+    time: Arc<VirtualTime>,
+    buckets: Buckets,
+    calls: HashMap<u64, Call>,
+    next: u64,
+    /// The call the rule has just opened, for the interceptor to take on in the same hook.
+    opened: Option<u64>,
+    /// The operations of the throttles answered since [`Lab::take_throttles`].
+    throttles: Vec<Op>,
+}
+
+/// The world's answer to a call: its output, computed from (and applied to) the world.
+type Answer = Box<dyn Fn(&mut World) -> Box<dyn Any + Send> + Send>;
+
+/// One operation being answered.
+struct Call {
+    op: Op,
+    /// The injected fault's answer, and how many attempts still get it (None: every one).
+    fault: Option<(Kind, Option<usize>)>,
+    /// The world's answer to a successful attempt.
+    answer: Answer,
+    /// The answer of the attempt under way, once it has succeeded.
+    output: Option<Box<dyn Any + Send>>,
+    /// An injected timeout: the next backoff sleep is stretched past the operation timeout.
+    stretches: bool,
+}
+
+/// A throttle as each service sends it: HTTP 400, `ThrottlingException` in ECS's and
+/// Application Auto Scaling's JSON, `Throttling` in ELB's XML.
+fn throttle(api: Api) -> (u16, &'static str) {
+    match api {
+        Api::Ecs | Api::Aas => (400, r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#),
+        Api::Elb => (
+            400,
+            "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message>\
+             </Error></ErrorResponse>",
+        ),
+    }
+}
+
+impl Lab {
+    /// A new operation of `op` (the rule's matcher, once per operation): the fault plan decides
+    /// and the call is opened for the interceptor.
+    fn open_call<I, O>(&self, op: Op, req: &I, apply: fn(&mut World, &I) -> O)
+    where
+        I: Clone + Send + 'static,
+        O: Send + 'static,
+    {
+        if self.decide(op) {
+            self.with_world(|w| apply(w, req));
+        }
+        let fault = {
+            let s = self.state.lock().unwrap();
+            match s.route.get(&op).copied().unwrap_or(Route::Ok) {
+                Route::Ok => None,
+                Route::Persistent(kind) => Some((kind, None)),
+                Route::Slot(slot) => Some((s.slots[&op][slot].1, Some(1 + slot % 2))),
+            }
+        };
+        let stretches = fault == Some((Kind::Unavailable, None)) && self.stretch_next_sleep.load(Ordering::SeqCst);
+        let req = req.clone();
+        let answer = Box::new(move |w: &mut World| Box::new(apply(w, &req)) as Box<dyn Any + Send>);
+        let mut t = self.throttling.as_ref().expect("a throttling lab").lock().unwrap();
+        let id = t.next;
+        t.next += 1;
+        t.calls.insert(id, Call { op, fault, answer, output: None, stretches });
+        assert!(t.opened.replace(id).is_none(), "a call was opened that no interceptor took on");
+    }
+
+    /// Answer one attempt of call `id` now: (HTTP status, body).
+    fn attempt(&self, id: u64) -> (u16, String) {
+        let mut guard = self.throttling.as_ref().expect("a throttling lab").lock().unwrap();
+        let t = &mut *guard;
+        let now = t.time.now().as_secs_f64();
+        let call = t.calls.get_mut(&id).expect("an open call");
+        let groups = Group::all_of(&call.op.to_string());
+        assert!(!groups.is_empty(), "{} draws from no bucket", call.op);
+        if groups.iter().any(|g| t.buckets.get(*g).tokens(now) < 1.0) {
+            t.throttles.push(call.op);
+            let (status, body) = throttle(call.op.service());
+            return (status, body.to_string());
+        }
+        for g in groups {
+            assert!(t.buckets.get(g).try_take(now));
+        }
+        if let Some((kind, left)) = &mut call.fault
+            && left.is_none_or(|n| n > 0)
+        {
+            if let Some(n) = left {
+                *n -= 1;
+            }
+            let (status, body) = kind.response(call.op);
+            return (status, body.unwrap_or_default().to_string());
+        }
+        call.output = Some(self.with_world(|w| (call.answer)(w)));
+        let body = match call.op.service() {
+            Api::Ecs | Api::Aas => "{}".to_string(),
+            Api::Elb => format!("<{op}Response><{op}Result/></{op}Response>", op = call.op),
+        };
+        (200, body)
+    }
+}
+
+/// The call an operation is, in its config bag.
+#[derive(Debug, Clone)]
+struct CallId(u64);
+
+impl Storable for CallId {
+    type Storer = StoreReplace<CallId>;
+}
+
+/// Answers the throttling world's attempts (see the section's comment). Added to each client
+/// after the mock's interceptor, so that its hooks run after the mock's.
+#[derive(Clone)]
+struct Answers(Arc<Lab>);
+
+impl fmt::Debug for Answers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Answers")
+    }
+}
+
+/// Put the world's answer into the operation's output, whichever of these types it is.
+macro_rules! put_output {
+    ($output:expr, $value:expr, $($t:ty),+ $(,)?) => {{
+        let mut value = Some($value);
+        $(
+            if let Some(slot) = $output.downcast_mut::<$t>() {
+                *slot = *value.take().unwrap().downcast::<$t>().expect("the world answers with the operation's output");
+            }
+        )+
+        assert!(value.is_none(), "an operation whose output put_output! does not know");
+    }};
+}
+
+impl Intercept for Answers {
+    fn name(&self) -> &'static str {
+        "Answers"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _: &BeforeSerializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let opened = self.0.throttling.as_ref().unwrap().lock().unwrap().opened.take();
+        cfg.interceptor_state().store_put(CallId(opened.expect("the mock's rule opened the call")));
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let id = cfg.load::<CallId>().expect("an opened call").0;
+        let (status, body) = self.0.attempt(id);
+        *context.response_mut() = ecs::config::http::HttpResponse::new(status.try_into().unwrap(), SdkBody::from(body));
+        Ok(())
+    }
+
+    fn modify_before_attempt_completion(
+        &self,
+        context: &mut FinalizerInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(id) = cfg.load::<CallId>().map(|c| c.0) else { return Ok(()) };
+        let value =
+            self.0.throttling.as_ref().unwrap().lock().unwrap().calls.get_mut(&id).and_then(|c| c.output.take());
+        let Some(value) = value else { return Ok(()) };
+        let Some(Ok(output)) = context.output_or_error_mut() else {
+            panic!("the SDK did not parse the empty 200 of call {id}: {:?}", context.output_or_error());
+        };
+        put_output!(
+            output,
+            value,
+            ecs::operation::describe_services::DescribeServicesOutput,
+            ecs::operation::tag_resource::TagResourceOutput,
+            ecs::operation::update_service::UpdateServiceOutput,
+            ecs::operation::untag_resource::UntagResourceOutput,
+            ecs::operation::list_tasks::ListTasksOutput,
+            ecs::operation::describe_tasks::DescribeTasksOutput,
+            aas::operation::describe_scalable_targets::DescribeScalableTargetsOutput,
+            aas::operation::register_scalable_target::RegisterScalableTargetOutput,
+            elb::operation::describe_target_groups::DescribeTargetGroupsOutput,
+            elb::operation::describe_target_health::DescribeTargetHealthOutput,
+            elb::operation::register_targets::RegisterTargetsOutput,
+        );
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        _: &FinalizerInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(CallId(id)) = cfg.load::<CallId>() else { return Ok(()) };
+        let call = self.0.throttling.as_ref().unwrap().lock().unwrap().calls.remove(id);
+        // An injected timeout whose call ended here was not retried (no retry quota left): the
+        // backoff sleep it was to stretch never came, and no other may be stretched instead. (A
+        // stretched one ends with the operation timeout, which drops the call before this hook.)
+        if call.is_some_and(|c| c.stretches) {
+            self.0.stretch_next_sleep.store(false, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+/// The throttling world's rule for `op`: every operation is opened, every attempt gets the
+/// placeholder the interceptor replaces.
+fn opening<I, O, E>(lab: &Arc<Lab>, op: Op, mk: fn() -> RuleBuilder<I, O, E>, apply: fn(&mut World, &I) -> O) -> Rule
+where
+    I: fmt::Debug + Clone + Send + Sync + 'static,
+    O: fmt::Debug + Send + Sync + 'static,
+    E: fmt::Debug + Send + Sync + std::error::Error + 'static,
+{
+    let l = lab.clone();
+    mk().match_requests(move |req| {
+        l.open_call(op, req, apply);
+        true
+    })
+    .then_http_response(|| ecs::config::http::HttpResponse::new(200.try_into().unwrap(), SdkBody::empty()))
+}
+
+/// Clients for one run in the throttling world: paced by `believed` on the SDK's own virtual
+/// clock and sleep, every throttled answer counted, and AWS answering each attempt.
+fn throttled_sdk(lab: &Arc<Lab>, time: &Arc<VirtualTime>, partition: &str, believed: &Limits) -> Sdk {
+    let sleep = SharedAsyncSleep::new(FaultSleep(lab.clone(), time.clone()));
+    let clock = SharedTimeSource::new(VirtualClock(time.clone()));
+    let pace = Pace::new(believed.clone(), sleep.clone(), clock.clone());
+    let counter = pace.counter();
+    let ecs_rules = [
+        opening(
+            lab,
+            Op::DescribeServices,
+            || -> RuleBuilder<_, _, _> { mock!(ecs::Client::describe_services) },
+            describe_services,
+        ),
+        opening(lab, Op::TagResource, || -> RuleBuilder<_, _, _> { mock!(ecs::Client::tag_resource) }, tag_resource),
+        opening(
+            lab,
+            Op::UpdateService,
+            || -> RuleBuilder<_, _, _> { mock!(ecs::Client::update_service) },
+            update_service,
+        ),
+        opening(
+            lab,
+            Op::UntagResource,
+            || -> RuleBuilder<_, _, _> { mock!(ecs::Client::untag_resource) },
+            untag_resource,
+        ),
+        opening(lab, Op::ListTasks, || -> RuleBuilder<_, _, _> { mock!(ecs::Client::list_tasks) }, list_tasks),
+        opening(
+            lab,
+            Op::DescribeTasks,
+            || -> RuleBuilder<_, _, _> { mock!(ecs::Client::describe_tasks) },
+            describe_tasks,
+        ),
+    ];
+    let aas_rules = [
+        opening(
+            lab,
+            Op::DescribeScalableTargets,
+            || -> RuleBuilder<_, _, _> { mock!(aas::Client::describe_scalable_targets) },
+            describe_scalable_targets,
+        ),
+        opening(
+            lab,
+            Op::RegisterScalableTarget,
+            || -> RuleBuilder<_, _, _> { mock!(aas::Client::register_scalable_target) },
+            register_scalable_target,
+        ),
+    ];
+    let elb_rules = [
+        opening(
+            lab,
+            Op::DescribeTargetGroups,
+            || -> RuleBuilder<_, _, _> { mock!(elb::Client::describe_target_groups) },
+            describe_target_groups,
+        ),
+        opening(
+            lab,
+            Op::DescribeTargetHealth,
+            || -> RuleBuilder<_, _, _> { mock!(elb::Client::describe_target_health) },
+            describe_target_health,
+        ),
+        opening(
+            lab,
+            Op::RegisterTargets,
+            || -> RuleBuilder<_, _, _> { mock!(elb::Client::register_targets) },
+            register_targets,
+        ),
+    ];
+    let answers = Answers(lab.clone());
+    let (s1, s2, s3) = (sleep.clone(), sleep.clone(), sleep);
+    let (t1, t2, t3) = (clock.clone(), clock.clone(), clock);
+    let (c1, c2, c3) = (counter.clone(), counter.clone(), counter);
+    let (a1, a2, a3) = (answers.clone(), answers.clone(), answers);
+    let (p1, p2, p3) = (format!("{partition}-ecs"), format!("{partition}-aas"), format!("{partition}-elb"));
+    Sdk {
+        ecs: mock_client!(ecs, RuleMode::MatchAny, &ecs_rules, move |c| c
+            .retry_config(retry_config())
+            .time_source(t1.clone())
+            .sleep_impl(s1.clone())
+            .timeout_config(timeouts())
+            .identity_cache(ecs::config::IdentityCache::no_cache())
+            .stalled_stream_protection(ecs::config::StalledStreamProtectionConfig::disabled())
+            .retry_partition(ecs::config::retry::RetryPartition::new(p1.clone()))
+            .interceptor(c1.clone())
+            .interceptor(a1.clone())),
+        scaling: mock_client!(aas, RuleMode::MatchAny, &aas_rules, move |c| retry_concurrent_updates(
+            c.retry_config(retry_config())
+                .time_source(t2.clone())
+                .sleep_impl(s2.clone())
+                .timeout_config(timeouts())
+                .identity_cache(aas::config::IdentityCache::no_cache())
+                .stalled_stream_protection(aas::config::StalledStreamProtectionConfig::disabled())
+                .retry_partition(aas::config::retry::RetryPartition::new(p2.clone()))
+                .interceptor(c2.clone())
+                .interceptor(a2.clone())
+        )),
+        elb: mock_client!(elb, RuleMode::MatchAny, &elb_rules, move |c| c
+            .retry_config(retry_config())
+            .time_source(t3.clone())
+            .sleep_impl(s3.clone())
+            .timeout_config(timeouts())
+            .identity_cache(elb::config::IdentityCache::no_cache())
+            .stalled_stream_protection(elb::config::StalledStreamProtectionConfig::disabled())
+            .retry_partition(elb::config::retry::RetryPartition::new(p3.clone()))
+            .interceptor(c3.clone())
+            .interceptor(a3.clone())),
+        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&Rule>::new()),
+        dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, Vec::<&Rule>::new()),
+        pace,
     }
 }
 
@@ -1064,13 +1489,18 @@ fn schedule() -> Schedule {
 }
 
 async fn invoke(sdk: &Sdk, schedule: &Schedule, action: &str) -> Report {
+    invoke_within(sdk, schedule, action, Duration::from_secs(10)).await
+}
+
+/// An invocation that must return within `time` (on virtual time, as the clients' clock runs).
+async fn invoke_within(sdk: &Sdk, schedule: &Schedule, action: &str, time: Duration) -> Report {
     let settings = Settings {
         concurrency: 8,
         poll_interval: Duration::from_millis(10),
         safety_margin: Duration::ZERO,
         ..Settings::default()
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + time;
     let ctx = Context::new(sdk, schedule, &settings);
     handle(&ctx, json!({"action": action, "environment": "env"}), chrono::Utc::now(), deadline)
         .await
@@ -1150,6 +1580,15 @@ struct Tally {
     applied: usize,
     timeouts_fired: usize,
     failed_services: usize,
+    /// `cluster/service: error` of every failed service.
+    failures: Vec<String>,
+    /// The throttling world: throttles its buckets answered, throttled answers the reports
+    /// counted (the injected throttles too), and the longest invocation (virtual time).
+    throttles_answered: usize,
+    /// Of those, the ones in invocations without injected faults, by operation.
+    clean_throttles: BTreeMap<Op, usize>,
+    throttled_reported: u64,
+    longest: Duration,
     violations: Vec<String>,
 }
 
@@ -1164,17 +1603,49 @@ impl Tally {
         self.applied += other.applied;
         self.timeouts_fired += other.timeouts_fired;
         self.failed_services += other.failed_services;
+        self.failures.extend(other.failures);
+        self.throttles_answered += other.throttles_answered;
+        for (op, n) in other.clean_throttles {
+            *self.clean_throttles.entry(op).or_default() += n;
+        }
+        self.throttled_reported += other.throttled_reported;
+        self.longest = self.longest.max(other.longest);
         self.violations.extend(other.violations);
     }
 }
 
+/// The AWS a sequence runs against.
+#[derive(Debug, Clone)]
+enum Rates {
+    /// Only the injected faults fail a call.
+    Unlimited,
+    /// AWS also throttles by `aws`; the function paces itself by what it `believes`.
+    Throttled { aws: Box<Limits>, believed: Box<Limits> },
+}
+
+/// How long an invocation may take in the throttling world: Lambda's longest. The buckets are
+/// small, and what the property needs is that time is not what fails a service.
+const THROTTLED_DEADLINE: Duration = Duration::from_secs(900);
+/// The rest before each invocation in the throttling world: every bucket is full again.
+const BETWEEN_INVOCATIONS: Duration = Duration::from_secs(60);
+
 /// stop (faulty) -> stop (faulty) -> stop -> start (faulty) -> start (faulty) -> start, on one
 /// world; the properties after each.
-async fn run_sequence(time: Arc<VirtualTime>, seed: u64, faulty: Mode) -> Tally {
+async fn run_sequence(time: Arc<VirtualTime>, seed: u64, faulty: Mode, rates: Rates) -> Tally {
     let mut tally = Tally::default();
-    let lab = Lab::new(seed);
     let schedule = schedule();
-    let sdk = sdk(&lab, &time, &format!("faults-{seed}-{faulty:?}"));
+    let (lab, sdk, deadline) = match &rates {
+        Rates::Unlimited => {
+            let lab = Lab::new(seed);
+            let sdk = sdk(&lab, &time, &format!("faults-{seed}-{faulty:?}"));
+            (lab, sdk, Duration::from_secs(10))
+        }
+        Rates::Throttled { aws, believed } => {
+            let lab = Lab::throttling(seed, aws, &time);
+            let sdk = throttled_sdk(&lab, &time, &format!("throttled-{seed}-{faulty:?}"), believed);
+            (lab, sdk, THROTTLED_DEADLINE)
+        }
+    };
     let steps = [
         ("stop", faulty),
         ("stop", faulty),
@@ -1184,9 +1655,16 @@ async fn run_sequence(time: Arc<VirtualTime>, seed: u64, faulty: Mode) -> Tally 
         ("start", Mode::Off),
     ];
     for (n, (action, mode)) in steps.into_iter().enumerate() {
+        if let Rates::Throttled { .. } = rates {
+            VirtualSleep::new(&time, BETWEEN_INVOCATIONS).await;
+        }
         lab.begin(mode);
-        let report = invoke(&sdk, &schedule, action).await;
+        lab.take_throttles();
+        let started = time.now();
+        let report = invoke_within(&sdk, &schedule, action, deadline).await;
+        tally.longest = tally.longest.max(time.now() - started);
         let injected = lab.take_injected();
+        let throttles = lab.take_throttles();
         let world = lab.with_world(|w| w.clone());
         tally.invocations += 1;
         if !matches!(mode, Mode::Off) {
@@ -1200,7 +1678,21 @@ async fn run_sequence(time: Arc<VirtualTime>, seed: u64, faulty: Mode) -> Tally 
             tally.applied += usize::from(f.applied);
         }
         tally.failed_services += report.failed();
-        for v in violations(&world, &report, action, &injected) {
+        for r in report.services.iter().filter(|r| r.outcome == Outcome::Failed) {
+            tally.failures.push(format!("{}/{}: {}", r.cluster, r.service, r.error.as_deref().unwrap_or("")));
+        }
+        let mut found = violations(&world, &report, action, &injected);
+        if let Rates::Throttled { .. } = rates {
+            found.extend(throttling_violations(&report, throttles.len(), &injected));
+            tally.throttles_answered += throttles.len();
+            if matches!(mode, Mode::Off) {
+                for op in &throttles {
+                    *tally.clean_throttles.entry(*op).or_default() += 1;
+                }
+            }
+            tally.throttled_reported += report.throttled;
+        }
+        for v in found {
             tally.violations.push(format!("seed {seed} step {n} ({action}, {mode:?}, injected {injected:?}): {v}"));
         }
     }
@@ -1208,12 +1700,45 @@ async fn run_sequence(time: Arc<VirtualTime>, seed: u64, faulty: Mode) -> Tally 
     tally
 }
 
+/// What the throttling world adds to the properties: its throttles fail no service (the SDK's
+/// retries, then the function's own, outlast them while the deadline allows), none is handed
+/// on, and the report counts every throttle the buckets answered. A service may still fail on an
+/// injected persistent throttle (every attempt of one operation throttled) of a call made
+/// before the run begins, which nothing retries: the buckets' throttles carry the same message,
+/// so this cannot tell them apart on the same operation (see `tight` for why the buckets of
+/// those calls do not run dry).
+fn throttling_violations(report: &Report, throttles: usize, injected: &[Fault]) -> Vec<String> {
+    let mut found = Vec::new();
+    for s in &report.services {
+        let error = s.error.as_deref().unwrap_or("");
+        let throttled = error.contains("Throttling") || error.contains("has no token for it before the deadline");
+        let injected_throttle = injected.iter().any(|f| f.kind == Kind::Throttle && f.named_in(error));
+        if s.outcome == Outcome::Failed && throttled && !injected_throttle {
+            found.push(format!("{}/{}: failed on the buckets' throttling: {error}", s.cluster, s.service));
+        }
+    }
+    if let Some(h) = &report.handed_on {
+        found.push(format!("services handed on: {}", h.to));
+    }
+    if report.throttled < throttles as u64 {
+        found.push(format!(
+            "the report counts {} throttled answers; the buckets answered {throttles}",
+            report.throttled
+        ));
+    }
+    found
+}
+
 /// Run sequences side by side on virtual time (one thread, one task).
 fn run_all(cases: Vec<(u64, Mode)>) -> Vec<((u64, Mode), Tally)> {
+    run_all_in(cases, &Rates::Unlimited)
+}
+
+fn run_all_in(cases: Vec<(u64, Mode)>, rates: &Rates) -> Vec<((u64, Mode), Tally)> {
     let time = Arc::new(VirtualTime::default());
     let runs = futures_util::stream::iter(cases.into_iter().map(|case| {
-        let time = time.clone();
-        async move { (case, run_sequence(time, case.0, case.1).await) }
+        let (time, rates) = (time.clone(), rates.clone());
+        async move { (case, run_sequence(time, case.0, case.1, rates).await) }
     }))
     .buffered(SIDE_BY_SIDE)
     .collect();
@@ -1243,6 +1768,17 @@ fn print_tally(title: &str, tally: &Tally, elapsed: Duration) {
             .map(|k| format!("{k:?} {}", tally.injected.get(&(op, *k)).copied().unwrap_or(0)))
             .collect();
         println!("  {op:<24} {}", row.join(", "));
+    }
+    if tally.throttles_answered > 0 || tally.throttled_reported > 0 {
+        println!(
+            "  throttling: the buckets answered {} throttles ({} in invocations without faults: {:?}), the \
+             reports counted {} throttled answers; longest invocation {:.0} s of virtual time",
+            tally.throttles_answered,
+            tally.clean_throttles.values().sum::<usize>(),
+            tally.clean_throttles,
+            tally.throttled_reported,
+            tally.longest.as_secs_f64()
+        );
     }
 }
 
@@ -1317,6 +1853,173 @@ fn each_call_fails_each_way() {
     }
     print_tally(&format!("targeted faults ({count} cases)"), &tally, started.elapsed());
     assert_no_violations(&tally);
+}
+
+/// AWS's buckets at 5 % of its figures, small enough that every run is throttled: ECS service
+/// modify 2.5 / 0.25 per second, tag modify 1 / 0.5, cluster read 5 / 1, ELB registration 1 /
+/// 0.2, ELB describe and the account 2 / 0.5. Except the two groups of the reads made before
+/// the run begins (DescribeServices, DescribeScalableTargets): those are not paced, not retried
+/// after the SDK's attempts and not counted in the report (`dispatch::environment` observes
+/// before `run` calls `begin_run`; `tests/mocks.rs` has the reproducer), so here their buckets
+/// hold what those reads take, retries of a faulty one included, and the runs rest a minute
+/// between invocations (as Lambda's retries of an asynchronous invocation do) so that every
+/// invocation starts with full buckets.
+fn tight() -> Limits {
+    let mut limits = Limits::parse("share=0.05").unwrap();
+    limits.set(Group::EcsServiceRead, Limit { burst: 12.0, refill: 1.0 });
+    limits.set(Group::Scaling, Limit { burst: 8.0, refill: 0.25 });
+    limits
+}
+
+/// `limits` with every bucket `factor` times as large and as fast.
+fn scaled(limits: &Limits, factor: f64) -> Limits {
+    let mut scaled = limits.clone();
+    for g in Group::ALL {
+        let l = limits.get(g);
+        scaled.set(g, Limit { burst: l.burst * factor, refill: l.refill * factor });
+    }
+    scaled
+}
+
+/// The worlds the throttling tests run in: the function paced by the buckets' true figures (the
+/// throttles left are those of retries, which draw tokens the pacing did not reserve), and by
+/// figures four times too high (another tool draws from the same buckets).
+fn throttling_worlds() -> [(&'static str, Rates); 2] {
+    [
+        ("paced by the true figures", Rates::Throttled { aws: Box::new(tight()), believed: Box::new(tight()) }),
+        (
+            "paced by figures 4 times too high",
+            Rates::Throttled { aws: Box::new(tight()), believed: Box::new(scaled(&tight(), 4.0)) },
+        ),
+    ]
+}
+
+/// The seeded random faults again, in a world whose AWS also throttles each attempt by its
+/// API group's token bucket (on virtual time, as AWS does): the same properties, and its
+/// throttles fail no service and are all in the report.
+#[test]
+fn random_faults_in_a_throttling_world_keep_the_properties_and_throttles_fail_nothing() {
+    for (name, rates) in throttling_worlds() {
+        let started = std::time::Instant::now();
+        let cases = (0..runs()).map(|seed| (seed, Mode::Random([0.05, 0.1, 0.2, 0.4][(seed % 4) as usize]))).collect();
+        let mut tally = Tally::default();
+        for (_, t) in run_all_in(cases, &rates) {
+            tally.add(t);
+        }
+        print_tally(&format!("random faults, throttled, {name}"), &tally, started.elapsed());
+        assert_no_violations(&tally);
+        assert!(tally.throttles_answered > 0, "the buckets never throttled");
+        for op in Op::ALL {
+            for kind in Kind::ALL.into_iter().filter(|k| k.applies_to(op)) {
+                assert!(tally.injected.contains_key(&(op, kind)), "{op} never got {kind:?}");
+            }
+        }
+    }
+}
+
+/// Every targeted fault in the throttling world, with the properties; whether a service fails
+/// is not as exact here: a persistent fault need not fail one (a throttle on the SDK's last
+/// attempt hands the call to the function's own tries, new operations the fault is not part
+/// of), and a transient one may (when throttles took the SDK's other attempts, its 5xx is the
+/// last answer, and the function tries again only after throttles: the reproducer in
+/// `tests/mocks.rs`). How many transient faults failed a service is printed.
+#[test]
+fn each_call_fails_each_way_in_a_throttling_world() {
+    let started = std::time::Instant::now();
+    let (name, rates) = throttling_worlds()[1].clone();
+    let mut cases = Vec::new();
+    for op in Op::ALL {
+        for kind in Kind::ALL.into_iter().filter(|k| k.applies_to(op)) {
+            let lastings: &[Lasting] = if kind == Kind::Timeout {
+                &[Lasting::Persistent]
+            } else {
+                &[Lasting::Persistent, Lasting::Transient(1)]
+            };
+            for &lasting in lastings {
+                for applied in [false, true] {
+                    if !applied || op.mutating() {
+                        let seed = cases.len() as u64;
+                        cases.push((seed, Mode::Targeted(Fault { op, kind, lasting, applied })));
+                    }
+                }
+            }
+        }
+    }
+    let count = cases.len();
+    let (mut tally, mut unabsorbed) = (Tally::default(), Vec::new());
+    for ((_, mode), t) in run_all_in(cases, &rates) {
+        let Mode::Targeted(fault) = mode else { unreachable!() };
+        if t.injected.values().sum::<usize>() == 0 {
+            tally.violations.push(format!("{fault:?}: the fault was never injected"));
+        }
+        if matches!(fault.lasting, Lasting::Transient(_)) && t.failed_services > 0 {
+            unabsorbed.push(format!("{fault:?}: {:?}", t.failures));
+        }
+        tally.add(t);
+    }
+    print_tally(&format!("targeted faults, throttled, {name} ({count} cases)"), &tally, started.elapsed());
+    println!("  transient faults that failed a service: {}", unabsorbed.len());
+    for u in &unabsorbed {
+        println!("    {u}");
+    }
+    assert_no_violations(&tally);
+    assert!(tally.throttles_answered > 0, "the buckets never throttled");
+}
+
+/// Paced by the buckets' true figures, a sequence without faults (so without retries, which draw
+/// tokens nothing reserved) is never throttled. (Every seed runs the same calls.)
+#[test]
+fn paced_by_the_true_figures_a_sequence_without_faults_is_never_throttled() {
+    let (_, rates) = throttling_worlds()[0].clone();
+    let mut tally = Tally::default();
+    for (_, t) in run_all_in(vec![(0, Mode::Off)], &rates) {
+        tally.add(t);
+    }
+    assert_no_violations(&tally);
+    assert_eq!(tally.invocations, 6);
+    assert!(tally.clean_throttles.is_empty(), "throttled: {:?}", tally.clean_throttles);
+}
+
+/// Reproducer, failing today: an ELB call paced by the true figures is throttled. `Pace`
+/// takes the call's token of its own bucket when it reserves, but the call goes only when ELB's
+/// account-wide bucket has a token too; AWS takes the token when the call arrives, and a full
+/// bucket gains nothing while it waits, so the client's bucket then holds more than AWS's. Here
+/// (5 % of the figures: registration 1 / 0.2 per s, account 2 / 0.5 per s) two
+/// DescribeTargetHealth empty the account bucket, the first RegisterTargets goes at 2 s, the
+/// second is let go at 5 s, when AWS's registration bucket holds 0.6 of a token.
+#[test]
+#[ignore = "src/aws/paced.rs: Pace::reserve takes the group's token at once while the call waits for the shared bucket"]
+fn paced_elb_calls_are_not_throttled_by_the_figures_they_are_paced_by() {
+    let time = Arc::new(VirtualTime::default());
+    let limits = tight();
+    let sleep = SharedAsyncSleep::new(FaultSleep(Lab::new(0), time.clone()));
+    let pace = Pace::new(limits.clone(), sleep, SharedTimeSource::new(VirtualClock(time.clone())));
+    let aws = Mutex::new(Buckets::full(&limits, 0.0));
+    // AWS's answer at the time the call arrives: (operation, seconds, whether it had tokens).
+    let call = |operation: &'static str| {
+        let (pace, aws, time) = (&pace, &aws, &time);
+        async move {
+            pace.call(operation, || async {
+                let now = time.now().as_secs_f64();
+                let mut b = aws.lock().unwrap();
+                let groups = Group::all_of(operation);
+                let ok = groups.iter().all(|g| b.get(*g).tokens(now) >= 1.0);
+                for g in groups.into_iter().filter(|_| ok) {
+                    b.get(g).try_take(now);
+                }
+                Ok::<_, ecs_cost_saver::error::AwsError>((operation, now, ok))
+            })
+            .await
+            .unwrap()
+        }
+    };
+    pace.begin(Duration::from_secs(60));
+    let answers = run_virtual(&time, async {
+        let (a, b, c) =
+            futures_util::join!(call("DescribeTargetHealth"), call("DescribeTargetHealth"), call("RegisterTargets"));
+        vec![a, b, c, call("RegisterTargets").await]
+    });
+    assert!(answers.iter().all(|(.., ok)| *ok), "AWS throttled some: {answers:?}");
 }
 
 /// One call that never answers must not hold the whole invocation (the report would not be

@@ -1,16 +1,19 @@
 //! Exact requests, pinned with aws-smithy-mocks: what moto cannot show (the `Port` of every
 //! target, that a no-op makes no call, that throttling and Application Auto Scaling's
-//! concurrent-update conflicts are retried with our retry policy).
+//! concurrent-update conflicts are retried with our retry policy, that a paced client outlasts a
+//! burst of throttles while the deadline allows and gives up at the deadline).
 
 use std::time::Duration;
 
 use aws_sdk_applicationautoscaling as aas;
 use aws_sdk_ecs as ecs;
 use aws_sdk_elasticloadbalancingv2 as elb;
-use aws_smithy_async::time::SystemTimeSource;
+use aws_smithy_async::rt::sleep::default_async_sleep;
+use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
-use ecs_cost_saver::aws::{Sdk, retry_concurrent_updates, retry_config};
+use ecs_cost_saver::aws::{Pace, Sdk, retry_concurrent_updates, retry_config};
 use ecs_cost_saver::error::ErrorKind;
+use ecs_cost_saver::pace::Limits;
 use ecs_cost_saver::report::{Outcome, Report, TargetChange};
 use ecs_cost_saver::schedule::Schedule;
 use ecs_cost_saver::{Context, Settings, handle};
@@ -30,8 +33,9 @@ fn settings() -> Settings {
 }
 
 /// Our retry policy (mode, attempts) with the backoff shortened so the test does not sleep.
-/// Adaptive retry paces requests by the clock, so these clients also need the real clock
-/// instead of the frozen one `mock_client!` installs (with it the rate limiter waits forever).
+/// These clients also get the real clock instead of the frozen one `mock_client!` installs
+/// (needed while the policy was adaptive, whose rate limiter waits forever on a frozen clock;
+/// harmless with standard).
 fn fast_retries() -> aws_config::retry::RetryConfig {
     retry_config().with_initial_backoff(Duration::from_millis(1)).with_max_backoff(Duration::from_millis(5))
 }
@@ -113,6 +117,7 @@ fn sdk(ecs_rules: &[&Rule], scaling_rules: &[&Rule], elb_rules: &[&Rule]) -> Sdk
         elb: mock_client!(elb, RuleMode::MatchAny, elb_rules),
         scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&Rule>::new()),
         dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, Vec::<&Rule>::new()),
+        pace: Default::default(),
     }
 }
 
@@ -129,9 +134,15 @@ async fn register_targets_carries_id_and_port_for_ip_and_instance_targets() {
             .services(service("legacy", 1).load_balancers(lb(TG_INSTANCE, 8080)).build())
             .build()
     });
+    // Of one service, or (no serviceName) of the cluster: both services' tasks.
     let list_tasks = mock!(ecs::Client::list_tasks).then_compute_output(|req| {
-        let id = if req.service_name() == Some("web") { "t-web" } else { "t-legacy" };
-        ecs::operation::list_tasks::ListTasksOutput::builder().task_arns(format!("{ACCOUNT}:task/c/{id}")).build()
+        let ids: &[&str] = match req.service_name() {
+            Some("web") => &["t-web"],
+            Some(_) => &["t-legacy"],
+            None => &["t-web", "t-legacy"],
+        };
+        let arns = ids.iter().map(|id| format!("{ACCOUNT}:task/c/{id}")).collect();
+        ecs::operation::list_tasks::ListTasksOutput::builder().set_task_arns(Some(arns)).build()
     });
     let describe_tasks = mock!(ecs::Client::describe_tasks).then_compute_output(|req| {
         let mut out = ecs::operation::describe_tasks::DescribeTasksOutput::builder();
@@ -355,6 +366,231 @@ async fn throttling_that_outlasts_the_retries_fails_that_service_only() {
     assert_eq!(report.services[1].outcome, Outcome::Changed);
     assert_eq!(report.services[1].actions, vec!["save snapshot desired=1", "set desiredCount 0"]);
     assert!(report.error().unwrap().is_retryable());
+}
+
+// ---- pacing: throttles outlasted while the deadline allows, the deadline kept ----
+
+/// Clients paced by AWS's published figures on tokio's sleep and the system clock, as
+/// `Sdk::paced` builds them, each with the counter of throttled answers; ECS answers by
+/// `ecs_rules` with the retry policy `retries`, the service has no scalable target.
+fn paced_sdk(ecs_rules: &[&Rule], retries: aws_config::retry::RetryConfig) -> Sdk {
+    let sleep = default_async_sleep().expect("tokio's sleep");
+    let pace = Pace::new(Limits::default(), sleep.clone(), SharedTimeSource::default());
+    let counter = pace.counter();
+    let (c1, c2, c3, c4, c5) = (counter.clone(), counter.clone(), counter.clone(), counter.clone(), counter);
+    let no_scalable_targets = no_scalable_targets();
+    Sdk {
+        ecs: mock_client!(ecs, RuleMode::MatchAny, ecs_rules, move |c| c
+            .retry_config(retries.clone())
+            .time_source(SystemTimeSource::new())
+            .sleep_impl(sleep.clone())
+            .interceptor(c1.clone())),
+        scaling: mock_client!(aas, RuleMode::MatchAny, [&no_scalable_targets], move |c| c.interceptor(c2.clone())),
+        elb: mock_client!(elb, RuleMode::MatchAny, Vec::<&Rule>::new(), move |c| c.interceptor(c3.clone())),
+        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&Rule>::new(), move |c| c
+            .interceptor(c4.clone())),
+        dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, Vec::<&Rule>::new(), move |c| c
+            .interceptor(c5.clone())),
+        pace,
+    }
+}
+
+/// A stop of `api` (2 tasks, no snapshot yet): the reads (the read, the read again before the
+/// snapshot is saved, the read after the writes) and the snapshot's TagResource succeed;
+/// UpdateService answers as each test makes it, every request logged.
+struct PacedStop {
+    describe_services: Rule,
+    tag_resource: Rule,
+    updates: std::sync::Arc<std::sync::Mutex<Vec<UpdateRequest>>>,
+}
+
+/// An UpdateService request: cluster, service, desiredCount.
+type UpdateRequest = (Option<String>, Option<String>, Option<i32>);
+
+impl PacedStop {
+    fn new() -> PacedStop {
+        let describe_services = mock!(ecs::Client::describe_services)
+            .sequence()
+            .output(|| described("api", 2, None))
+            .times(2)
+            .output(|| described("api", 0, Some("desired=2")))
+            .build();
+        let tag_resource = mock!(ecs::Client::tag_resource)
+            .match_requests(|r| {
+                r.resource_arn() == Some(format!("{ACCOUNT}:service/c/api").as_str())
+                    && r.tags() == [tag("ecs-cost-saver:snapshot", "desired=2")]
+            })
+            .then_output(|| ecs::operation::tag_resource::TagResourceOutput::builder().build());
+        PacedStop { describe_services, tag_resource, updates: Default::default() }
+    }
+
+    /// UpdateService, every request logged, answered as `answers` makes the rule.
+    fn update(
+        &self,
+        answers: impl FnOnce(
+            aws_smithy_mocks::RuleBuilder<
+                ecs::operation::update_service::UpdateServiceInput,
+                ecs::operation::update_service::UpdateServiceOutput,
+                ecs::operation::update_service::UpdateServiceError,
+            >,
+        ) -> Rule,
+    ) -> Rule {
+        let updates = self.updates.clone();
+        answers(mock!(ecs::Client::update_service).match_requests(move |r| {
+            let request = (r.cluster().map(str::to_string), r.service().map(str::to_string), r.desired_count());
+            updates.lock().unwrap().push(request);
+            true
+        }))
+    }
+
+    /// The requests UpdateService got: one per operation (the SDK's retries resend the same).
+    fn updates(&self) -> Vec<UpdateRequest> {
+        self.updates.lock().unwrap().clone()
+    }
+}
+
+fn stop_api() -> UpdateRequest {
+    (Some("c".into()), Some("api".into()), Some(0))
+}
+
+const API_ONLY: &str = "environments:\n  env:\n    services: [{cluster: c, service: api}]\n";
+
+/// UpdateService throttled 8 times in a row, more than the SDK's 5 attempts: the function tries
+/// the call again a second later (the deadline is 5 s away), and the service is stopped. The
+/// report counts every throttled answer.
+#[tokio::test]
+async fn a_burst_of_throttles_longer_than_the_retries_does_not_fail_the_service() {
+    let stop = PacedStop::new();
+    let update = stop.update(|rule| {
+        rule.sequence()
+            .http_status(400, Some(THROTTLED.into()))
+            .times(8)
+            .output(|| ecs::operation::update_service::UpdateServiceOutput::builder().build())
+            .build()
+    });
+    let sdk = paced_sdk(&[&stop.describe_services, &stop.tag_resource, &update], fast_retries());
+    let report = run(&sdk, API_ONLY, "stop").await;
+    let api = &report.services[0];
+    assert_eq!(api.outcome, Outcome::Changed, "{report}");
+    assert_eq!(api.actions, vec!["save snapshot desired=2", "set desiredCount 0"]);
+    assert!(report.error().is_none());
+    assert_eq!(report.throttled, 8, "every throttled attempt");
+    assert!(report.to_string().ends_with("; 8 throttled answers retried"), "{report}");
+    assert_eq!(update.num_calls(), 9, "8 throttled attempts, then the one that went through");
+    assert_eq!(
+        stop.updates(),
+        vec![stop_api(), stop_api()],
+        "two operations: the SDK's 5 attempts, then the function's own try (4 more)"
+    );
+    assert_eq!((stop.describe_services.num_calls(), stop.tag_resource.num_calls()), (3, 1));
+}
+
+/// The deadline is nearer than the SDK's backoff (production figures without jitter: 1 s, then
+/// 2 s): the throttled call gives up at the deadline, as a timeout that says so, instead of
+/// holding the invocation past it.
+#[tokio::test]
+async fn a_throttled_call_gives_up_at_the_deadline_as_a_timeout() {
+    let stop = PacedStop::new();
+    let update = stop.update(|rule| rule.sequence().http_status(400, Some(THROTTLED.into())).repeatedly().build());
+    let sdk = paced_sdk(
+        &[&stop.describe_services, &stop.tag_resource, &update],
+        retry_config().with_use_static_exponential_base(true),
+    );
+    let schedule = Schedule::parse(API_ONLY, "mock.yaml").unwrap();
+    let settings = settings();
+    let ctx = Context::new(&sdk, &schedule, &settings);
+    let started = std::time::Instant::now();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    let report =
+        handle(&ctx, json!({"action": "stop", "environment": "env"}), chrono::Utc::now(), deadline).await.unwrap();
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(2500), "returned after {took:?}:\n{report}");
+    let api = &report.services[0];
+    assert_eq!((api.outcome, api.error_kind), (Outcome::Failed, Some(ErrorKind::Timeout)), "{report}");
+    let error = api.error.as_deref().unwrap();
+    assert!(
+        error.starts_with("set desiredCount 0 failed: UpdateService: no answer within the ")
+            && error.ends_with(" s left before the deadline"),
+        "{error}"
+    );
+    assert_eq!(api.actions, vec!["save snapshot desired=2"], "the snapshot was saved before");
+    assert_eq!(update.num_calls(), 2, "attempts at 0 s and 1 s; the next was to be at 3 s");
+    assert_eq!(report.throttled, 2);
+    assert_eq!(stop.updates(), vec![stop_api()]);
+    assert!(report.error().unwrap().is_retryable());
+}
+
+/// Reproducer, failing today: the reads of an environment run before `run` calls `begin_run`
+/// (`dispatch::environment`: `observe::services`) are not paced, so a burst of throttles there
+/// fails the service after the SDK's 5 attempts although the deadline is 5 s away, and those
+/// throttles are not in the report's count.
+#[tokio::test]
+#[ignore = "src/dispatch.rs: environment() observes before run() begins the paced run"]
+async fn throttles_of_the_first_read_are_outlasted_and_counted_too() {
+    let describe_services = mock!(ecs::Client::describe_services)
+        .sequence()
+        .http_status(400, Some(THROTTLED.into()))
+        .times(6)
+        .output(|| described("api", 2, None))
+        .times(2)
+        .output(|| described("api", 0, Some("desired=2")))
+        .build();
+    let stop = PacedStop { describe_services, ..PacedStop::new() };
+    let update =
+        stop.update(|rule| rule.then_output(|| ecs::operation::update_service::UpdateServiceOutput::builder().build()));
+    let sdk = paced_sdk(&[&stop.describe_services, &stop.tag_resource, &update], fast_retries());
+    let report = run(&sdk, API_ONLY, "stop").await;
+    assert_eq!(report.services[0].outcome, Outcome::Changed, "{report}");
+    assert_eq!(report.throttled, 6, "{report}");
+}
+
+/// Reproducer, failing today: the function's own tries stop after 4 (1 + 2 + 4 + 8 s of
+/// back-off) however much time is left, so a throttled burst of 25 attempts fails the service
+/// with 45 of its 60 s left. (Takes 15 s.)
+#[tokio::test]
+#[ignore = "src/aws/paced.rs: Pace::call gives up after BACKOFF.len() tries, not at the deadline"]
+async fn throttles_are_outlasted_while_the_deadline_allows() {
+    let stop = PacedStop::new();
+    let update = stop.update(|rule| {
+        rule.sequence()
+            .http_status(400, Some(THROTTLED.into()))
+            .times(25)
+            .output(|| ecs::operation::update_service::UpdateServiceOutput::builder().build())
+            .build()
+    });
+    let sdk = paced_sdk(&[&stop.describe_services, &stop.tag_resource, &update], fast_retries());
+    let schedule = Schedule::parse(API_ONLY, "mock.yaml").unwrap();
+    let settings = settings();
+    let ctx = Context::new(&sdk, &schedule, &settings);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let report =
+        handle(&ctx, json!({"action": "stop", "environment": "env"}), chrono::Utc::now(), deadline).await.unwrap();
+    assert_eq!(report.services[0].outcome, Outcome::Changed, "{report}");
+    assert_eq!(report.throttled, 25);
+}
+
+/// Reproducer, failing today: throttles take the SDK's first 4 attempts and the 5th gets a 500
+/// (which one more attempt would get past): the function tries again only after a throttle, so
+/// the service fails with the deadline 5 s away.
+#[tokio::test]
+#[ignore = "src/aws/paced.rs: Pace::call tries again only when the SDK's last answer was a throttle"]
+async fn a_5xx_after_throttles_took_the_retries_does_not_fail_the_service() {
+    let stop = PacedStop::new();
+    let update = stop.update(|rule| {
+        rule.sequence()
+            .http_status(400, Some(THROTTLED.into()))
+            .times(4)
+            .http_status(
+                500,
+                Some(r#"{"__type":"ServerException","message":"Service encountered an internal error"}"#.into()),
+            )
+            .output(|| ecs::operation::update_service::UpdateServiceOutput::builder().build())
+            .build()
+    });
+    let sdk = paced_sdk(&[&stop.describe_services, &stop.tag_resource, &update], fast_retries());
+    let report = run(&sdk, API_ONLY, "stop").await;
+    assert_eq!(report.services[0].outcome, Outcome::Changed, "{report}");
+    assert_eq!(report.throttled, 4);
 }
 
 /// Application Auto Scaling refuses an update while another one of the same scalable target is
@@ -859,6 +1095,7 @@ async fn with_the_table_a_stop_writes_its_snapshot_only_where_none_is_and_holds_
         .then_output(|| ddb::operation::update_item::UpdateItemOutput::builder().build());
     let sdk = Sdk {
         dynamodb: mock_client!(ddb, RuleMode::MatchAny, [&read, &save, &release]),
+        pace: Default::default(),
         ..sdk(&[&describe_services, &update], &[&no_scalable_targets()], &[])
     };
     let schedule =
