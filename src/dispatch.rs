@@ -85,8 +85,28 @@ pub async fn handle<A: Aws>(
     }
 }
 
-/// A payload: the pending override (if the intent defers to one), then the services.
+/// A payload: every call paced to AWS's buckets and bounded by the deadline, from the first
+/// read to the last write; the report counts the throttled answers.
 async fn environment<A: Aws>(
+    ctx: &Context<'_, A>,
+    intent: EnvironmentIntent<'_>,
+    deadline: Instant,
+) -> Result<Report, Error> {
+    let aws = ctx.aws;
+    // The wait for tasks ends a safety margin before the deadline; the registrations of its
+    // last look still go, in the first half of the margin (the second is for the report).
+    let calls_until = deadline.checked_sub(ctx.settings.safety_margin / 2).unwrap_or(deadline);
+    aws.begin_run(calls_until.saturating_duration_since(Instant::now()));
+    let throttled = aws.throttled();
+    let report = environment_paced(ctx, intent, deadline).await;
+    aws.end_run();
+    let mut report = report?;
+    report.throttled = aws.throttled().saturating_sub(throttled);
+    Ok(report)
+}
+
+/// The pending override (if the intent defers to one), then the services.
+async fn environment_paced<A: Aws>(
     ctx: &Context<'_, A>,
     intent: EnvironmentIntent<'_>,
     deadline: Instant,
@@ -143,25 +163,15 @@ async fn dry_run<A: Aws>(ctx: &Context<'_, A>, plan: &Plan) -> Report {
 /// returns to its state at `until`), then as much as fits before the deadline (the rest handed
 /// on to a continuation), every service as a pipeline of its own: its writes, then (a start)
 /// the wait for its tasks and their registration, while other services are still being
-/// written. Calls are paced to AWS's buckets for the whole run.
+/// written.
 async fn run<A: Aws>(
     ctx: &Context<'_, A>,
     intent: &EnvironmentIntent<'_>,
     mut plan: Plan,
     deadline: Instant,
 ) -> Result<Report, Error> {
-    let (aws, settings) = (ctx.aws, ctx.settings);
-    let wait_until = deadline.checked_sub(settings.safety_margin).unwrap_or(deadline);
-    // The wait for tasks ends at `wait_until`; the registrations of its last look still go, in
-    // the first half of the safety margin (the second is for the report).
-    let calls_until = deadline.checked_sub(settings.safety_margin / 2).unwrap_or(deadline);
-    aws.begin_run(calls_until.saturating_duration_since(Instant::now()));
-    let throttled = aws.throttled();
-    let report = Box::pin(run_paced(ctx, intent, &mut plan, deadline, wait_until)).await;
-    aws.end_run();
-    let mut report = report?;
-    report.throttled = aws.throttled().saturating_sub(throttled);
-    Ok(report)
+    let wait_until = deadline.checked_sub(ctx.settings.safety_margin).unwrap_or(deadline);
+    Box::pin(run_paced(ctx, intent, &mut plan, deadline, wait_until)).await
 }
 
 async fn run_paced<A: Aws>(
@@ -192,9 +202,10 @@ async fn run_paced<A: Aws>(
     if registers {
         // Nothing to write first: their tasks are looked at now.
         for w in targets::waiting(plan, |id| failed(&report, id)) {
-            let unchanged = plan.services.iter().any(|s| {
-                matches!(s, Planned::Service(p) if p.id == w.id && p.decision == plan::Decision::Unchanged)
-            });
+            let unchanged = plan
+                .services
+                .iter()
+                .any(|s| matches!(s, Planned::Service(p) if p.id == w.id && p.decision == plan::Decision::Unchanged));
             if unchanged {
                 let _ = ready.send(w);
             }
@@ -251,7 +262,11 @@ pub const MAX_CONTINUATIONS: u32 = 10;
 /// Where the services handed on go: a one-time schedule that runs the same payload again in a
 /// minute (services already done are `unchanged` there), or, without the function's ARN and
 /// the Scheduler role (the CLI), the next run. What the report says of it.
-async fn continue_later<A: Aws>(ctx: &Context<'_, A>, intent: &EnvironmentIntent<'_>, services: &[ServiceRef]) -> String {
+async fn continue_later<A: Aws>(
+    ctx: &Context<'_, A>,
+    intent: &EnvironmentIntent<'_>,
+    services: &[ServiceRef],
+) -> String {
     let settings = ctx.settings;
     let environment = &intent.environment.name;
     let (Some(function), Some(role)) = (&settings.function_arn, &settings.scheduler_role_arn) else {

@@ -157,9 +157,12 @@ pub async fn service_again<A: Services + ScalableTargets>(
 /// each cluster's listed tasks together. `tasks_of` picks each service's tasks by their group.
 pub async fn tasks<A: Tasks>(aws: &A, ids: &[ServiceRef], concurrency: usize) -> ObservedTasks {
     let clusters = by_cluster(ids);
-    let whole = stream::iter(clusters.iter().filter(|(_, ids)| ids.len() > 1).map(|(cluster, ids)| async move {
-        (*cluster, ids, aws.list_cluster_tasks(cluster, ids.len()).await)
-    }))
+    let whole = stream::iter(
+        clusters
+            .iter()
+            .filter(|(_, ids)| ids.len() > 1)
+            .map(|(cluster, ids)| async move { (*cluster, ids, aws.list_cluster_tasks(cluster, ids.len()).await) }),
+    )
     .buffer_unordered(concurrency)
     .collect::<Vec<_>>()
     .await;

@@ -240,11 +240,25 @@ impl Bucket {
         }
     }
 
+    /// When the next token is there, at `now` or later (after the tokens promised already).
+    pub fn next(&mut self, now: f64) -> f64 {
+        self.refill(now);
+        let from = now.max(self.at);
+        if self.tokens >= 1.0 { from } else { from + (1.0 - self.tokens) / self.limit.refill }
+    }
+
+    /// Take a token at `at` (no earlier than [`Bucket::next`] said): the bucket refills up to
+    /// then, and not before, as AWS's does when the call arrives.
+    pub fn take_at(&mut self, at: f64) {
+        self.refill(at);
+        self.tokens -= 1.0;
+    }
+
     /// Reserve the next token at `now`: the seconds to wait before the call may go.
     pub fn reserve(&mut self, now: f64) -> f64 {
-        self.refill(now);
-        self.tokens -= 1.0;
-        if self.tokens >= 0.0 { 0.0 } else { -self.tokens / self.limit.refill }
+        let at = self.next(now);
+        self.take_at(at);
+        at - now
     }
 
     /// Take a token only if one is there now (the test world's answer: false is a throttle).
@@ -278,6 +292,17 @@ impl Buckets {
 
     pub fn get(&mut self, group: Group) -> &mut Bucket {
         &mut self.buckets[group.index()]
+    }
+
+    /// Reserve a call of `group` at `now`: a token of its bucket and of the account-wide one it
+    /// shares, both taken when the later of the two is there (AWS takes both when the call
+    /// arrives). The seconds to wait before the call may go.
+    pub fn reserve(&mut self, group: Group, now: f64) -> f64 {
+        let Some(shared) = group.shared() else { return self.get(group).reserve(now) };
+        let at = self.get(group).next(now).max(self.get(shared).next(now));
+        self.get(group).take_at(at);
+        self.get(shared).take_at(at);
+        at - now
     }
 }
 
@@ -320,9 +345,7 @@ pub fn fitting(work: &[Vec<Group>], buckets: &Buckets, now: f64, budget: f64, af
         for g in calls {
             // The token is reserved at the time the service gets to this call; an ELB call
             // waits for the account-wide bucket too.
-            let wait = b.get(*g).reserve(t);
-            let shared = g.shared().map_or(0.0, |s| b.get(s).reserve(t));
-            t += wait.max(shared);
+            t += b.reserve(*g, t);
         }
         if !calls.is_empty() && t - now + after > budget {
             return i;
@@ -380,7 +403,7 @@ mod tests {
         let mut b = Bucket::full(Limit { burst: 50.0, refill: 5.0 }, 100.0);
         let waits: Vec<f64> = (0..52).map(|_| b.reserve(100.0)).collect();
         assert!(waits[..50].iter().all(|w| *w == 0.0));
-        assert_eq!((waits[50], waits[51]), (0.2, 0.4));
+        assert!((waits[50] - 0.2).abs() < 1e-9 && (waits[51] - 0.4).abs() < 1e-9, "{waits:?}");
         // 200 UpdateService from a full bucket: the last goes at (200 − 50) / 5 = 30 s.
         let mut b = Bucket::full(Limit { burst: 50.0, refill: 5.0 }, 0.0);
         let last = (0..200).map(|_| b.reserve(0.0)).fold(0.0, f64::max);
@@ -392,6 +415,19 @@ mod tests {
         assert!(!b.try_take(0.2), "0.8 of a token");
         assert!(b.try_take(0.25));
         assert_eq!(b.tokens(1000.0), 20.0);
+    }
+
+    #[test]
+    fn an_elb_call_takes_both_tokens_when_it_goes() {
+        let limits = Limits::parse("elb-register=20/4,elb-describe=40/10,elb-account=2/1").unwrap();
+        let mut b = Buckets::full(&limits, 0.0);
+        // Two DescribeTargetHealth and a RegisterTargets at 0 s: the account bucket holds 2.
+        assert_eq!([0, 1, 2].map(|_| b.reserve(Group::ElbDescribe, 0.0)), [0.0, 0.0, 1.0]);
+        // Both tokens of the third were taken at 1 s, when it goes: the describe bucket had
+        // refilled to full by then (38 + 10, at most 40), as AWS's has when the call arrives.
+        assert_eq!(b.get(Group::ElbDescribe).tokens(1.0), 39.0);
+        assert_eq!(b.reserve(Group::ElbRegister, 0.0), 2.0);
+        assert_eq!(b.get(Group::ElbRegister).tokens(2.0), 19.0);
     }
 
     #[test]

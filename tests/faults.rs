@@ -1988,7 +1988,6 @@ fn paced_by_the_true_figures_a_sequence_without_faults_is_never_throttled() {
 /// DescribeTargetHealth empty the account bucket, the first RegisterTargets goes at 2 s, the
 /// second is let go at 5 s, when AWS's registration bucket holds 0.6 of a token.
 #[test]
-#[ignore = "src/aws/paced.rs: Pace::reserve takes the group's token at once while the call waits for the shared bucket"]
 fn paced_elb_calls_are_not_throttled_by_the_figures_they_are_paced_by() {
     let time = Arc::new(VirtualTime::default());
     let limits = tight();

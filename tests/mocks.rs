@@ -525,7 +525,6 @@ async fn a_throttled_call_gives_up_at_the_deadline_as_a_timeout() {
 /// fails the service after the SDK's 5 attempts although the deadline is 5 s away, and those
 /// throttles are not in the report's count.
 #[tokio::test]
-#[ignore = "src/dispatch.rs: environment() observes before run() begins the paced run"]
 async fn throttles_of_the_first_read_are_outlasted_and_counted_too() {
     let describe_services = mock!(ecs::Client::describe_services)
         .sequence()
@@ -548,7 +547,6 @@ async fn throttles_of_the_first_read_are_outlasted_and_counted_too() {
 /// back-off) however much time is left, so a throttled burst of 25 attempts fails the service
 /// with 45 of its 60 s left. (Takes 15 s.)
 #[tokio::test]
-#[ignore = "src/aws/paced.rs: Pace::call gives up after BACKOFF.len() tries, not at the deadline"]
 async fn throttles_are_outlasted_while_the_deadline_allows() {
     let stop = PacedStop::new();
     let update = stop.update(|rule| {
@@ -573,7 +571,6 @@ async fn throttles_are_outlasted_while_the_deadline_allows() {
 /// (which one more attempt would get past): the function tries again only after a throttle, so
 /// the service fails with the deadline 5 s away.
 #[tokio::test]
-#[ignore = "src/aws/paced.rs: Pace::call tries again only when the SDK's last answer was a throttle"]
 async fn a_5xx_after_throttles_took_the_retries_does_not_fail_the_service() {
     let stop = PacedStop::new();
     let update = stop.update(|rule| {

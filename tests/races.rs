@@ -37,6 +37,12 @@
 //! service whole.
 //!
 //! Free-running races (no gate) are run several times (`ECS_COST_SAVER_RACE_ROUNDS`, default 8).
+//!
+//! `ECS_COST_SAVER_RACES_WORLD=throttling` (a second pass of `scripts/test`) runs every race in
+//! the AWS-like world of `tests/support/world.rs`: a fifth of AWS's request buckets (the function
+//! still paces itself by AWS's own figures, so bursts are throttled and retried), 20 ms a
+//! request, the production retry policy, and deadlines 20 times longer; the free-running races also check that the world really
+//! throttled some of their calls.
 
 mod support;
 
@@ -48,6 +54,7 @@ use ecs_cost_saver::aws::{
     DescribedServices, Paced, ScalableTargets, Schedules, Sdk, Services, SnapshotTable, TargetGroups, Tasks,
 };
 use ecs_cost_saver::error::AwsError;
+use ecs_cost_saver::pace::Limits;
 use ecs_cost_saver::report::{Outcome, Report};
 use ecs_cost_saver::schedule::Schedule;
 use ecs_cost_saver::state::{
@@ -56,6 +63,7 @@ use ecs_cost_saver::state::{
 };
 use ecs_cost_saver::{Context, Settings, handle};
 use serde_json::json;
+use support::world::{Options, World};
 use support::{Moto, capacity, service};
 use tokio::sync::watch;
 
@@ -271,11 +279,46 @@ fn schedule() -> Schedule {
     .unwrap()
 }
 
+/// Whether the races run in the throttling world (see the top of this file).
+fn throttling() -> bool {
+    std::env::var("ECS_COST_SAVER_RACES_WORLD").as_deref() == Ok("throttling")
+}
+
+/// A deadline's length, longer in the throttling world (back-off takes seconds there).
+fn scaled(d: Duration) -> Duration {
+    if throttling() { d * 20 } else { d }
+}
+
+/// The clients of a race, and the world they talk through (kept alive with them).
+async fn connect(moto: &Moto) -> (Sdk, Option<World>) {
+    if !throttling() {
+        return (moto.sdk().await, None);
+    }
+    let world =
+        World::start(moto.port, Options::plain(Duration::from_millis(20)).limits(Limits::parse("share=0.2").unwrap()));
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(support::REGION))
+        .endpoint_url(world.endpoint())
+        .credentials_provider(aws_sdk_ecs::config::Credentials::new("test", "test", None, None, "test"))
+        .retry_config(ecs_cost_saver::aws::retry_config())
+        .load()
+        .await;
+    (Sdk::new(&config), Some(world))
+}
+
+/// [`connect`], with the state table made.
+async fn connect_with_table(moto: &Moto) -> (Sdk, Option<World>) {
+    use ecs_cost_saver::aws::StateTables;
+    let (sdk, world) = connect(moto).await;
+    sdk.create_state_table(support::STATE_TABLE).await.expect("moto makes the state table");
+    (sdk, world)
+}
+
 /// Moto starts no tasks, so a start waits for them until its deadline: keep it short.
 async fn run<A: ecs_cost_saver::aws::Aws>(aws: &A, action: &str) -> Report {
     let settings =
         Settings { poll_interval: Duration::from_millis(50), safety_margin: Duration::ZERO, ..Settings::default() };
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+    let deadline = tokio::time::Instant::now() + scaled(Duration::from_millis(300));
     let schedule = schedule();
     let ctx = Context::new(aws, &schedule, &settings);
     handle(&ctx, json!({"action": action, "environment": "staging"}), chrono::Utc::now(), deadline).await.unwrap()
@@ -325,7 +368,7 @@ fn outcomes(report: &Report) -> Vec<Outcome> {
 async fn two_stops_that_both_read_before_either_writes_save_the_same_snapshot() {
     let moto = Moto::start();
     moto.seed(&["e2e"]);
-    let sdk = moto.sdk().await;
+    let (sdk, _world) = connect(&moto).await;
     let (a_read, b_read) = (Latch::new(), Latch::new());
     // Each stop's first write waits until both have read everything.
     let a = Gated {
@@ -354,7 +397,7 @@ async fn two_stops_that_both_read_before_either_writes_save_the_same_snapshot() 
 async fn a_stop_that_reads_after_a_start_read_a_stopped_service_changes_nothing() {
     let moto = Moto::start();
     moto.seed(&["e2e"]);
-    let sdk = moto.sdk().await;
+    let (sdk, _world) = connect(&moto).await;
     run(&sdk, "stop").await;
     let (start_read, stop_done) = (Latch::new(), Latch::new());
     // The start reads the stopped service, then waits for the whole stop before restoring.
@@ -384,7 +427,7 @@ async fn a_stop_that_reads_after_a_start_read_a_stopped_service_changes_nothing(
 async fn a_stop_after_a_whole_start_saves_a_fresh_snapshot() {
     let moto = Moto::start();
     moto.seed(&["e2e"]);
-    let sdk = moto.sdk().await;
+    let (sdk, _world) = connect(&moto).await;
     run(&sdk, "stop").await;
     let start_cleared = Latch::new();
     let start = Gated { sdk: &sdk, gates: Gates::default().after("UntagResource", 3, &start_cleared) };
@@ -406,7 +449,7 @@ async fn a_stop_after_a_whole_start_saves_a_fresh_snapshot() {
 async fn race_1_a_second_stop_reading_across_the_first_keeps_its_snapshot() {
     let moto = Moto::start();
     moto.seed(&["e2e"]);
-    let sdk = moto.sdk().await;
+    let (sdk, _world) = connect(&moto).await;
     let (b_read_ecs, a_done) = (Latch::new(), Latch::new());
     // A waits until B has read ECS (no tag yet, desired 3); B reads the scalable target only
     // after A is done (min 0 max 0).
@@ -435,7 +478,7 @@ async fn race_1_a_second_stop_reading_across_the_first_keeps_its_snapshot() {
 async fn race_2_a_stop_between_restore_and_clear_ends_stopped_with_its_snapshot() {
     let moto = Moto::start();
     moto.seed(&["e2e"]);
-    let sdk = moto.sdk().await;
+    let (sdk, _world) = connect(&moto).await;
     run(&sdk, "stop").await;
     let (restored, stop_done) = (Latch::new(), Latch::new());
     let start = Gated {
@@ -468,7 +511,7 @@ async fn race_2_a_stop_between_restore_and_clear_ends_stopped_with_its_snapshot(
 async fn race_3_a_start_in_the_middle_of_a_stop_ends_stopped_with_its_snapshot() {
     let moto = Moto::start();
     moto.seed(&["e2e"]);
-    let sdk = moto.sdk().await;
+    let (sdk, _world) = connect(&moto).await;
     let (zeroed, start_done) = (Latch::new(), Latch::new());
     // svc-a: TagResource, RegisterScalableTarget, then UpdateService waits for the start.
     let stop = Gated {
@@ -501,6 +544,16 @@ async fn reset(sdk: &Sdk) {
     }
 }
 
+/// In the throttling world: the throttled answers of the calls so far (there must be some, or
+/// the pass proves nothing), and the reports' count of them.
+fn assert_throttled(world: &Option<World>, reports: &[&Report]) {
+    let Some(world) = world else { return };
+    let throttled: u64 = support::world::tally(&world.take()).values().map(|t| t.throttled).sum();
+    let counted: u64 = reports.iter().map(|r| r.throttled).sum();
+    println!("throttling world: {throttled} throttled answers; the last round's reports counted {counted}");
+    assert!(throttled > 0, "the throttling world throttled nothing: the pass tests nothing");
+}
+
 /// Rounds of each free-running race (`ECS_COST_SAVER_RACE_ROUNDS`, default 8).
 fn rounds() -> usize {
     std::env::var("ECS_COST_SAVER_RACE_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(8)
@@ -510,13 +563,16 @@ fn rounds() -> usize {
 async fn two_stops_at_once_free_running() {
     let moto = Moto::start();
     moto.seed(&["e2e"]);
-    let sdk = moto.sdk().await;
+    let (sdk, world) = connect(&moto).await;
     for round in 0..rounds() {
         let (ra, rb) = tokio::join!(run(&sdk, "stop"), run(&sdk, "stop"));
         assert!(ra.error().is_none() && rb.error().is_none(), "round {round}: {ra}\n{rb}");
         assert_eq!(state(&sdk).await, stopped(), "round {round}: {ra}\n{rb}");
         run(&sdk, "start").await;
         assert_eq!(state(&sdk).await, running(), "round {round}");
+        if round + 1 == rounds() {
+            assert_throttled(&world, &[&ra, &rb]);
+        }
     }
     println!("two stops at once: {} rounds, snapshot intact in every one", rounds());
 }
@@ -534,7 +590,7 @@ async fn two_stops_at_once_free_running() {
 async fn stop_and_start_at_once_free_running() {
     let moto = Moto::start();
     moto.seed(&["e2e"]);
-    let sdk = moto.sdk().await;
+    let (sdk, _world) = connect(&moto).await;
     let mut lost = Vec::new();
     for round in 0..rounds() {
         let from_stopped = round % 2 == 0;
@@ -583,7 +639,7 @@ async fn run_with_table_for<A: ecs_cost_saver::aws::Aws>(aws: &A, action: &str, 
         state_table: Some(support::STATE_TABLE.into()),
         ..Settings::default()
     };
-    let deadline = tokio::time::Instant::now() + wait;
+    let deadline = tokio::time::Instant::now() + scaled(wait);
     let schedule = schedule();
     let ctx = Context::new(aws, &schedule, &settings);
     handle(&ctx, json!({"action": action, "environment": "staging"}), chrono::Utc::now(), deadline).await.unwrap()
@@ -617,7 +673,7 @@ async fn assert_recovers_with_table(sdk: &Sdk, what: &str) {
 async fn with_the_table_a_stop_during_a_restore_waits_for_it_and_saves_the_original_counts() {
     let moto = Moto::start();
     moto.seed(&["e2e"]);
-    let sdk = moto.sdk_with_table().await;
+    let (sdk, _world) = connect_with_table(&moto).await;
     run_with_table(&sdk, "stop").await;
     assert_eq!(table_state(&sdk).await, stopped());
     // The start holds every entry and restores; the stop reads then and tries to hold an entry
@@ -644,7 +700,7 @@ async fn with_the_table_a_stop_during_a_restore_waits_for_it_and_saves_the_origi
 async fn with_the_table_a_start_during_a_stop_waits_for_it() {
     let moto = Moto::start();
     moto.seed(&["e2e"]);
-    let sdk = moto.sdk_with_table().await;
+    let (sdk, _world) = connect_with_table(&moto).await;
     // The stop saves (holding) and sets svc-a's min/max 0; its desiredCount writes wait until
     // the start has tried to hold an entry.
     let (zeroed, start_tried) = (Latch::new(), Latch::new());
@@ -677,7 +733,7 @@ async fn with_the_table_a_start_during_a_stop_waits_for_it() {
 async fn with_the_table_stop_and_start_at_once_free_running() {
     let moto = Moto::start();
     moto.seed(&["e2e"]);
-    let sdk = moto.sdk_with_table().await;
+    let (sdk, world) = connect_with_table(&moto).await;
     let mut broken = Vec::new();
     let mut ends = [0usize; 2];
     for round in 0..rounds() {
@@ -697,6 +753,9 @@ async fn with_the_table_stop_and_start_at_once_free_running() {
         }
         run_with_table(&sdk, "start").await;
         assert_eq!(table_state(&sdk).await, running(), "round {round}: a start puts the original counts back");
+        if round + 1 == rounds() {
+            assert_throttled(&world, &[&rt, &rs]);
+        }
     }
     assert!(broken.is_empty(), "{} of {} rounds ended broken:\n{}", broken.len(), rounds(), broken.join("\n\n"));
     println!(

@@ -26,10 +26,16 @@ use crate::pace::{Buckets, Group, Limits};
 /// operation timeout is off: it would count a throttled call's back-off against it).
 const UNPACED_TIMEOUT: Duration = Duration::from_secs(30);
 
+tokio::task_local! {
+    /// Throttled answers to the attempts of the call in progress (see [`Pace::call`]).
+    static CALL_THROTTLES: std::cell::Cell<u32>;
+}
+
 /// How long a call made at (or just after) the deadline may take.
 const LAST_CALL: Duration = Duration::from_secs(2);
 
-/// Back-off between our own tries of a call the SDK gave up on as throttled: 1, 2, 4, 8 s.
+/// Back-off between our own tries of a call the SDK gave up on as throttled: 1, 2, 4, then 8 s
+/// each time, until the deadline.
 const BACKOFF: [f64; 4] = [1.0, 2.0, 4.0, 8.0];
 
 #[derive(Clone)]
@@ -133,9 +139,7 @@ impl Pace {
     fn reserve(&self, group: Group) -> f64 {
         let now = self.now();
         let mut buckets = self.0.buckets.lock().unwrap();
-        let buckets = buckets.get_or_insert_with(|| Buckets::full(&self.0.limits, now));
-        let wait = buckets.get(group).reserve(now);
-        group.shared().map_or(wait, |shared| wait.max(buckets.get(shared).reserve(now)))
+        buckets.get_or_insert_with(|| Buckets::full(&self.0.limits, now)).reserve(group, now)
     }
 
     /// Make one call (`send` makes it again on a retry): paced during a run, with our own tries
@@ -164,7 +168,12 @@ impl Pace {
             // A call that needs no wait still goes at the deadline (the registrations of the
             // last look at the tasks), with a short time of its own.
             let left = (deadline - self.now()).max(LAST_CALL.as_secs_f64());
-            let result = match select(Box::pin(send()), Box::pin(self.sleep(left))).await {
+            let attempts = CALL_THROTTLES.scope(std::cell::Cell::new(0), async {
+                let result = select(Box::pin(send()), Box::pin(self.sleep(left))).await;
+                (result, CALL_THROTTLES.with(std::cell::Cell::get))
+            });
+            let (result, throttled_attempts) = attempts.await;
+            let result = match result {
                 Either::Left((result, _)) => result,
                 Either::Right(_) => {
                     return Err(AwsError::in_response(
@@ -175,13 +184,17 @@ impl Pace {
                 }
             };
             match result {
-                Err(e) if e.kind == ErrorKind::Throttled && active && tries < BACKOFF.len() => {
-                    let pause = BACKOFF[tries];
+                // Throttled, or a retryable failure after the SDK's attempts went to throttles.
+                Err(e)
+                    if active
+                        && (e.kind == ErrorKind::Throttled || (e.kind.is_retryable() && throttled_attempts > 0)) =>
+                {
+                    let pause = BACKOFF[tries.min(BACKOFF.len() - 1)];
                     tries += 1;
                     if self.now() + pause >= deadline {
                         return Err(e);
                     }
-                    tracing::warn!(operation, tries, "throttled after the SDK's retries; trying again");
+                    tracing::warn!(operation, tries, error = %e, "throttled after the SDK's retries; trying again");
                     self.sleep(pause).await;
                 }
                 other => return other,
@@ -248,6 +261,7 @@ impl Intercept for ThrottleCounter {
             && is_throttle(response.status().as_u16(), response.body().bytes().unwrap_or_default())
         {
             self.0.fetch_add(1, Ordering::SeqCst);
+            let _ = CALL_THROTTLES.try_with(|n| n.set(n.get() + 1));
         }
         Ok(())
     }
