@@ -40,10 +40,11 @@ fn code<T, E: ProvideErrorMetadata>(result: &Result<T, E>) -> Option<String> {
 }
 
 #[tokio::test]
-async fn the_fourth_update_service_is_throttled_and_one_a_second_later_passes() {
+async fn the_fourth_update_service_is_throttled_and_one_two_seconds_later_passes() {
     let moto = Moto::start();
     moto.seed(&["e2e"]);
-    let world = world(&moto, "ecs-service-modify=3/1");
+    // A token every 2 s: the three calls may take a while on a loaded machine.
+    let world = world(&moto, "ecs-service-modify=3/0.5");
     let ecs = aws_sdk_ecs::Client::new(&config(&world.endpoint(), 1).await);
     // desiredCount 0 of a service with no tasks: ECS has nothing to do.
     let update = || ecs.update_service().cluster("alpha").service("svc-b").desired_count(0).send();
@@ -53,7 +54,7 @@ async fn the_fourth_update_service_is_throttled_and_one_a_second_later_passes() 
     let fourth = update().await;
     assert_eq!(code(&fourth), Some("ThrottlingException".into()), "{fourth:?}");
     assert_eq!(fourth.unwrap_err().raw_response().map(|r| r.status().as_u16()), Some(400));
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(code(&update().await), None, "a token came back");
     let log = world.take();
     assert_eq!(log.iter().filter(|r| r.throttled).count(), 1);
@@ -74,8 +75,7 @@ async fn every_protocol_answers_throttling_as_the_sdk_expects_it() {
     let moto = Moto::start();
     let seeded = moto.seed(&["e2e"]);
     let tg = seeded["target_groups"]["svc-a-tg"].as_str().unwrap().to_string();
-    let world =
-        world(&moto, "elb-describe=2/0.01,application-autoscaling=1/0.01,scheduler=1/0.01,dynamodb=1/0.01");
+    let world = world(&moto, "elb-describe=2/0.01,application-autoscaling=1/0.01,scheduler=1/0.01,dynamodb=1/0.01");
     for attempts in [1, 3] {
         world.refill();
         world.take();
@@ -115,6 +115,23 @@ async fn every_protocol_answers_throttling_as_the_sdk_expects_it() {
             assert_eq!(tally(&log)[&group].throttled, u64::from(attempts), "{group} with {attempts} attempts");
         }
     }
+}
+
+#[tokio::test]
+async fn elb_calls_draw_from_the_account_wide_bucket_too() {
+    let moto = Moto::start();
+    let seeded = moto.seed(&["e2e"]);
+    let tg = seeded["target_groups"]["svc-a-tg"].as_str().unwrap().to_string();
+    let world = world(&moto, "elb-account=3/0.01");
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config(&world.endpoint(), 1).await);
+    assert_eq!(code(&elb.describe_target_health().target_group_arn(&tg).send().await), None);
+    assert_eq!(code(&elb.describe_target_groups().send().await), None);
+    let targets = aws_sdk_elasticloadbalancingv2::types::TargetDescription::builder().id("10.0.1.9").port(8080).build();
+    assert_eq!(code(&elb.register_targets().target_group_arn(&tg).targets(targets.clone()).send().await), None);
+    // elb-describe and elb-register have tokens left; the account's bucket has none.
+    let fourth = elb.deregister_targets().target_group_arn(&tg).targets(targets).send().await;
+    assert_eq!(code(&fourth), Some("Throttling".into()), "{fourth:?}");
+    assert_eq!(code(&elb.describe_target_groups().send().await), Some("Throttling".into()));
 }
 
 /// (IP, port) of the targets of `tg` that are registered (not on their way out).
@@ -182,7 +199,10 @@ async fn ecs_starts_tasks_registered_in_the_services_own_target_groups_and_stops
         assert!(asked.elapsed() < Duration::from_secs(3 + 1 + 5), "2 tasks within task_start + 5 s; saw {seen:?}");
         for (arn, status, ip) in tasks(&through, "beta", "svc-c").await {
             if status == "RUNNING" {
-                assert!(registered(&direct.elb, &own).await.contains(&(ip.clone(), 8080)), "{arn} {ip} seen unregistered");
+                assert!(
+                    registered(&direct.elb, &own).await.contains(&(ip.clone(), 8080)),
+                    "{arn} {ip} seen unregistered"
+                );
                 seen.insert(ip);
             }
         }

@@ -4,11 +4,12 @@
 //!
 //! What it models:
 //! - **Request-rate limits**: one token bucket per API group of `ecs_cost_saver::pace`
-//!   (`Group::of(operation)`; every EventBridge Scheduler request, `/schedules…`, is
-//!   `Group::Scheduler`), AWS's published figures by default (`Limits::default()`) or the
-//!   caller's, on the proxy's own clock (seconds since the world started). The bucket is
+//!   (`Group::of(operation)`, and the account-wide bucket it shares, `Group::shared`: a call
+//!   passes only with a token from both; every EventBridge Scheduler request, `/schedules…`,
+//!   is `Group::Scheduler`), AWS's published figures by default (`Limits::default()`) or the
+//!   caller's, on the proxy's own clock (seconds since the world started). The buckets are
 //!   asked when the request would reach AWS, after the delay below. Operations of no group
-//!   (e.g. `RunTask`, `sts:AssumeRole`) pass unthrottled.
+//!   (e.g. `ListTagsForResource`, `sts:AssumeRole`) pass unthrottled.
 //! - **Throttled answers in each protocol's own shape**; such a request never reaches moto:
 //!   JSON protocols (`X-Amz-Target`: ECS, Application Auto Scaling, DynamoDB): HTTP 400,
 //!   `x-amzn-ErrorType: ThrottlingException`, `{"__type":"ThrottlingException","message":"Rate
@@ -29,7 +30,10 @@
 //!   `IP:containerPort` is registered in the target groups of the service's own
 //!   `loadBalancers` (never in target groups only a schedule file names: ECS does not know
 //!   them); excess tasks are deregistered from those target groups, then stopped. A later
-//!   `UpdateService` replaces a pending one. The work is done per cluster, one batch at a time.
+//!   `UpdateService` replaces a pending one. The work is done in batches per cluster (one at a
+//!   time per cluster, four clusters at once); its calls are retried (moto, which is not
+//!   thread-safe, answers HTTP 500 now and then), and a batch whose reads failed is tried again
+//!   a second later.
 //! - **Registered before seen RUNNING**: moto makes a task RUNNING the moment RunTask returns
 //!   and chooses its IP itself, so the order cannot come from moto. Instead, while a batch runs
 //!   in a cluster (from its first read to the last RegisterTargets / StopTask) the world holds
@@ -43,7 +47,8 @@
 //! draining); deployments, rolling updates, minimum healthy percent, circuit breakers;
 //! capacity providers, Fargate capacity shortages and tasks that fail to start; the time a task
 //! takes to stop (STOPPED at once); CreateService/DeleteService starting or stopping tasks;
-//! Application Auto Scaling acting on its own (scaling policies, scheduled actions); the
+//! Application Auto Scaling acting on its own (scaling policies, scheduled actions, and
+//! raising a service's desiredCount to a new minimum of its scalable target); the
 //! Scheduler firing its schedules; buckets per operation beyond the table in `pace` (AWS has a
 //! few more, and Lambda's own limits), other callers drawing from the same buckets (use
 //! `Limits::parse("share=…")` for that); latency jitter, 5xx answers and dropped connections;
@@ -248,8 +253,10 @@ impl Drop for World {
 pub struct EcsCounts {
     pub started: u64,
     pub stopped: u64,
-    /// Its calls to moto that failed (a test should find none).
+    /// Its calls to moto that failed after the SDK's retries (a test should find none).
     pub errors: Vec<String>,
+    /// Services whose work failed before anything was changed and was tried again.
+    pub retried: u64,
 }
 
 // ---- the proxy ----
@@ -423,13 +430,17 @@ impl Shared {
         }
     }
 
-    /// Whether a request of `group` may go on now (a token taken); no bucket, no limit.
+    /// Whether a request of `group` may go on now: a token taken from its bucket and from the
+    /// account-wide one it shares (ELB's), both or neither. No bucket, no limit.
     fn admit(&self, group: Option<Group>) -> bool {
         let now = self.now();
-        match group.and_then(|g| self.buckets.lock().unwrap().get_mut(&g).map(|b| b.try_take(now))) {
-            Some(taken) => taken,
-            None => true,
+        let mut buckets = self.buckets.lock().unwrap();
+        let drawn: Vec<Group> =
+            group.into_iter().chain(group.and_then(Group::shared)).filter(|g| buckets.contains_key(g)).collect();
+        if drawn.iter().any(|g| buckets.get_mut(g).unwrap().tokens(now) < 1.0) {
+            return false;
         }
+        drawn.iter().all(|g| buckets.get_mut(g).unwrap().try_take(now))
     }
 
     fn serve(&self, client: TcpStream) {
@@ -483,7 +494,8 @@ impl Shared {
 
 // ---- ECS's scheduler ----
 
-/// The clients ECS's scheduler calls moto with, one attempt each.
+/// The clients ECS's scheduler calls moto with; moto's occasional HTTP 500 (it is not
+/// thread-safe) is retried.
 #[derive(Clone)]
 struct Clients {
     ecs: aws_sdk_ecs::Client,
@@ -499,14 +511,14 @@ impl Clients {
             .region(Region::new(super::REGION))
             .endpoint_url(&endpoint)
             .credentials_provider(credentials.clone())
-            .retry_config(aws_sdk_ecs::config::retry::RetryConfig::standard().with_max_attempts(1))
+            .retry_config(aws_sdk_ecs::config::retry::RetryConfig::standard().with_max_attempts(5))
             .build();
         let elb = aws_sdk_elasticloadbalancingv2::Config::builder()
             .behavior_version(aws_sdk_elasticloadbalancingv2::config::BehaviorVersion::latest())
             .region(aws_sdk_elasticloadbalancingv2::config::Region::new(super::REGION))
             .endpoint_url(&endpoint)
             .credentials_provider(credentials)
-            .retry_config(aws_sdk_elasticloadbalancingv2::config::retry::RetryConfig::standard().with_max_attempts(1))
+            .retry_config(aws_sdk_elasticloadbalancingv2::config::retry::RetryConfig::standard().with_max_attempts(5))
             .build();
         Clients {
             ecs: aws_sdk_ecs::Client::from_conf(ecs),
@@ -524,14 +536,28 @@ struct Ecs {
     closed: AtomicBool,
 }
 
+struct Pending {
+    at: Instant,
+    desired: i32,
+    tries: u32,
+}
+
 #[derive(Default)]
 struct EcsState {
-    /// (cluster, service) → (when, desired count): the latest UpdateService of each.
-    pending: BTreeMap<(String, String), (Instant, i32)>,
+    /// (cluster, service) → when, desired count, earlier tries: the latest UpdateService of
+    /// each.
+    pending: BTreeMap<(String, String), Pending>,
     /// Clusters with a batch under way.
     busy: BTreeSet<String>,
     counts: EcsCounts,
 }
+
+/// Batches under way at once, and services at once within one: moto serves one request at a
+/// time (Python), and the world's own calls should not crowd out the caller's.
+const MAX_BATCHES: usize = 4;
+const SERVICES_AT_ONCE: usize = 2;
+/// How often work that failed before it changed anything is tried.
+const MAX_TRIES: u32 = 5;
 
 /// RunTask starts at most 10 tasks a call; DescribeTasks and DescribeServices take 100 and 10.
 const RUN_TASK_BATCH: i32 = 10;
@@ -573,7 +599,7 @@ impl Ecs {
 
     fn schedule(&self, cluster: String, service: String, desired: i32) {
         let mut state = self.state.lock().unwrap();
-        state.pending.insert((cluster, service), (Instant::now() + self.task_start, desired));
+        state.pending.insert((cluster, service), Pending { at: Instant::now() + self.task_start, desired, tries: 0 });
         self.changed.notify_all();
     }
 
@@ -602,6 +628,8 @@ impl Ecs {
                 let (ecs, clients) = (self.clone(), clients.clone());
                 tokio::spawn(async move {
                     let writing = ecs.gate.write(&cluster).await;
+                    let tries: HashMap<String, u32> = work.iter().map(|(s, p)| (s.clone(), p.tries)).collect();
+                    let work = work.into_iter().map(|(s, p)| (s, p.desired)).collect();
                     let done = converge(&clients, &cluster, work, ecs.register_lag).await;
                     drop(writing);
                     let mut state = ecs.state.lock().unwrap();
@@ -609,6 +637,16 @@ impl Ecs {
                     state.counts.started += done.started;
                     state.counts.stopped += done.stopped;
                     state.counts.errors.extend(done.errors);
+                    // Work that failed before it changed anything is tried again a second
+                    // later, unless a newer UpdateService replaced it.
+                    for (service, desired) in done.again {
+                        let tries = tries.get(&service).copied().unwrap_or(0) + 1;
+                        if tries < MAX_TRIES {
+                            let at = Instant::now() + Duration::from_secs(1);
+                            state.counts.retried += 1;
+                            state.pending.entry((cluster.clone(), service)).or_insert(Pending { at, desired, tries });
+                        }
+                    }
                     ecs.changed.notify_all();
                 });
             }
@@ -616,22 +654,40 @@ impl Ecs {
         }
     }
 
-    /// The due work of clusters with no batch under way, by cluster; those are busy now.
-    fn take_due(&self, now: Instant) -> Vec<(String, Vec<(String, i32)>)> {
+    /// The due work (service, what is pending for it) of clusters with no batch under
+    /// way, by cluster, earliest first, as many clusters as may run batches now; those are
+    /// busy then.
+    fn take_due(&self, now: Instant) -> Vec<(String, Vec<(String, Pending)>)> {
         let mut state = self.state.lock().unwrap();
-        let due: Vec<(String, String)> = state
-            .pending
-            .iter()
-            .filter(|((cluster, _), (at, _))| *at <= now && !state.busy.contains(cluster))
-            .map(|(key, _)| key.clone())
-            .collect();
-        let mut by_cluster: BTreeMap<String, Vec<(String, i32)>> = BTreeMap::new();
-        for key in due {
-            let (_, desired) = state.pending.remove(&key).unwrap();
-            by_cluster.entry(key.0).or_default().push((key.1, desired));
+        let mut earliest: BTreeMap<&str, Instant> = BTreeMap::new();
+        for ((cluster, _), p) in &state.pending {
+            if p.at <= now && !state.busy.contains(cluster) {
+                let e = earliest.entry(cluster.as_str()).or_insert(p.at);
+                *e = (*e).min(p.at);
+            }
         }
-        state.busy.extend(by_cluster.keys().cloned());
-        by_cluster.into_iter().collect()
+        let mut clusters: Vec<(Instant, String)> = earliest.into_iter().map(|(c, at)| (at, c.to_string())).collect();
+        clusters.sort();
+        clusters.truncate(MAX_BATCHES.saturating_sub(state.busy.len()));
+        let mut batches = Vec::new();
+        for (_, cluster) in clusters {
+            let due: Vec<(String, String)> = state
+                .pending
+                .iter()
+                .filter(|((c, _), p)| *c == cluster && p.at <= now)
+                .map(|(key, _)| key.clone())
+                .collect();
+            let work = due
+                .into_iter()
+                .map(|key| {
+                    let p = state.pending.remove(&key).unwrap();
+                    (key.1, p)
+                })
+                .collect();
+            state.busy.insert(cluster.clone());
+            batches.push((cluster, work));
+        }
+        batches
     }
 }
 
@@ -640,6 +696,8 @@ struct Converged {
     started: u64,
     stopped: u64,
     errors: Vec<String>,
+    /// (service, desired count) to try again: nothing was changed for them yet.
+    again: Vec<(String, i32)>,
 }
 
 /// A task as the scheduler needs it.
@@ -660,23 +718,32 @@ fn task_ip(task: &aws_sdk_ecs::types::Task) -> Option<String> {
 /// Bring each service of `work` (name, desired count) in `cluster` to its desired count.
 async fn converge(aws: &Clients, cluster: &str, work: Vec<(String, i32)>, register_lag: Duration) -> Converged {
     let mut done = Converged::default();
-    let names: Vec<String> = work.iter().map(|(s, _)| s.clone()).collect();
-    let mut services: HashMap<String, aws_sdk_ecs::types::Service> = HashMap::new();
-    for chunk in names.chunks(DESCRIBE_SERVICES_BATCH) {
-        match aws.ecs.describe_services().cluster(cluster).set_services(Some(chunk.to_vec())).send().await {
-            Ok(out) => services
-                .extend(out.services().iter().map(|s| (s.service_name().unwrap_or_default().to_string(), s.clone()))),
-            Err(e) => done.errors.push(format!("DescribeServices {cluster}: {}", DisplayErrorContext(e))),
-        }
-    }
     let running = match running_tasks(aws, cluster).await {
         Ok(tasks) => tasks,
         Err(e) => {
             done.errors.push(e);
+            done.again = work;
             return done;
         }
     };
-    let results = stream::iter(work.into_iter().map(|(name, desired)| {
+    let mut services: HashMap<String, aws_sdk_ecs::types::Service> = HashMap::new();
+    let mut work_now = Vec::new();
+    for chunk in work.chunks(DESCRIBE_SERVICES_BATCH) {
+        let names = chunk.iter().map(|(s, _)| s.clone()).collect();
+        match aws.ecs.describe_services().cluster(cluster).set_services(Some(names)).send().await {
+            Ok(out) => {
+                services.extend(
+                    out.services().iter().map(|s| (s.service_name().unwrap_or_default().to_string(), s.clone())),
+                );
+                work_now.extend(chunk.iter().cloned());
+            }
+            Err(e) => {
+                done.errors.push(format!("DescribeServices {cluster}: {}", DisplayErrorContext(e)));
+                done.again.extend(chunk.iter().cloned());
+            }
+        }
+    }
+    let results = stream::iter(work_now.into_iter().map(|(name, desired)| {
         let service = services.get(name.as_str()).cloned();
         let group = format!("service:{name}");
         let mine: Vec<&Running> = running.iter().filter(|t| t.group == group).collect();
@@ -694,7 +761,7 @@ async fn converge(aws: &Clients, cluster: &str, work: Vec<(String, i32)>, regist
             }
         }
     }))
-    .buffer_unordered(4)
+    .buffer_unordered(SERVICES_AT_ONCE)
     .collect::<Vec<_>>()
     .await;
     for r in results {
