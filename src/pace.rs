@@ -216,6 +216,20 @@ impl Limits {
     }
 }
 
+impl Limits {
+    /// What the function paces itself by: each burst less a little headroom (a quarter of a
+    /// second of refill, at least one token), so that a request that reaches AWS a little sooner
+    /// than the one before it (latency varies) still finds its token there.
+    pub fn with_headroom(&self) -> Limits {
+        let mut limits = self.clone();
+        for l in &mut limits.limits {
+            let headroom = (0.25 * l.refill).ceil().max(1.0);
+            l.burst = (l.burst - headroom).max(1.0);
+        }
+        limits
+    }
+}
+
 /// One token bucket on a clock of seconds. Tokens are reserved in order: a call takes the next
 /// token even if it is not there yet and is told how long to wait for it, so callers are served
 /// first come, first served, and the bucket never goes faster than its refill.
@@ -467,6 +481,10 @@ mod tests {
         );
         assert_eq!(Limits::parse("share=1.5").unwrap_err(), "share=1.5 must be a fraction above 0 and at most 1");
         assert_eq!(Limits::parse("share").unwrap_err(), "`share` is not GROUP=BURST/REFILL or share=FRACTION");
+        let paced = Limits::default().with_headroom();
+        assert_eq!(paced.get(Group::EcsServiceModify), Limit { burst: 48.0, refill: 5.0 });
+        assert_eq!(paced.get(Group::EcsClusterRead), Limit { burst: 95.0, refill: 20.0 });
+        assert_eq!(Limits::parse("elb-register=1/4").unwrap().with_headroom().get(Group::ElbRegister).burst, 1.0);
     }
 
     #[test]

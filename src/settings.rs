@@ -37,7 +37,9 @@ impl Default for Settings {
     fn default() -> Settings {
         Settings {
             concurrency: 16,
-            poll_interval: Duration::from_secs(5),
+            // Tasks start within a few seconds of each other: a look every 2 s registers the
+            // last ones soon after they run (one ListTasks and DescribeTasks per cluster a look).
+            poll_interval: Duration::from_secs(2),
             safety_margin: Duration::from_secs(10),
             function_arn: None,
             scheduler_role_arn: None,

@@ -65,9 +65,10 @@ impl Default for Pace {
 }
 
 impl Pace {
-    /// Pacing on the SDK's clock and sleep (the tests' virtual time when they set one).
+    /// Pacing by `limits` (with [`Limits::with_headroom`]) on the SDK's clock and sleep (the
+    /// tests' virtual time when they set one).
     pub fn new(limits: Limits, sleep: SharedAsyncSleep, time: SharedTimeSource) -> Pace {
-        Pace::with(limits, Some((sleep, time)))
+        Pace::with(limits.with_headroom(), Some((sleep, time)))
     }
 
     fn with(limits: Limits, clock: Option<(SharedAsyncSleep, SharedTimeSource)>) -> Pace {
