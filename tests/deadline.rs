@@ -33,10 +33,10 @@ fn schedule() -> Schedule {
     Schedule::parse(&format!("environments:\n  staging:\n{}", support::E2E_SERVICES), "deadline.yaml").unwrap()
 }
 
-/// Two UpdateService tokens, then one every 100 s: the third service of a stop cannot be done
-/// within 30 s.
+/// Three UpdateService tokens, one every 100 s after them: the function keeps one back as
+/// headroom, so the third service of a stop cannot be done within 30 s.
 fn two_updates() -> Limits {
-    Limits::parse("ecs-service-modify=2/0.01").unwrap()
+    Limits::parse("ecs-service-modify=3/0.01").unwrap()
 }
 
 async fn run(sdk: &Sdk, payload: Value, seconds: u64) -> Report {

@@ -126,16 +126,10 @@ impl Moto {
     }
 
     /// SDK clients pointed at this server; one attempt per call so an emulator error shows at
-    /// once.
+    /// once. Paced by buckets that never bind: moto has none (tests that want AWS's use
+    /// [`Moto::sdk_paced`] or the world of `world.rs`).
     pub async fn sdk(&self) -> Sdk {
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .retry_config(RetryConfig::standard().with_max_attempts(1))
-            .load()
-            .await;
-        Sdk::new(&config)
+        self.sdk_paced(&frictionless()).await
     }
 
     /// [`Moto::sdk`], paced by `limits` (a world of small token buckets).
@@ -298,6 +292,13 @@ pub async fn set_counts(sdk: &Sdk, cluster: &str, name: &str, desired: i32, capa
             .unwrap();
     }
     sdk.ecs.update_service().cluster(cluster).service(name).desired_count(desired).send().await.unwrap();
+}
+
+/// Buckets that never bind: a million tokens a second in every group.
+pub fn frictionless() -> ecs_cost_saver::pace::Limits {
+    let groups: Vec<String> =
+        ecs_cost_saver::pace::Group::ALL.iter().map(|g| format!("{}=1000000/1000000", g.name())).collect();
+    ecs_cost_saver::pace::Limits::parse(&groups.join(",")).expect("valid limits")
 }
 
 /// The services of `seed.py e2e`, as a schedule lists them (one environment's `services:`).
