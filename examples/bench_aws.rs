@@ -53,7 +53,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+use aws_sdk_applicationautoscaling::types::ServiceNamespace;
 use aws_sdk_ecs::config::Credentials;
 use aws_sdk_ecs::types::DesiredStatus;
 use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum};
@@ -63,7 +63,7 @@ use serde_json::Value;
 use tokio::runtime::Runtime;
 
 use support::world::{served, tally};
-use support::{Moto, Options as WorldOptions, Request, World, aws_env, release_binary};
+use support::{Failure, Moto, Options as WorldOptions, Request, World, aws_env, release_binary};
 
 struct Options {
     services: Vec<usize>,
@@ -305,33 +305,9 @@ impl Clients {
     }
 }
 
-type Failure = Box<dyn std::error::Error + Send + Sync>;
-
-/// The naive loop's first calls for one service: look for its scalable target, set its min/max
-/// when it has one, then its desiredCount.
+/// The naive loop's first calls for one service ([`support::naive_set`]).
 async fn naive_set(aws: &Clients, s: &Service, capacity: Option<(i32, i32)>, desired: i32) -> Result<(), Failure> {
-    let rid = format!("service/{}/{}", s.cluster, s.name);
-    let found = aws
-        .scaling
-        .describe_scalable_targets()
-        .service_namespace(ServiceNamespace::Ecs)
-        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-        .resource_ids(&rid)
-        .send()
-        .await?;
-    if let (false, Some((min, max))) = (found.scalable_targets().is_empty(), capacity) {
-        aws.scaling
-            .register_scalable_target()
-            .service_namespace(ServiceNamespace::Ecs)
-            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-            .resource_id(&rid)
-            .min_capacity(min)
-            .max_capacity(max)
-            .send()
-            .await?;
-    }
-    aws.ecs.update_service().cluster(&s.cluster).service(&s.name).desired_count(desired).send().await?;
-    Ok(())
+    support::naive_set(&aws.scaling, &aws.ecs, &s.cluster, &s.name, capacity, desired).await
 }
 
 /// The naive start of one service: restore its counts (it knows them; it keeps no snapshot of

@@ -31,7 +31,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region};
-use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use aws_sdk_ecs::config::Credentials;
 use aws_sdk_ecs::types::DesiredStatus;
 use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
@@ -41,7 +40,7 @@ use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 use tokio::runtime::Runtime;
 
-use support::{MUTATING, Moto, Proxy, Request, aws_env, capacity, release_binary, repo, service};
+use support::{Failure, MUTATING, Moto, Proxy, Request, aws_env, capacity, release_binary, repo, service};
 
 /// Batched reads, in the order their results are needed: the calls of one level go out
 /// together (up to C at once), each level after the previous one.
@@ -200,33 +199,9 @@ async fn sdk(endpoint: &str) -> Sdk {
     Sdk::new(&config)
 }
 
-type Failure = Box<dyn std::error::Error + Send + Sync>;
-
-/// The naive loop's first calls for one service: look for its scalable target, set its min/max
-/// when it has one, then its desiredCount.
+/// The naive loop's first calls for one service ([`support::naive_set`]).
 async fn naive_set(aws: &Sdk, s: &Service, capacity: Option<(i32, i32)>, desired: i32) -> Result<(), Failure> {
-    let rid = format!("service/{}/{}", s.cluster, s.name);
-    let found = aws
-        .scaling
-        .describe_scalable_targets()
-        .service_namespace(ServiceNamespace::Ecs)
-        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-        .resource_ids(&rid)
-        .send()
-        .await?;
-    if let (false, Some((min, max))) = (found.scalable_targets().is_empty(), capacity) {
-        aws.scaling
-            .register_scalable_target()
-            .service_namespace(ServiceNamespace::Ecs)
-            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-            .resource_id(&rid)
-            .min_capacity(min)
-            .max_capacity(max)
-            .send()
-            .await?;
-    }
-    aws.ecs.update_service().cluster(&s.cluster).service(&s.name).desired_count(desired).send().await?;
-    Ok(())
+    support::naive_set(&aws.scaling, &aws.ecs, &s.cluster, &s.name, capacity, desired).await
 }
 
 /// The loop users copy: per service, one call after another.

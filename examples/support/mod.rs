@@ -67,3 +67,40 @@ pub fn aws_env(command: &mut Command, endpoint: &str) {
         .env("RUST_LOG", "warn")
         .env_remove("AWS_PROFILE");
 }
+
+/// An error of the naive loop's calls.
+pub type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+/// The naive loop's first calls for one service: look for its scalable target, set its min/max
+/// when it has one, then its desiredCount. Both benchmarks' naive loops start with these.
+pub async fn naive_set(
+    scaling: &aws_sdk_applicationautoscaling::Client,
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    name: &str,
+    capacity: Option<(i32, i32)>,
+    desired: i32,
+) -> Result<(), Failure> {
+    use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+    let rid = format!("service/{cluster}/{name}");
+    let found = scaling
+        .describe_scalable_targets()
+        .service_namespace(ServiceNamespace::Ecs)
+        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+        .resource_ids(&rid)
+        .send()
+        .await?;
+    if let (false, Some((min, max))) = (found.scalable_targets().is_empty(), capacity) {
+        scaling
+            .register_scalable_target()
+            .service_namespace(ServiceNamespace::Ecs)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .resource_id(&rid)
+            .min_capacity(min)
+            .max_capacity(max)
+            .send()
+            .await?;
+    }
+    ecs.update_service().cluster(cluster).service(name).desired_count(desired).send().await?;
+    Ok(())
+}
