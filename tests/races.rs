@@ -316,9 +316,14 @@ async fn connect_with_table(moto: &Moto) -> (Sdk, Option<World>) {
 
 /// Moto starts no tasks, so a start waits for them until its deadline: keep it short.
 async fn run<A: ecs_cost_saver::aws::Aws>(aws: &A, action: &str) -> Report {
+    run_for(aws, action, Duration::from_millis(300)).await
+}
+
+/// [`run`] with its own deadline, for a run gated on the end of another run's deadline.
+async fn run_for<A: ecs_cost_saver::aws::Aws>(aws: &A, action: &str, wait: Duration) -> Report {
     let settings =
         Settings { poll_interval: Duration::from_millis(50), safety_margin: Duration::ZERO, ..Settings::default() };
-    let deadline = tokio::time::Instant::now() + scaled(Duration::from_millis(300));
+    let deadline = tokio::time::Instant::now() + scaled(wait);
     let schedule = schedule();
     let ctx = Context::new(aws, &schedule, &settings);
     handle(&ctx, json!({"action": action, "environment": "staging"}), chrono::Utc::now(), deadline).await.unwrap()
@@ -437,7 +442,10 @@ async fn a_stop_after_a_whole_start_saves_a_fresh_snapshot() {
             .before("DescribeServices", &start_cleared)
             .before("DescribeScalableTargets", &start_cleared),
     };
-    let (rs, rt) = tokio::join!(run(&start, "start"), run(&stop, "stop"));
+    // The stop's reads wait until the start has restored and cleared all three services, which
+    // in the throttling world (paced, throttled writes) can take most of the start's deadline:
+    // the stop's deadline is three times as long, so it still has time to read, save and stop.
+    let (rs, rt) = tokio::join!(run(&start, "start"), run_for(&stop, "stop", Duration::from_millis(900)));
     assert!(rs.error().is_none() && rt.error().is_none(), "{rs}\n{rt}");
     assert_eq!(state(&sdk).await, stopped());
     assert_recovers(&sdk, "stop after the start cleared").await;
