@@ -125,10 +125,32 @@ async fn environment_paced<A: Aws>(
         Ok(effect) => *effect,
         Err(reason) => return Ok(Report::skipped(&intent, reason.clone())),
     };
+    // The selectors, resolved against their clusters as they are now.
+    let clusters = plan::select::clusters_to_read(ctx.schedule, intent.environment);
+    let listings = if clusters.is_empty() {
+        plan::select::Listings::new()
+    } else {
+        observe::listings(aws, &clusters, settings.concurrency).await
+    };
+    let resolved = plan::select::resolve(ctx.schedule, intent.environment, &listings);
+    let known: std::collections::HashMap<ServiceRef, crate::state::ServiceState> = listings
+        .into_iter()
+        .filter_map(|(cluster, l)| Some((cluster, l.ok()?)))
+        .flat_map(|(cluster, l)| {
+            l.described
+                .into_iter()
+                .map(move |(service, state)| (ServiceRef { cluster: cluster.clone(), service }, state))
+        })
+        .collect();
+    let environment = crate::schedule::Environment { services: resolved.services, ..intent.environment.clone() };
+    let intent = EnvironmentIntent { environment: &environment, ..intent };
     let ids: Vec<ServiceRef> = intent.environment.services.iter().map(|c| c.id.clone()).collect();
     let table = settings.state_table.as_deref();
-    let observed = observe::services(aws, &ids, table, settings.concurrency).await;
+    let observed = observe::services(aws, &ids, &known, table, settings.concurrency).await;
     let mut plan = plan::environment(&intent, effect, observed, settings.store(), settings.serial_runs);
+    plan.notes.extend(resolved.notes);
+    plan.services.extend(resolved.failed.into_iter().map(|(id, failure)| Planned::Unread { id, failure }));
+    plan::order::arrange(&mut plan, &intent.environment.start_order);
     if effect == Action::Status {
         let rids: Vec<String> = ids.iter().map(|id| crate::aws::resource_id(&id.cluster, &id.service)).collect();
         match observe::scheduled_actions(aws, &rids).await {
@@ -197,7 +219,9 @@ async fn run_paced<A: Aws>(
         report.record_handed_on(&handed_on, &continuation);
         plan.services.retain(|s| !handed_on.contains(s.id()));
     }
-    let (ready, settled) = tokio::sync::mpsc::unbounded_channel::<Waiting>();
+    let (ready, arrivals) = tokio::sync::mpsc::unbounded_channel::<Waiting>();
+    let (up, ups) = tokio::sync::mpsc::unbounded_channel::<Up>();
+    let groups = order_groups(plan, &intent.environment.start_order);
     let registers = plan.registers;
     if registers {
         // Nothing to write first: their tasks are looked at now.
@@ -217,13 +241,29 @@ async fn run_paced<A: Aws>(
         }
     };
     let writing = async move {
-        let applied = apply_and_replan(ctx, intent, plan, &mut report, writer, deadline, &done).await;
+        let mut ups = ups;
+        let mut late = Vec::new();
+        let applied = if groups.len() > 1 {
+            let order = InOrder { groups: &groups, deadline, wait_until, ups: &mut ups, late: &mut late };
+            in_order(ctx, intent, plan, &mut report, writer, &done, order).await
+        } else {
+            apply_and_replan(ctx, intent, plan, &mut report, writer, deadline, &done).await
+        };
         // Every service that will be registered has been handed on by now.
         drop(done);
-        (applied, report)
+        (applied, report, ups, late)
     };
-    let ((applied, mut report), registered) = futures_util::join!(writing, register(ctx, settled, wait_until));
+    let ((applied, mut report, mut ups, late), registered) =
+        futures_util::join!(writing, register(ctx, arrivals, wait_until, up));
     report.record_applied(applied);
+    // The start groups that were not ready in time: when their tasks were up after all.
+    let mut up_at: BTreeMap<ServiceRef, Instant> = BTreeMap::new();
+    while let Ok(u) = ups.try_recv() {
+        up_at.insert(u.id, u.at);
+    }
+    for l in late {
+        report.notes.push(l.note(&up_at));
+    }
     for event in registered {
         match event {
             Registering::Unreadable(id, failure) => report.record_failure(&id, failure),
@@ -231,6 +271,187 @@ async fn run_paced<A: Aws>(
         }
     }
     Ok(report)
+}
+
+/// The `start_order` groups of a real start or stop, in the order they run (a stop's reversed);
+/// empty without `start_order` (or with one group: nothing to wait for).
+fn order_groups(plan: &Plan, order: &[Vec<String>]) -> Vec<plan::order::Group> {
+    if order.is_empty() || !matches!(plan.effect, crate::action::Action::Start | crate::action::Action::Stop) {
+        return Vec::new();
+    }
+    let ids: Vec<ServiceRef> = plan.services.iter().map(|s| s.id().clone()).collect();
+    let (mut groups, _) = plan::order::groups(order, &ids);
+    if plan.effect == crate::action::Action::Stop {
+        groups.reverse();
+    }
+    groups
+}
+
+/// A started service whose tasks are all RUNNING and registered (the register loop tells the
+/// `start_order` groups), with its tasks' targets, and when.
+struct Up {
+    id: ServiceRef,
+    at: Instant,
+    targets: Vec<(String, crate::state::Target)>,
+}
+
+/// What a run in `start_order` needs besides the plan.
+struct InOrder<'g> {
+    groups: &'g [plan::order::Group],
+    deadline: Instant,
+    wait_until: Instant,
+    ups: &'g mut tokio::sync::mpsc::UnboundedReceiver<Up>,
+    late: &'g mut Vec<Late>,
+}
+
+/// A group that was not ready by its time: the rest went on without it.
+struct Late {
+    label: String,
+    action: crate::action::Action,
+    waited: std::time::Duration,
+    due: Instant,
+    services: Vec<ServiceRef>,
+}
+
+impl Late {
+    fn note(&self, up_at: &BTreeMap<ServiceRef, Instant>) -> String {
+        let head = format!(
+            "start_order group {} was not {} within its {} s; the next groups went on without it",
+            self.label,
+            if self.action == crate::action::Action::Stop { "gone" } else { "ready" },
+            self.waited.as_secs()
+        );
+        if self.action == crate::action::Action::Stop {
+            return head;
+        }
+        let last = self.services.iter().map(|id| up_at.get(id).copied()).collect::<Option<Vec<_>>>();
+        match last.and_then(|at| at.into_iter().max()) {
+            Some(at) => format!(
+                "{head}: its tasks were RUNNING and registered {:.0} s late",
+                at.saturating_duration_since(self.due).as_secs_f64()
+            ),
+            None => format!("{head}: its tasks were still not all RUNNING and registered when the wait ended"),
+        }
+    }
+}
+
+/// A start or stop in `start_order`: each group's writes, then (but the last group) the wait
+/// for it, up to its share of the time left: a start's group is ready when its services' tasks
+/// are RUNNING and registered and their targets `healthy`; a stop's, when its tasks are gone.
+async fn in_order<A: Aws>(
+    ctx: &Context<'_, A>,
+    intent: &EnvironmentIntent<'_>,
+    plan: &mut Plan,
+    report: &mut Report,
+    writer: apply::Writer<'_>,
+    done: &(dyn Fn(&plan::ServicePlan, &apply::Applied) + Sync),
+    order: InOrder<'_>,
+) -> Vec<(ServiceRef, apply::Applied)> {
+    let InOrder { groups, deadline, wait_until, ups, late } = order;
+    let mut applied = Vec::new();
+    let mut up: BTreeMap<ServiceRef, Vec<(String, crate::state::Target)>> = BTreeMap::new();
+    for (i, group) in groups.iter().enumerate() {
+        let mut part = Plan {
+            services: plan.services.iter().filter(|s| group.services.contains(s.id())).cloned().collect(),
+            ..plan.clone()
+        };
+        let started = Instant::now();
+        let written = apply_and_replan(ctx, intent, &mut part, report, writer, deadline, done).await;
+        // Those whose writes went through and that have tasks to wait for.
+        let wait_for: Vec<ServiceRef> = part
+            .services
+            .iter()
+            .filter_map(|s| match s {
+                Planned::Service(p)
+                    if matches!(p.decision, plan::Decision::Change(_) | plan::Decision::Unchanged)
+                        && !written.iter().any(|(id, a)| id == &p.id && a.failure.is_some()) =>
+                {
+                    Some(p.id.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        applied.extend(written);
+        if i + 1 == groups.len() {
+            break;
+        }
+        let share = wait_until.saturating_duration_since(Instant::now()) / (groups.len() - i) as u32;
+        let due = Instant::now() + share;
+        let ready = if plan.effect == crate::action::Action::Stop {
+            gone(ctx, &wait_for, due).await
+        } else {
+            started_up(ctx, &wait_for, due, ups, &mut up).await
+        };
+        let took = Instant::now().saturating_duration_since(started).as_secs();
+        if ready {
+            report.notes.push(format!(
+                "start_order group {} {} after {took} s",
+                group.label(),
+                if plan.effect == crate::action::Action::Stop { "gone" } else { "ready" }
+            ));
+        } else {
+            late.push(Late {
+                label: group.label(),
+                action: plan.effect,
+                waited: due.saturating_duration_since(started),
+                due,
+                services: wait_for,
+            });
+        }
+    }
+    applied
+}
+
+/// Whether every task of `ids` is gone by `due` (looked at every poll interval).
+async fn gone<A: Aws>(ctx: &Context<'_, A>, ids: &[ServiceRef], due: Instant) -> bool {
+    loop {
+        let looked = observe::tasks_gone(ctx.aws, ids, ctx.settings.concurrency).await;
+        if looked.values().all(|g| matches!(g, Ok(true))) {
+            return true;
+        }
+        if Instant::now() + ctx.settings.poll_interval >= due {
+            return false;
+        }
+        tokio::time::sleep(ctx.settings.poll_interval).await;
+    }
+}
+
+/// Whether every service of `ids` is up by `due` (the register loop says so through `ups`;
+/// earlier groups' news is kept in `up`), then its targets `healthy` (DescribeTargetHealth of
+/// its target groups, every poll interval).
+async fn started_up<A: Aws>(
+    ctx: &Context<'_, A>,
+    ids: &[ServiceRef],
+    due: Instant,
+    ups: &mut tokio::sync::mpsc::UnboundedReceiver<Up>,
+    up: &mut BTreeMap<ServiceRef, Vec<(String, crate::state::Target)>>,
+) -> bool {
+    while !ids.iter().all(|id| up.contains_key(id)) {
+        match tokio::time::timeout_at(due, ups.recv()).await {
+            Ok(Some(u)) => {
+                up.insert(u.id, u.targets);
+            }
+            // The register loop has ended: nothing more will come up.
+            Ok(None) | Err(_) => return false,
+        }
+    }
+    let expected: Vec<(String, crate::state::Target)> =
+        ids.iter().flat_map(|id| up.get(id).cloned().unwrap_or_default()).collect();
+    if expected.is_empty() {
+        return true;
+    }
+    let target_groups: Vec<String> =
+        expected.iter().map(|(tg, _)| tg.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    loop {
+        let read = observe::registered(ctx.aws, &target_groups, ctx.settings.concurrency).await;
+        if targets::unhealthy(&expected, &read).is_empty() {
+            return true;
+        }
+        if Instant::now() + ctx.settings.poll_interval >= due {
+            return false;
+        }
+        tokio::time::sleep(ctx.settings.poll_interval).await;
+    }
 }
 
 /// The services with writes to make that the buckets leave no time for before `wait_until`, in
@@ -341,7 +562,9 @@ async fn apply_and_replan<A: Aws>(
         report.record_applied(kept);
         tokio::time::sleep(settings.poll_interval * attempt).await;
         let ids: Vec<ServiceRef> = lost.iter().map(|(id, _)| id.clone()).collect();
-        let observed = observe::services(aws, &ids, settings.state_table.as_deref(), settings.concurrency).await;
+        let no_one = std::collections::HashMap::new();
+        let observed =
+            observe::services(aws, &ids, &no_one, settings.state_table.as_deref(), settings.concurrency).await;
         plan::replan(plan, intent, &ids, observed, settings.store(), settings.serial_runs);
         for (id, a) in &lost {
             if let (Some(planned), Some((_, why))) = (plan.services.iter().find(|s| s.id() == id), &a.failure) {
@@ -391,6 +614,7 @@ async fn register<A: Aws>(
     ctx: &Context<'_, A>,
     mut arrivals: tokio::sync::mpsc::UnboundedReceiver<Waiting>,
     wait_until: Instant,
+    up: tokio::sync::mpsc::UnboundedSender<Up>,
 ) -> Vec<Registering> {
     let (aws, settings) = (ctx.aws, ctx.settings);
     let mut events = Vec::new();
@@ -423,9 +647,14 @@ async fn register<A: Aws>(
         if !look.ready.is_empty() {
             let facts = observe_facts(ctx, &look.ready).await;
             let facts = &facts;
+            let up = &up;
             let registered = stream::iter(look.ready.iter().map(|(w, tasks)| async move {
                 let planned = targets::registration(w, tasks, facts, true);
                 let results = apply::register(aws, &planned.wanted).await;
+                if targets::settled(tasks, w.desired) && results.iter().all(|(_, _, r)| r.is_ok()) {
+                    let targets = targets::expected(&w.bindings, tasks, facts);
+                    let _ = up.send(Up { id: w.id.clone(), at: Instant::now(), targets });
+                }
                 (w.id.clone(), planned, results)
             }))
             .buffer_unordered(settings.concurrency)

@@ -40,6 +40,13 @@ pub struct EnvironmentForecast {
     /// Tasks when up: the sum of each service's YAML `desired_count` (default 1).
     pub tasks: u32,
     pub task_hours_per_week: Option<TaskHours>,
+    /// The selector entries, as written: their services are chosen when the function runs, so
+    /// `tasks` does not count them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub selectors: Vec<String>,
+    /// `start_order`, group by group.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub start_order: Vec<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -120,6 +127,8 @@ pub fn forecast(schedule: &Schedule, environments: &[&Environment], from: DateTi
                 up_fraction: up_hours.map(|up| up / hours_per_week),
                 tasks,
                 task_hours_per_week: task_hours,
+                selectors: env.selectors.iter().map(ToString::to_string).collect(),
+                start_order: env.start_order.clone(),
             }
         })
         .collect();
@@ -210,6 +219,13 @@ impl fmt::Display for Forecast {
                     writeln!(f, "{text}")?;
                 }
                 _ => writeln!(f, "  up: unknown (no transition in the last year)")?,
+            }
+            for selector in &env.selectors {
+                writeln!(f, "  selects {selector}: chosen when the function runs, not counted above")?;
+            }
+            if !env.start_order.is_empty() {
+                let groups: Vec<String> = env.start_order.iter().map(|g| format!("[{}]", g.join(", "))).collect();
+                writeln!(f, "  start order: {} (stop: the reverse)", groups.join(", then "))?;
             }
         }
         Ok(())

@@ -45,6 +45,9 @@ pub struct EnvironmentIntent<'a> {
     pub scheduled: bool,
     /// Which continuation of an earlier run this is (0: none).
     pub continuation: u32,
+    /// The invocation's time, and the schedule's zone: exclusion tags are read at it, in it.
+    pub now: DateTime<Utc>,
+    pub timezone: Tz,
 }
 
 /// The name of an environment's continuation schedule: the one-time run that finishes what the
@@ -131,6 +134,8 @@ pub fn environment_intent<'a>(
         notes,
         scheduled: payload.scheduled,
         continuation: payload.continuation,
+        now,
+        timezone: tz,
     })
 }
 

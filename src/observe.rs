@@ -35,36 +35,109 @@ pub async fn pending_schedule<A: Schedules>(aws: &A, group: &str, name: &str) ->
 /// error for all of them.
 type Entries = Option<Result<HashMap<String, Entry>, AwsError>>;
 
+/// Every cluster's services for the selectors (`clusters`: whether their tags are needed):
+/// ListServices (100 a page), then, where tags are needed, DescribeServices of them all (10 per
+/// call, tags included; what it reads is not read again by [`services`]). Clusters
+/// concurrently, up to `concurrency` calls at once.
+pub async fn listings<A: Services>(
+    aws: &A,
+    clusters: &BTreeMap<String, bool>,
+    concurrency: usize,
+) -> crate::plan::select::Listings {
+    use crate::plan::select::Listing;
+    let listed = stream::iter(clusters.iter().map(|(cluster, tags)| async move {
+        let names = aws.list_services(cluster).await;
+        (cluster, *tags, names)
+    }))
+    .buffer_unordered(concurrency)
+    .collect::<Vec<_>>()
+    .await;
+    let mut listings = crate::plan::select::Listings::new();
+    let mut to_describe = Vec::new();
+    for (cluster, tags, names) in listed {
+        match names {
+            Ok(names) => {
+                if tags {
+                    to_describe.extend(names.chunks(DESCRIBE_SERVICES_BATCH).map(|c| (cluster.clone(), c.to_vec())));
+                }
+                listings.insert(cluster.clone(), Ok(Listing { names, described: HashMap::new() }));
+            }
+            Err(e) => {
+                listings.insert(cluster.clone(), Err(e));
+            }
+        }
+    }
+    let described = stream::iter(to_describe.into_iter().map(|(cluster, names)| async move {
+        let described = aws.describe_services(&cluster, &names).await;
+        (cluster, described)
+    }))
+    .buffer_unordered(concurrency)
+    .collect::<Vec<_>>()
+    .await;
+    for (cluster, described) in described {
+        match described {
+            Ok(d) => {
+                if let Some(Ok(listing)) = listings.get_mut(&cluster) {
+                    listing.described.extend(d.found);
+                }
+            }
+            Err(e) => {
+                listings.insert(cluster, Err(e));
+            }
+        }
+    }
+    listings
+}
+
 /// DescribeServices (10 per call, tags included) and DescribeScalableTargets (50 per call), all
 /// batches concurrently: one round trip for up to `concurrency` batches. With a state `table`,
 /// each DescribeServices batch is followed by its BatchGetItem (the key needs the service's ARN).
+/// A service in `known` (described moments ago, for a selector) is not described again.
 pub async fn services<A: Services + ScalableTargets + SnapshotTable>(
     aws: &A,
     ids: &[ServiceRef],
+    known: &HashMap<ServiceRef, ServiceState>,
     table: Option<&str>,
     concurrency: usize,
 ) -> HashMap<ServiceRef, ObservedService> {
     let clusters = by_cluster(ids);
-    let describe = stream::iter(clusters.iter().flat_map(|(cluster, ids)| {
-        ids.chunks(DESCRIBE_SERVICES_BATCH).map(move |chunk| async move {
-            let names: Vec<String> = chunk.iter().map(|id| id.service.clone()).collect();
-            let described = aws.describe_services(cluster, &names).await;
-            let entries: Entries = match (table, &described) {
-                (Some(table), Ok(d)) => {
-                    let keys: Vec<String> = chunk
-                        .iter()
-                        .filter_map(|id| {
-                            let (_, state) = d.found.iter().find(|(name, _)| *name == id.service)?;
-                            entry_key(&state.arn, id)
-                        })
-                        .collect();
-                    let read = if keys.is_empty() { Ok(Vec::new()) } else { aws.entries(table, &keys).await };
-                    Some(read.map(|found| found.into_iter().collect()))
-                }
-                _ => None,
-            };
-            (chunk, described, entries)
+    // Per cluster, the services known first, then those to describe: every batch is one or
+    // the other.
+    let batches: Vec<(&str, Vec<&ServiceRef>, bool)> = clusters
+        .iter()
+        .flat_map(|(cluster, ids)| {
+            let (seen, unseen): (Vec<&ServiceRef>, Vec<&ServiceRef>) =
+                ids.iter().partition(|id| known.contains_key(id));
+            let seen =
+                seen.chunks(DESCRIBE_SERVICES_BATCH).map(move |c| (*cluster, c.to_vec(), true)).collect::<Vec<_>>();
+            let unseen =
+                unseen.chunks(DESCRIBE_SERVICES_BATCH).map(move |c| (*cluster, c.to_vec(), false)).collect::<Vec<_>>();
+            seen.into_iter().chain(unseen)
         })
+        .collect();
+    let describe = stream::iter(batches.into_iter().map(|(cluster, chunk, seen)| async move {
+        let names: Vec<String> = chunk.iter().map(|id| id.service.clone()).collect();
+        let described = if seen {
+            let found = chunk.iter().filter_map(|id| Some((id.service.clone(), known.get(*id)?.clone()))).collect();
+            Ok(crate::aws::DescribedServices { found, missing: Vec::new() })
+        } else {
+            aws.describe_services(cluster, &names).await
+        };
+        let entries: Entries = match (table, &described) {
+            (Some(table), Ok(d)) => {
+                let keys: Vec<String> = chunk
+                    .iter()
+                    .filter_map(|id| {
+                        let (_, state) = d.found.iter().find(|(name, _)| *name == id.service)?;
+                        entry_key(&state.arn, id)
+                    })
+                    .collect();
+                let read = if keys.is_empty() { Ok(Vec::new()) } else { aws.entries(table, &keys).await };
+                Some(read.map(|found| found.into_iter().collect()))
+            }
+            _ => None,
+        };
+        (chunk, described, entries)
     }))
     .buffer_unordered(concurrency)
     .collect::<Vec<_>>();
@@ -149,6 +222,35 @@ pub async fn service_again<A: Services + ScalableTargets>(
     };
     state.capacity = capacity.map(|(_, c)| c);
     Ok(state)
+}
+
+/// Whether every task of each of the services `ids` is gone (a stop's group waits for that):
+/// none listed with desired status RUNNING, and every one listed with desired status STOPPED
+/// (ECS is stopping it, draining it from its load balancers first) has reached STOPPED.
+/// ListTasks twice and DescribeTasks once per service.
+pub async fn tasks_gone<A: Tasks>(
+    aws: &A,
+    ids: &[ServiceRef],
+    concurrency: usize,
+) -> HashMap<ServiceRef, Result<bool, AwsError>> {
+    stream::iter(ids.iter().map(|id| async move {
+        let gone = async {
+            if !aws.list_running_tasks(&id.cluster, &id.service).await?.is_empty() {
+                return Ok(false);
+            }
+            let stopping = aws.list_stopping_tasks(&id.cluster, &id.service).await?;
+            for chunk in stopping.chunks(DESCRIBE_TASKS_BATCH) {
+                if aws.describe_tasks(&id.cluster, chunk).await?.iter().any(|t| t.last_status != "STOPPED") {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        };
+        (id.clone(), gone.await)
+    }))
+    .buffer_unordered(concurrency)
+    .collect()
+    .await
 }
 
 /// The RUNNING tasks of the services `ids`: ListTasks once per cluster where the cluster has

@@ -3,6 +3,9 @@
 //! its tasks need) and of a Spot interruption (`spot`). `apply` only carries them out; a dry run
 //! returns the plan instead.
 
+pub mod exclusion;
+pub mod order;
+pub mod select;
 pub mod service;
 pub mod spot;
 pub mod targets;
@@ -87,7 +90,7 @@ pub fn environment(
         .environment
         .services
         .iter()
-        .map(|config| one(config, effect, observed.remove(&config.id), store, serial_runs))
+        .map(|config| one(intent, effect, config, observed.remove(&config.id), store, serial_runs))
         .collect();
     Plan {
         action: intent.action,
@@ -116,7 +119,7 @@ pub fn replan(
     serial_runs: bool,
 ) {
     for config in intent.environment.services.iter().filter(|c| ids.contains(&c.id)) {
-        let planned = one(config, plan.effect, observed.remove(&config.id), store, serial_runs);
+        let planned = one(intent, plan.effect, config, observed.remove(&config.id), store, serial_runs);
         if let Some(slot) = plan.services.iter_mut().find(|s| s.id() == &config.id) {
             *slot = planned;
         }
@@ -158,8 +161,9 @@ pub fn note_scheduled_actions(plan: &mut Plan, actions: &[ScheduledAction]) {
 }
 
 fn one(
-    config: &ServiceConfig,
+    intent: &EnvironmentIntent<'_>,
     effect: Action,
+    config: &ServiceConfig,
     observed: Option<ObservedService>,
     store: Store,
     serial_runs: bool,
@@ -168,11 +172,67 @@ fn one(
         Some(Ok(state)) => {
             let mut plan = plan_service(effect, config, &state, store);
             service::guard(&mut plan, serial_runs);
+            leave_alone(&mut plan, intent, config, &state);
             Planned::Service(Box::new(plan))
         }
         Some(Err(failure)) => Planned::Unread { id: config.id.clone(), failure },
         None => Planned::Unread { id: config.id.clone(), failure: Failure::new(ErrorKind::Transient, "not observed") },
     }
+}
+
+/// What the owner's exclusion tags ([`exclusion`]) and a selection change in a service's plan:
+/// stop and reconcile leave an excluded service alone, start too unless it has a snapshot to
+/// restore (we stopped it before it was excluded); status lists the exclusion; an expired one
+/// is a note. A service a selector chose that is being deleted is left alone (not a failure:
+/// it is leaving the cluster, and the selector with it).
+fn leave_alone(plan: &mut ServicePlan, intent: &EnvironmentIntent<'_>, config: &ServiceConfig, state: &ServiceState) {
+    use exclusion::Exclusion;
+    if config.selected_by.is_some() && state.status != "ACTIVE" {
+        skip(
+            plan,
+            format!("the service is {}, not ACTIVE: a selected service being deleted is left alone", state.status),
+        );
+        return;
+    }
+    let reason = match exclusion::exclusion(&state.tags, intent.now, intent.timezone) {
+        Exclusion::None => return,
+        Exclusion::Expired(at) => {
+            plan.notes.push(format!("exclusion expired at {}: the tag is ignored", exclusion::show(&at)));
+            return;
+        }
+        Exclusion::Active { tag, until } => {
+            plan.excluded = Some(exclusion::ExclusionReport {
+                cluster: config.id.cluster.clone(),
+                service: config.id.service.clone(),
+                tag,
+                until: until.as_ref().map(exclusion::show),
+            });
+            match until {
+                Some(until) => format!("excluded by tag {tag} until {}", exclusion::show(&until)),
+                None => format!("excluded by tag {tag} (until the tag is removed)"),
+            }
+        }
+        Exclusion::Malformed(why) => why,
+    };
+    let leaves = match intent.action {
+        Action::Stop | Action::Reconcile => true,
+        Action::Start => plan.snapshot.is_none(),
+        Action::Status | Action::Register => false,
+    };
+    if leaves {
+        skip(plan, reason);
+    } else if matches!(intent.action, Action::Status | Action::Register) {
+        plan.notes.push(reason);
+    } else {
+        plan.notes.push(format!("{reason}; started all the same: it has a snapshot to restore"));
+    }
+}
+
+fn skip(plan: &mut ServicePlan, reason: String) {
+    plan.decision = Decision::Skip(reason);
+    plan.program.clear();
+    plan.on_failure.clear();
+    plan.after = plan.before;
 }
 
 /// A service's state from its reads, or why it cannot be planned: it is not there, or one of
@@ -213,6 +273,7 @@ impl fmt::Display for Plan {
                 Planned::Service(p) => match &p.decision {
                     Decision::Unchanged => write!(f, "; {}: unchanged", p.id)?,
                     Decision::Fail(failure) => write!(f, "; {}: not touched ({failure})", p.id)?,
+                    Decision::Skip(why) => write!(f, "; {}: skipped ({why})", p.id)?,
                     Decision::Change(steps) => {
                         let steps: Vec<String> = steps.iter().map(Step::to_string).collect();
                         write!(f, "; {}: {}", p.id, steps.join(", "))?;

@@ -63,6 +63,9 @@ pub struct Report {
     /// Answers AWS throttled during the run (every attempt, the SDK's retries included).
     #[serde(skip_serializing_if = "is_zero")]
     pub throttled: u64,
+    /// Every exclusion tag in force on the environment's services, with its end.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exclusions: Vec<crate::plan::exclusion::ExclusionReport>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -139,6 +142,9 @@ pub struct ServiceReport {
     /// Tasks that were not RUNNING when the wait for them ended (`id (STATUS)`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tasks_not_running: Vec<String>,
+    /// The selector entry that chose the service this run (absent: listed by name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selected_by: Option<String>,
 }
 
 impl ServiceReport {
@@ -157,6 +163,7 @@ impl ServiceReport {
             failures: Vec::new(),
             notes: Vec::new(),
             tasks_not_running: Vec::new(),
+            selected_by: None,
         }
     }
 
@@ -199,6 +206,7 @@ impl Report {
             override_schedule: None,
             handed_on: None,
             throttled: 0,
+            exclusions: Vec::new(),
         }
     }
 
@@ -232,6 +240,14 @@ impl Report {
             action: if plan.action == Action::Start { Action::Stop } else { Action::Start },
         });
         report.services = plan.services.iter().map(service_planned).collect();
+        report.exclusions = plan
+            .services
+            .iter()
+            .filter_map(|s| match s {
+                Planned::Service(p) => p.excluded.clone(),
+                Planned::Unread { .. } => None,
+            })
+            .collect();
         report
     }
 
@@ -363,12 +379,17 @@ fn service_planned(planned: &Planned) -> ServiceReport {
             report.before = Some(plan.before);
             report.after = Some(plan.after);
             report.notes = plan.notes.clone();
+            report.selected_by = plan.selected_by.clone();
             report.snapshot = plan.snapshot;
             match &plan.decision {
                 Decision::Unchanged => {}
                 Decision::Fail(failure) => {
                     report.after = None;
                     report.fail(failure.clone());
+                }
+                Decision::Skip(why) => {
+                    report.outcome = Outcome::Skipped;
+                    report.reason = Some(why.clone());
                 }
                 Decision::Change(steps) => {
                     report.outcome = Outcome::Changed;
@@ -462,6 +483,10 @@ impl fmt::Display for Report {
         if let Some(h) = &self.handed_on {
             writeln!(f, "  {}", h.to)?;
         }
+        for e in &self.exclusions {
+            let until = e.until.as_deref().map_or("until the tag is removed".to_string(), |u| format!("until {u}"));
+            writeln!(f, "  excluded: {}/{} by {} {until}", e.cluster, e.service, e.tag)?;
+        }
         for s in &self.services {
             let name = format!("{}/{}", s.cluster, s.service);
             write!(f, "  {name:<32} {:<9}", s.outcome.to_string())?;
@@ -471,6 +496,9 @@ impl fmt::Display for Report {
                 write!(f, " {}", counts(s.before))?;
             }
             writeln!(f)?;
+            if let Some(entry) = &s.selected_by {
+                writeln!(f, "      selected by {entry}")?;
+            }
             for a in &s.actions {
                 writeln!(f, "      {}{a}", if self.dry_run { "would " } else { "" })?;
             }
@@ -569,6 +597,7 @@ mod tests {
                     .into(),
             }),
             throttled: 3,
+            exclusions: vec![],
         };
         assert_eq!(
             report.to_string(),

@@ -51,7 +51,7 @@ fn validate_prints_every_problem_with_file_line_and_column() {
             1,
             String::new(),
             "\
-bad.yaml:9:9: unknown field `desired_cuont`, expected one of cluster, service, desired_count, min_capacity, max_capacity, target_groups
+bad.yaml:9:9: unknown field `desired_cuont`, expected one of cluster, service, select, except, desired_count, min_capacity, max_capacity, target_groups
 bad-cron.yaml:3:12: cron(0 25 ? * MON-FRI *): hours: 25 is out of range 0-23
 bad-cron.yaml:4:13: cron(0 8 * * MON-FRI *): day-of-month and day-of-week cannot both be set; use ? in one of them
 bad-cron.yaml:7:3: environment name `Prod` must be 1-32 characters of a-z, 0-9 and -
@@ -275,4 +275,30 @@ fn tempdir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ecs-cost-saver-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// YAML mistakes at the character to change, with what to do, wherever the parser stopped (its own
+/// marks, in the comment below, are often on a later line).
+#[test]
+fn validate_points_at_the_yaml_mistake_and_says_how_to_fix_it() {
+    let files = ["tab.yaml", "unclosed-quote.yaml", "unclosed-bracket.yaml", "duplicate-key.yaml", "bad-alias.yaml"];
+    let out = bin(&repo().join("tests/fixtures/schedules")).arg("validate").args(files).output();
+    assert_eq!(
+        outcome(out.unwrap()),
+        (
+            1,
+            String::new(),
+            // The parser said: 7:18 while scanning a plain scalar, found a tab; 4:14 invalid trailing
+            // content after double-quoted scalar; 4:10 illegal placement of ':' indicator; 8:5
+            // duplicate mapping key: services; 8:11 alias references unknown anchor.
+            "\
+tab.yaml:8:1: tabs are not allowed in YAML indentation; use spaces
+unclosed-quote.yaml:3:12: this quoted string is never closed: add the closing \"
+unclosed-bracket.yaml:3:11: this `[` is never closed: add the closing `]`
+duplicate-key.yaml:8:5: duplicate key `services` (first at line 4): a key may appear once per mapping
+bad-alias.yaml:8:11: alias `*weeknight` is not defined: define it with `&weeknight` before its use
+"
+            .into()
+        )
+    );
 }

@@ -150,11 +150,17 @@ impl Services for Gated<'_> {
     async fn untag_service(&self, arn: &str, key: &str) -> Result<(), AwsError> {
         self.call("UntagResource", self.sdk.untag_service(arn, key)).await
     }
+    async fn list_services(&self, cluster: &str) -> Result<Vec<String>, AwsError> {
+        self.call("ListServices", self.sdk.list_services(cluster)).await
+    }
 }
 
 impl Tasks for Gated<'_> {
     async fn list_running_tasks(&self, cluster: &str, service: &str) -> Result<Vec<String>, AwsError> {
         self.call("ListTasks", self.sdk.list_running_tasks(cluster, service)).await
+    }
+    async fn list_stopping_tasks(&self, cluster: &str, service: &str) -> Result<Vec<String>, AwsError> {
+        self.call("ListTasks", self.sdk.list_stopping_tasks(cluster, service)).await
     }
     async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> Result<Vec<Task>, AwsError> {
         self.call("DescribeTasks", self.sdk.describe_tasks(cluster, arns)).await

@@ -58,12 +58,23 @@ pub trait Services: Sync {
     fn tag_service(&self, arn: &str, key: &str, value: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
 
     fn untag_service(&self, arn: &str, key: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// The names of every service of `cluster` (ListServices, all pages of 100).
+    fn list_services(&self, cluster: &str) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
 }
 
 /// Reading ECS tasks and the instances they run on.
 pub trait Tasks: Sync {
     /// Task ARNs whose desired status is RUNNING (all pages).
     fn list_running_tasks(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+
+    /// Task ARNs of the service whose desired status is STOPPED (all pages): the tasks ECS is
+    /// stopping, and those it stopped in the last hour or so.
+    fn list_stopping_tasks(
         &self,
         cluster: &str,
         service: &str,

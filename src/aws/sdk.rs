@@ -236,6 +236,32 @@ impl Services for Sdk {
         Ok(())
     }
 
+    async fn list_services(&self, cluster: &str) -> Result<Vec<String>, AwsError> {
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .pace
+                .call("ListServices", || async {
+                    self.ecs
+                        .list_services()
+                        .cluster(cluster)
+                        .max_results(100)
+                        .set_next_token(token.clone())
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("ListServices", e))
+                })
+                .await?;
+            // arn:aws:ecs:REGION:ACCOUNT:service/CLUSTER/NAME (or service/NAME, the old form).
+            names.extend(out.service_arns().iter().map(|arn| arn.rsplit('/').next().unwrap_or(arn).to_string()));
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(names);
+            }
+        }
+    }
+
     async fn untag_service(&self, arn: &str, key: &str) -> Result<(), AwsError> {
         self.pace
             .call("UntagResource", || async {
@@ -256,6 +282,12 @@ impl Tasks for Sdk {
     async fn list_running_tasks(&self, cluster: &str, service: &str) -> Result<Vec<String>, AwsError> {
         let request =
             self.ecs.list_tasks().cluster(cluster).service_name(service).desired_status(DesiredStatus::Running);
+        Ok(self.list_tasks(request, None).await?.unwrap_or_default())
+    }
+
+    async fn list_stopping_tasks(&self, cluster: &str, service: &str) -> Result<Vec<String>, AwsError> {
+        let request =
+            self.ecs.list_tasks().cluster(cluster).service_name(service).desired_status(DesiredStatus::Stopped);
         Ok(self.list_tasks(request, None).await?.unwrap_or_default())
     }
 

@@ -34,6 +34,7 @@ fn config(desired: Option<u32>, min: Option<u32>, max: Option<u32>) -> ServiceCo
         min_capacity: min,
         max_capacity: max,
         target_groups: vec![],
+        selected_by: None,
     }
 }
 
@@ -184,6 +185,7 @@ fn act(
             return Ok(true);
         }
         Decision::Fail(failure) => return Err(TestCaseError::fail(format!("{action:?} failed: {failure}"))),
+        Decision::Skip(why) => return Err(TestCaseError::fail(format!("plan_service never skips ({why})"))),
         Decision::Change(steps) => steps.clone(),
     };
     prop_assert!(!steps.is_empty());
@@ -364,6 +366,7 @@ proptest! {
                 );
                 // Decided before any call: a failed service is not touched.
             }
+            Decision::Skip(why) => prop_assert!(false, "plan_service never skips ({})", why),
             Decision::Unchanged | Decision::Change(_) => {
                 prop_assert_eq!(state.status.as_str(), "ACTIVE");
                 let mut state = state.clone();

@@ -101,6 +101,9 @@ pub enum Decision {
     Unchanged,
     /// Must not be touched, and why.
     Fail(Failure),
+    /// Left alone by choice (an exclusion tag, a selected service being deleted), and why:
+    /// reported `skipped`, not a failure.
+    Skip(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -141,6 +144,12 @@ pub struct ServicePlan {
     /// Things the operator should know that do not fail the service.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The selector entry that chose it (None: listed by name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selected_by: Option<String>,
+    /// The owner's exclusion in force, if any.
+    #[serde(skip)]
+    pub excluded: Option<super::exclusion::ExclusionReport>,
 }
 
 /// Decide what `action` does to one observed service, keeping its snapshot in `store`. The
@@ -165,6 +174,8 @@ pub fn plan_service(action: Action, config: &ServiceConfig, state: &ServiceState
         on_failure: Vec::new(),
         bindings: super::targets::bindings(config, state),
         notes: Vec::new(),
+        selected_by: config.selected_by.clone(),
+        excluded: None,
     };
     let tag = state.tags.get(SNAPSHOT_TAG).map(|v| Snapshot::decode(v)).transpose();
     let found = match (store, &state.entry) {

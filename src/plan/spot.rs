@@ -246,15 +246,21 @@ fn configured(schedule: &Schedule, id: &ServiceRef) -> (Option<String>, Vec<Targ
             return (Some(env.name.clone()), extra);
         }
     }
-    (None, Vec::new())
+    // A service `select: all` chooses (a selector by tags cannot be told without its tags).
+    let all = |s: &crate::schedule::Selector| {
+        s.cluster == id.cluster && s.select == crate::schedule::Select::All && !s.except.contains(&id.service)
+    };
+    let environment = schedule.environments.values().find(|e| e.selectors.iter().any(all)).map(|e| e.name.clone());
+    (environment, Vec::new())
 }
 
 // ---- EC2 Spot instance warnings ----
 
 /// The clusters searched for the instance: every cluster the schedule names.
 pub fn clusters(schedule: &Schedule) -> Vec<&str> {
-    let all: BTreeSet<&str> =
-        schedule.environments.values().flat_map(|e| &e.services).map(|s| s.id.cluster.as_str()).collect();
+    let named = schedule.environments.values().flat_map(|e| &e.services).map(|s| s.id.cluster.as_str());
+    let selected = schedule.environments.values().flat_map(|e| &e.selectors).map(|s| s.cluster.as_str());
+    let all: BTreeSet<&str> = named.chain(selected).collect();
     all.into_iter().collect()
 }
 

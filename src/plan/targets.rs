@@ -49,6 +49,36 @@ pub fn is_registered(health: TargetHealth) -> bool {
     !matches!(health, TargetHealth::Draining | TargetHealth::Unused)
 }
 
+/// The targets a service's RUNNING tasks make in those of its target groups whose type was
+/// read: what must be `healthy` before the next `start_order` group starts.
+pub fn expected(bindings: &[TargetBinding], tasks: &[Task], facts: &TargetFacts) -> Vec<(String, Target)> {
+    let mut all = Vec::new();
+    for binding in bindings {
+        let Some(Ok(kind)) = facts.types.get(&binding.target_group_arn) else { continue };
+        for task in tasks.iter().filter(|t| t.is_running()) {
+            if let Ok(Some(target)) = target(binding, *kind, task, facts) {
+                all.push((binding.target_group_arn.clone(), target));
+            }
+        }
+    }
+    all
+}
+
+/// The `expected` targets that DescribeTargetHealth (`read`, per target group) does not show
+/// `healthy` (a target group that could not be read has none healthy).
+pub fn unhealthy<'a>(
+    expected: &'a [(String, Target)],
+    read: &std::collections::HashMap<String, Result<Vec<crate::state::RegisteredTarget>, crate::error::AwsError>>,
+) -> Vec<&'a (String, Target)> {
+    expected
+        .iter()
+        .filter(|(tg, target)| {
+            !matches!(read.get(tg), Some(Ok(targets))
+                if targets.iter().any(|t| &t.target == target && t.health == TargetHealth::Healthy))
+        })
+        .collect()
+}
+
 /// A target to register and why.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Registration {
@@ -173,7 +203,7 @@ pub fn waiting<'a>(plan: &'a super::Plan, failed: impl Fn(&ServiceRef) -> bool +
     plan.services
         .iter()
         .filter_map(|s| match s {
-            super::Planned::Service(p) if !failed(&p.id) => {
+            super::Planned::Service(p) if !failed(&p.id) && !matches!(p.decision, super::Decision::Skip(_)) => {
                 Some(Waiting { id: p.id.clone(), bindings: p.bindings.clone(), desired: p.after.desired })
             }
             _ => None,

@@ -17,6 +17,7 @@ fn config() -> ServiceConfig {
         min_capacity: None,
         max_capacity: None,
         target_groups: vec![],
+        selected_by: None,
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod cron;
 pub mod eval;
+mod yaml_error;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -45,7 +46,65 @@ pub struct Environment {
     /// When to bring the environment back to the state its `stop`/`start` crons say (a service
     /// woken at night by someone's deploy is stopped again).
     pub reconcile: Vec<Cron>,
+    /// The services listed by name (`{cluster, service}` entries), in file order.
     pub services: Vec<ServiceConfig>,
+    /// The `select` entries: services chosen when the function runs (README, "Selectors").
+    pub selectors: Vec<Selector>,
+    /// `start_order`: groups of service names (or `cluster/service`), started one group after
+    /// another and stopped in reverse; empty: every service at once.
+    pub start_order: Vec<Vec<String>>,
+}
+
+/// A `services:` entry that chooses services of a cluster when the function runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selector {
+    pub cluster: String,
+    pub select: Select,
+    /// Service names left out.
+    pub except: Vec<String>,
+    /// `services[INDEX], line N`: the entry, as reports name it.
+    pub entry: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Select {
+    /// Every service of the cluster.
+    All,
+    /// The services carrying every one of these tags (key, value).
+    Tags(BTreeMap<String, String>),
+}
+
+impl Selector {
+    /// Whether the service `name` with `tags` is chosen by this selector.
+    pub fn selects(&self, name: &str, tags: &BTreeMap<String, String>) -> bool {
+        !self.except.iter().any(|e| e == name)
+            && match &self.select {
+                Select::All => true,
+                Select::Tags(wanted) => wanted.iter().all(|(k, v)| tags.get(k) == Some(v)),
+            }
+    }
+
+    /// Whether choosing needs the services' tags (not only their names).
+    pub fn needs_tags(&self) -> bool {
+        matches!(self.select, Select::Tags(_))
+    }
+}
+
+impl fmt::Display for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}: select ", self.entry, self.cluster)?;
+        match &self.select {
+            Select::All => f.write_str("all")?,
+            Select::Tags(tags) => {
+                let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                write!(f, "tags {}", tags.join(","))?;
+            }
+        }
+        if !self.except.is_empty() {
+            write!(f, " except {}", self.except.join(","))?;
+        }
+        f.write_str(")")
+    }
 }
 
 /// An ECS service as the schedule file names it.
@@ -70,6 +129,23 @@ pub struct ServiceConfig {
     pub max_capacity: Option<u32>,
     /// Target groups the ECS service itself does not know about.
     pub target_groups: Vec<ExtraTargetGroup>,
+    /// The selector entry that chose the service when the function ran ([`Selector::entry`]);
+    /// None for a service the file lists by name.
+    pub selected_by: Option<String>,
+}
+
+impl ServiceConfig {
+    /// A service a selector chose: no settings of its own (start falls back to 1 task).
+    pub fn selected(id: ServiceRef, selector: &Selector) -> ServiceConfig {
+        ServiceConfig {
+            id,
+            desired_count: None,
+            min_capacity: None,
+            max_capacity: None,
+            target_groups: Vec::new(),
+            selected_by: Some(selector.entry.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +169,8 @@ impl Schedule {
     /// Validate schedule text; `file` only names the source in errors.
     pub fn parse(source: &str, file: &str) -> Result<Schedule, ScheduleError> {
         let fail = |problems| ScheduleError { file: file.to_string(), problems };
-        let raw: RawSchedule = serde_saphyr::from_str(source).map_err(|e| fail(vec![Problem::from_yaml(&e)]))?;
+        let raw: RawSchedule =
+            serde_saphyr::from_str(source).map_err(|e| fail(vec![yaml_error::problem(source, &e)]))?;
         validate(raw).map_err(fail)
     }
 
@@ -138,11 +215,6 @@ pub struct Problem {
 impl Problem {
     fn at<T>(spanned: &Spanned<T>, message: impl Into<String>) -> Problem {
         Problem { line: spanned.referenced.line(), column: spanned.referenced.column(), message: message.into() }
-    }
-
-    fn from_yaml(e: &serde_saphyr::Error) -> Problem {
-        let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
-        Problem { line, column, message: yaml_message(&e.without_snippet().to_string()) }
     }
 }
 
@@ -213,18 +285,69 @@ struct RawEnvironment {
     #[serde(default)]
     reconcile: Vec<Spanned<String>>,
     services: Spanned<Vec<RawService>>,
+    start_order: Option<RawOrder>,
 }
+
+/// `start_order: [[NAME, ...], ...]`, every part with its place.
+type RawOrder = Spanned<Vec<Spanned<Vec<Spanned<String>>>>>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawService {
     cluster: Spanned<String>,
-    service: Spanned<String>,
+    service: Option<Spanned<String>>,
+    select: Option<Spanned<RawSelect>>,
+    #[serde(default)]
+    except: Vec<Spanned<String>>,
     desired_count: Option<Spanned<u32>>,
     min_capacity: Option<Spanned<u32>>,
     max_capacity: Option<Spanned<u32>>,
     #[serde(default)]
     target_groups: Vec<RawTargetGroup>,
+}
+
+/// `select: all` or `select: { tags: { KEY: VALUE, … } }`.
+enum RawSelect {
+    All,
+    Tags(BTreeMap<String, String>),
+}
+
+const SELECT_FORMS: &str = "`select` takes `all` or `{ tags: { KEY: VALUE, ... } }`";
+
+impl<'de> Deserialize<'de> for RawSelect {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        struct Forms;
+        impl<'de> serde::de::Visitor<'de> for Forms {
+            type Value = RawSelect;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(SELECT_FORMS)
+            }
+            fn visit_str<E: Error>(self, v: &str) -> Result<RawSelect, E> {
+                match v {
+                    "all" => Ok(RawSelect::All),
+                    other => Err(E::custom(format!("{SELECT_FORMS}, not `{}`", escaped(other)))),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RawSelect, A::Error> {
+                let mut tags = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key != "tags" || tags.is_some() {
+                        return Err(A::Error::custom(format!(
+                            "{SELECT_FORMS}: `{}` is not expected here",
+                            escaped(&key)
+                        )));
+                    }
+                    tags = Some(map.next_value::<BTreeMap<String, String>>()?);
+                }
+                match tags {
+                    Some(tags) if !tags.is_empty() => Ok(RawSelect::Tags(tags)),
+                    _ => Err(A::Error::custom(format!("{SELECT_FORMS}: name at least one tag"))),
+                }
+            }
+        }
+        d.deserialize_any(Forms)
+    }
 }
 
 #[derive(Deserialize)]
@@ -309,25 +432,42 @@ fn validate(raw: RawSchedule) -> Result<Schedule, Vec<Problem>> {
                 .push(Problem::at(&env.services, format!("environment `{}` lists no services", escaped(&name.value))));
         }
         let mut services = Vec::new();
-        for s in &env.services.value {
-            let id = ServiceRef { cluster: s.cluster.value.clone(), service: s.service.value.clone() };
-            match seen.get(&id) {
-                Some((other_env, line)) => problems.push(Problem::at(
-                    &s.service,
-                    format!(
-                        "service {} is already listed in environment `{}` (line {line}); a service belongs to one environment only",
-                        escaped(&id.to_string()),
-                        escaped(other_env)
-                    ),
-                )),
-                None => {
-                    seen.insert(id, (name.value.clone(), s.service.referenced.line()));
+        let mut selectors = Vec::new();
+        for (index, s) in env.services.value.iter().enumerate() {
+            match (&s.service, &s.select) {
+                (Some(service), None) => {
+                    let id = ServiceRef { cluster: s.cluster.value.clone(), service: service.value.clone() };
+                    match seen.get(&id) {
+                        Some((other_env, line)) => problems.push(Problem::at(
+                            service,
+                            format!(
+                                "service {} is already listed in environment `{}` (line {line}); a service belongs to one environment only",
+                                escaped(&id.to_string()),
+                                escaped(other_env)
+                            ),
+                        )),
+                        None => {
+                            seen.insert(id, (name.value.clone(), service.referenced.line()));
+                        }
+                    }
+                    services.extend(service_config(s, service, &mut problems));
                 }
+                (None, Some(select)) => selectors.extend(selector(s, select, index, &mut problems)),
+                (Some(service), Some(_)) => problems.push(Problem::at(
+                    service,
+                    "an entry has either `service` (one service) or `select` (services chosen when the function runs), not both",
+                )),
+                (None, None) => problems.push(Problem::at(
+                    &s.cluster,
+                    "this entry needs `service: NAME`, or `select: all` / `select: { tags: {...} }` to choose the cluster's services",
+                )),
             }
-            services.extend(service_config(s, &mut problems));
         }
-        environments
-            .insert(name.value.clone(), Environment { name: name.value.clone(), stop, start, reconcile, services });
+        let start_order = start_order(env.start_order.as_ref(), &services, !selectors.is_empty(), &mut problems);
+        environments.insert(
+            name.value.clone(),
+            Environment { name: name.value.clone(), stop, start, reconcile, services, selectors, start_order },
+        );
     }
 
     if problems.is_empty() { Ok(Schedule { timezone, holidays, environments }) } else { Err(problems) }
@@ -345,9 +485,135 @@ fn crons(raw: &[Spanned<String>], problems: &mut Vec<Problem>) -> Vec<Cron> {
         .collect()
 }
 
-fn service_config(s: &RawService, problems: &mut Vec<Problem>) -> Option<ServiceConfig> {
+/// A `select` entry: only the cluster, the selection and `except` (per-service settings need an
+/// entry of the service's own).
+fn selector(
+    s: &RawService,
+    select: &Spanned<RawSelect>,
+    index: usize,
+    problems: &mut Vec<Problem>,
+) -> Option<Selector> {
     let before = problems.len();
-    for (what, name) in [("cluster", &s.cluster), ("service", &s.service)] {
+    if !is_ecs_name(&s.cluster.value) {
+        problems.push(Problem::at(
+            &s.cluster,
+            format!(
+                "cluster `{}` is not an ECS cluster name (1-255 letters, digits, - and _; not an ARN)",
+                escaped(&s.cluster.value)
+            ),
+        ));
+    }
+    for e in &s.except {
+        if !is_ecs_name(&e.value) {
+            problems.push(Problem::at(
+                e,
+                format!("`except` takes service names; `{}` is not an ECS service name", escaped(&e.value)),
+            ));
+        }
+    }
+    let settings = [
+        s.desired_count.as_ref().map(|c| ("desired_count", c.referenced)),
+        s.min_capacity.as_ref().map(|c| ("min_capacity", c.referenced)),
+        s.max_capacity.as_ref().map(|c| ("max_capacity", c.referenced)),
+    ];
+    for (key, at) in settings.into_iter().flatten() {
+        problems.push(Problem {
+            line: at.line(),
+            column: at.column(),
+            message: format!(
+                "`{key}` is a setting of one service: list the service by name (`service: NAME`, which wins over the selector) to give it one"
+            ),
+        });
+    }
+    if let Some(tg) = s.target_groups.first() {
+        problems.push(Problem::at(
+            &tg.arn,
+            "`target_groups` belong to one service: list the service by name (`service: NAME`) to give it extra target groups",
+        ));
+    }
+    let select = match &select.value {
+        RawSelect::All => Select::All,
+        RawSelect::Tags(tags) => Select::Tags(tags.clone()),
+    };
+    (problems.len() == before).then(|| Selector {
+        cluster: s.cluster.value.clone(),
+        select,
+        except: s.except.iter().map(|e| e.value.clone()).collect(),
+        entry: format!("services[{index}], line {}", s.cluster.referenced.line()),
+    })
+}
+
+/// `start_order`: non-empty groups of service names or `cluster/service`, each once. Without
+/// selectors every name must be one of the listed services.
+fn start_order(
+    raw: Option<&RawOrder>,
+    services: &[ServiceConfig],
+    selects: bool,
+    problems: &mut Vec<Problem>,
+) -> Vec<Vec<String>> {
+    let Some(raw) = raw else { return Vec::new() };
+    if raw.value.is_empty() {
+        problems.push(Problem::at(
+            raw,
+            "`start_order` is empty: list groups of service names, e.g. [[migrate], [api, worker], [web]]",
+        ));
+    }
+    let mut seen: HashMap<&str, u64> = HashMap::new();
+    let mut groups = Vec::new();
+    for group in &raw.value {
+        if group.value.is_empty() {
+            problems.push(Problem::at(group, "a `start_order` group is empty: name at least one service"));
+        }
+        for name in &group.value {
+            let valid = match name.value.split_once('/') {
+                Some((cluster, service)) => is_ecs_name(cluster) && is_ecs_name(service),
+                None => is_ecs_name(&name.value),
+            };
+            if !valid {
+                problems.push(Problem::at(
+                    name,
+                    format!("`{}` is not a service name or CLUSTER/SERVICE", escaped(&name.value)),
+                ));
+                continue;
+            }
+            if let Some(line) = seen.insert(&name.value, name.referenced.line()) {
+                problems.push(Problem::at(
+                    name,
+                    format!(
+                        "`{}` is already in a `start_order` group (line {line}): a service starts once",
+                        escaped(&name.value)
+                    ),
+                ));
+            }
+            if !selects && !services.iter().any(|s| order_names(&name.value, &s.id)) {
+                problems.push(Problem::at(
+                    name,
+                    format!(
+                        "`start_order` names `{}`, which is not a service of this environment",
+                        escaped(&name.value)
+                    ),
+                ));
+            }
+        }
+        groups.push(group.value.iter().map(|n| n.value.clone()).collect());
+    }
+    groups
+}
+
+/// Whether a `start_order` name (`service` or `cluster/service`) is the service `id`.
+pub fn order_names(name: &str, id: &ServiceRef) -> bool {
+    match name.split_once('/') {
+        Some((cluster, service)) => cluster == id.cluster && service == id.service,
+        None => name == id.service,
+    }
+}
+
+fn service_config(s: &RawService, service: &Spanned<String>, problems: &mut Vec<Problem>) -> Option<ServiceConfig> {
+    let before = problems.len();
+    if !s.except.is_empty() {
+        problems.push(Problem::at(&s.except[0], "`except` belongs to a `select` entry, not to one service"));
+    }
+    for (what, name) in [("cluster", &s.cluster), ("service", service)] {
         if !is_ecs_name(&name.value) {
             problems.push(Problem::at(
                 name,
@@ -394,11 +660,12 @@ fn service_config(s: &RawService, problems: &mut Vec<Problem>) -> Option<Service
         });
     }
     (problems.len() == before).then(|| ServiceConfig {
-        id: ServiceRef { cluster: s.cluster.value.clone(), service: s.service.value.clone() },
+        id: ServiceRef { cluster: s.cluster.value.clone(), service: service.value.clone() },
         desired_count: s.desired_count.as_ref().map(|c| c.value),
         min_capacity: s.min_capacity.as_ref().map(|c| c.value),
         max_capacity: s.max_capacity.as_ref().map(|c| c.value),
         target_groups,
+        selected_by: None,
     })
 }
 

@@ -40,7 +40,7 @@ fn unknown_key_names_line_and_column() {
     assert_eq!(
         problems(yaml),
         vec![
-            "s.yaml:6:9: unknown field `desired_cuont`, expected one of cluster, service, desired_count, min_capacity, max_capacity, target_groups"
+            "s.yaml:6:9: unknown field `desired_cuont`, expected one of cluster, service, select, except, desired_count, min_capacity, max_capacity, target_groups"
         ]
     );
 }
@@ -101,7 +101,7 @@ fn empty_and_structural_errors() {
         "environments:\n  dev: {services: [{cluster: c, service: s}]}\n  dev: {services: [{cluster: c, service: t}]}\n",
     );
     assert_eq!(dup.len(), 1);
-    assert!(dup[0].starts_with("s.yaml:3:3: duplicate mapping key"), "{dup:?}");
+    assert_eq!(dup[0], "s.yaml:3:3: duplicate key `dev` (first at line 2): a key may appear once per mapping");
     let neg = problems("environments:\n  dev:\n    services: [{cluster: c, service: s, desired_count: -1}]\n");
     assert_eq!(neg, vec!["s.yaml:3:56: invalid u32"]);
 }
@@ -146,7 +146,76 @@ fn an_unknown_key_with_a_newline_stays_on_one_line() {
     assert_eq!(
         problems(yaml),
         vec![
-            "s.yaml:3:41: unknown field `desired\\ncount`, expected one of cluster, service, desired_count, min_capacity, max_capacity, target_groups"
+            "s.yaml:3:41: unknown field `desired\\ncount`, expected one of cluster, service, select, except, desired_count, min_capacity, max_capacity, target_groups"
+        ]
+    );
+}
+
+#[test]
+fn selectors_and_start_order_are_read() {
+    let yaml = "\
+environments:
+  staging:
+    start_order: [[migrate], [api, worker], [shop-stg/web]]
+    services:
+      - cluster: shop-stg
+        select: all
+        except: [shop-stg-batch]
+      - cluster: shared-stg
+        select: { tags: { env: staging, team: web } }
+      - { cluster: shop-stg, service: api, desired_count: 2 }
+";
+    let s = Schedule::parse(yaml, "s.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let env = &s.environments["staging"];
+    assert_eq!(env.services.len(), 1);
+    assert_eq!(env.services[0].desired_count, Some(2));
+    assert_eq!(env.selectors.len(), 2);
+    assert_eq!(env.selectors[0].to_string(), "services[0], line 5 (shop-stg: select all except shop-stg-batch)");
+    assert_eq!(env.selectors[1].to_string(), "services[1], line 8 (shared-stg: select tags env=staging,team=web)");
+    assert_eq!(
+        env.start_order,
+        vec![vec!["migrate".to_string()], vec!["api".into(), "worker".into()], vec!["shop-stg/web".into()]]
+    );
+    let tags = BTreeMap::from([("env".to_string(), "staging".to_string()), ("team".into(), "web".into())]);
+    assert!(env.selectors[1].selects("x", &tags));
+    assert!(!env.selectors[1].selects("x", &BTreeMap::from([("env".to_string(), "staging".to_string())])));
+    assert!(!env.selectors[0].selects("shop-stg-batch", &BTreeMap::new()));
+}
+
+#[test]
+fn every_selector_and_order_problem_is_reported_at_its_place() {
+    let yaml = "\
+environments:
+  staging:
+    start_order: [[api], [], [api, 'a b']]
+    services:
+      - { cluster: c, select: some }
+      - { cluster: c, select: { labels: { a: b } } }
+      - { cluster: c, select: all, desired_count: 2 }
+      - { cluster: c, service: s, select: all }
+      - { cluster: c }
+      - { cluster: c, service: s2, except: [x] }
+  dev:
+    start_order: [[nope]]
+    services: [{ cluster: c, service: d }]
+";
+    assert_eq!(
+        problems(yaml),
+        vec!["s.yaml:5:31: `select` takes `all` or `{ tags: { KEY: VALUE, ... } }`, not `some`",],
+        "serde stops at the first shape error"
+    );
+    let yaml = yaml.replace("select: some", "select: all").replace("{ labels: { a: b } }", "{ tags: { a: b } }");
+    assert_eq!(
+        problems(&yaml),
+        vec![
+            "s.yaml:7:51: `desired_count` is a setting of one service: list the service by name (`service: NAME`, which wins over the selector) to give it one",
+            "s.yaml:8:32: an entry has either `service` (one service) or `select` (services chosen when the function runs), not both",
+            "s.yaml:9:20: this entry needs `service: NAME`, or `select: all` / `select: { tags: {...} }` to choose the cluster's services",
+            "s.yaml:10:45: `except` belongs to a `select` entry, not to one service",
+            "s.yaml:3:26: a `start_order` group is empty: name at least one service",
+            "s.yaml:3:31: `api` is already in a `start_order` group (line 3): a service starts once",
+            "s.yaml:3:36: `a b` is not a service name or CLUSTER/SERVICE",
+            "s.yaml:12:20: `start_order` names `nope`, which is not a service of this environment",
         ]
     );
 }

@@ -196,8 +196,32 @@ class Ec2ServiceSpec:
 
 LEGACY_SPEC = Ec2ServiceSpec("legacy", "spot-ec2", 1, 8080, "legacy-tg")
 
+# One cluster whose services a `select: all` entry chooses (tests/selectors.rs): three start
+# groups (migrate; api; web), one service left out by name (batch), two the test tags to
+# exclude (cache, docs).
+SELECT_WORLD = WorldSpec(
+    vpc_cidr="10.0.0.0/16",
+    subnets=(("10.0.1.0/24", "ap-northeast-1a"), ("10.0.2.0/24", "ap-northeast-1c")),
+    security_group="shop-tasks",
+    clusters=("shop",),
+    load_balancers=(LoadBalancerSpec("shop-alb", "application", "HTTP", 80),),
+    target_groups=(
+        TargetGroupSpec("web-tg", "HTTP", 8080, "shop-alb"),
+        TargetGroupSpec("api-tg", "HTTP", 8080, "shop-alb", "/api/*"),
+    ),
+    services=(
+        ServiceSpec("migrate", "shop", 1, ()),
+        ServiceSpec("api", "shop", 2, (8080,), "api-tg", (1, 4)),
+        ServiceSpec("web", "shop", 2, (8080,), "web-tg"),
+        ServiceSpec("batch", "shop", 1, ()),
+        ServiceSpec("cache", "shop", 1, ()),
+        ServiceSpec("docs", "shop", 1, ()),
+    ),
+)
+
 WORLDS: dict[str, WorldSpec] = {
     "e2e": E2E_WORLD,
+    "select": SELECT_WORLD,
     "demo": DEMO_WORLD,
     "spot": SPOT_WORLD,
 }
@@ -843,6 +867,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         dest="scenario", required=True, parser_class=ArgumentParser
     )
     sub.add_parser("e2e", help="three-service world of the tests")
+    sub.add_parser("select", help="one cluster of six services for the selector tests")
     sub.add_parser("demo", help="realistic demo environment")
     sub.add_parser("spot", help="Fargate and EC2 services for the Spot backstop")
     run = sub.add_parser("run-tasks", help="start tasks for a service")

@@ -134,14 +134,7 @@ impl Moto {
 
     /// [`Moto::sdk`], paced by `limits` (a world of small token buckets).
     pub async fn sdk_paced(&self, limits: &ecs_cost_saver::pace::Limits) -> Sdk {
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .retry_config(RetryConfig::standard().with_max_attempts(1))
-            .load()
-            .await;
-        Sdk::paced(&config, limits)
+        sdk_at(&self.endpoint, limits).await
     }
 
     /// [`Moto::sdk`], with the state table made.
@@ -154,17 +147,26 @@ impl Moto {
 
     /// Record every AWS request made while `f` runs; the operation names, in order.
     pub async fn recording<F: std::future::Future>(&self, f: F) -> (F::Output, Vec<String>) {
+        let (out, requests) = self.recording_requests(f).await;
+        (out, requests.into_iter().map(|(op, _)| op).collect())
+    }
+
+    /// [`Moto::recording`], with each request's body (decoded).
+    pub async fn recording_requests<F: std::future::Future>(&self, f: F) -> (F::Output, Vec<(String, String)>) {
         self.post("/moto-api/recorder/reset-recording", "");
         self.post("/moto-api/recorder/start-recording", "");
         let out = f.await;
         self.post("/moto-api/recorder/stop-recording", "");
         let (_, log) = self.http("GET", "/moto-api/recorder/download-recording", "").unwrap();
-        let ops = log
+        let requests = log
             .lines()
             .filter(|l| !l.trim().is_empty())
-            .map(|l| operation(&serde_json::from_str::<Value>(l).expect("recorder lines are JSON")))
+            .map(|l| {
+                let entry = serde_json::from_str::<Value>(l).expect("recorder lines are JSON");
+                (operation(&entry), body(&entry))
+            })
             .collect();
-        (out, ops)
+        (out, requests)
     }
 }
 
@@ -188,14 +190,19 @@ fn operation(entry: &Value) -> String {
         }
         .to_string();
     }
-    let body = entry["body"].as_str().unwrap_or_default();
-    let body = if entry["body_encoded"].as_bool() == Some(true) { decode_base64(body) } else { body.to_string() };
+    let body = body(entry);
     let url = entry["url"].as_str().unwrap_or_default();
     body.split('&')
         .chain(url.split(['?', '&']))
         .find_map(|kv| kv.strip_prefix("Action="))
         .unwrap_or("unknown")
         .to_string()
+}
+
+/// A recorded request's body, decoded.
+fn body(entry: &Value) -> String {
+    let body = entry["body"].as_str().unwrap_or_default();
+    if entry["body_encoded"].as_bool() == Some(true) { decode_base64(body) } else { body.to_string() }
 }
 
 fn decode_base64(s: &str) -> String {
@@ -222,6 +229,19 @@ impl Drop for Moto {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// SDK clients pointed at `endpoint` (moto, or a world in front of it), one attempt per call,
+/// paced by `limits`.
+pub async fn sdk_at(endpoint: &str, limits: &ecs_cost_saver::pace::Limits) -> Sdk {
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .retry_config(RetryConfig::standard().with_max_attempts(1))
+        .load()
+        .await;
+    Sdk::paced(&config, limits)
 }
 
 /// (desiredCount, snapshot tag) of a service as ECS has it.
