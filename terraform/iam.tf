@@ -48,6 +48,20 @@ data "aws_iam_policy_document" "function" {
     resources = local.cluster_services
   }
 
+  # ListServices is authorized on the cluster through the ecs:cluster condition key: the
+  # selectors' clusters are read to choose their services (src/plan/select.rs).
+  statement {
+    sid       = "ListServicesOfTheClusters"
+    actions   = ["ecs:ListServices"]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = local.cluster_arns
+    }
+  }
+
   statement {
     sid       = "SetDesiredCountOfTheScheduledServices"
     actions   = ["ecs:UpdateService"]

@@ -31,7 +31,11 @@ locals {
   # The schedule file names clusters and services; these are their ARNs in this account and
   # region (the file holds names only: `ecs-cost-saver validate` refuses ARNs).
   cluster_arns = [for c in module.schedules.clusters : "arn:${local.partition}:ecs:${local.region}:${local.account}:cluster/${c}"]
-  service_arns = [for s in module.schedules.services : "arn:${local.partition}:ecs:${local.region}:${local.account}:service/${s.cluster}/${s.service}"]
+  # A `select` entry may choose any service of its cluster: those are in scope as a pattern.
+  service_arns = distinct(concat(
+    [for s in module.schedules.services : "arn:${local.partition}:ecs:${local.region}:${local.account}:service/${s.cluster}/${s.service}"],
+    [for s in module.schedules.selectors : "arn:${local.partition}:ecs:${local.region}:${local.account}:service/${s.cluster}/*"],
+  ))
 
   # Where the function finds the schedule: the package's root is /var/task.
   schedule_path = "/var/task/schedule.yaml"

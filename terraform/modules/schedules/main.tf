@@ -57,18 +57,23 @@ locals {
     }
   }
 
-  services = flatten([
+  # A `services:` entry names one service (`service`) or chooses the cluster's services when
+  # the function runs (`select`): the IAM scope of a selector is every service of its cluster.
+  entries = flatten([
     for environment, body in local.environments : [
       for index, s in try([for s in body.services : s], []) : {
         environment = environment
         index       = index
         cluster     = try(tostring(s.cluster), null)
         service     = try(tostring(s.service), null)
+        selects     = try(s.select != null, false)
       }
     ]
   ])
+  services  = [for s in local.entries : s if !s.selects]
+  selectors = [for s in local.entries : s if s.selects]
   bad_services = [
-    for s in local.services : "${s.environment}.services[${s.index}]"
-    if s.cluster == null || s.service == null
+    for s in local.entries : "${s.environment}.services[${s.index}]"
+    if s.cluster == null || (s.service == null) == !s.selects
   ]
 }

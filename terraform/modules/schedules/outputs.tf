@@ -34,16 +34,21 @@ output "environments" {
 }
 
 output "services" {
-  description = "Every configured service: environment, cluster, service (file order within an environment)."
+  description = "Every service the file names: environment, cluster, service (file order within an environment). Services a `select` entry chooses are in `selectors`."
   value       = [for s in local.services : { environment = s.environment, cluster = s.cluster, service = s.service }]
 
   precondition {
     condition     = length(local.bad_services) == 0
-    error_message = "ecs-cost-saver: ${var.schedule_file}: every service needs a `cluster` and a `service` name; missing in ${join(", ", local.bad_services)}."
+    error_message = "ecs-cost-saver: ${var.schedule_file}: every `services` entry needs a `cluster` and either a `service` name or a `select`; wrong in ${join(", ", local.bad_services)}."
   }
 }
 
+output "selectors" {
+  description = "Every `select` entry: environment and cluster (its services are chosen when the function runs, so the IAM scope is every service of the cluster)."
+  value       = [for s in local.selectors : { environment = s.environment, cluster = s.cluster }]
+}
+
 output "clusters" {
-  description = "The distinct clusters of the configured services, sorted."
-  value       = sort(distinct([for s in local.services : s.cluster if s.cluster != null]))
+  description = "The distinct clusters of the configured services and selectors, sorted."
+  value       = sort(distinct([for s in local.entries : s.cluster if s.cluster != null]))
 }

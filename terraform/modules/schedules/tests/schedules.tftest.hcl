@@ -171,3 +171,29 @@ run "reconcile_crons_become_schedules_of_their_own" {
     error_message = "reconcile: ${jsonencode(output.schedules["staging-reconcile-1"])}"
   }
 }
+
+run "selectors_scope_their_clusters_and_name_no_service" {
+  command = plan
+
+  variables {
+    schedule_file = "tests/fixtures/selectors.yaml"
+  }
+
+  assert {
+    condition = jsonencode(output.selectors) == jsonencode([
+      { environment = "staging", cluster = "shop-stg" },
+      { environment = "staging", cluster = "shared-stg" },
+    ])
+    error_message = "selectors: ${jsonencode(output.selectors)}"
+  }
+
+  assert {
+    condition     = jsonencode(output.services) == jsonencode([{ environment = "staging", cluster = "shop-stg", service = "api" }])
+    error_message = "services: ${jsonencode(output.services)}"
+  }
+
+  assert {
+    condition     = output.clusters == tolist(["shared-stg", "shop-stg"])
+    error_message = "clusters: ${jsonencode(output.clusters)}"
+  }
+}
