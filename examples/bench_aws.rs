@@ -10,7 +10,7 @@
 //!     cargo build --release --bin ecs-cost-saver --examples
 //!     cargo run --release --example bench_aws [-- --services 50,200,1000 --clusters 10,10,20
 //!         --quick --delay 20 --task-start 10 --tags --no-naive --naive-max 200
-//!         --timeout 900 --limits GROUP=BURST/REFILL,...]
+//!         --timeout 900 --limits GROUP=BURST/REFILL,... --select all|tags]
 //!     (or `bash scripts/bench aws [ARGS]`)
 //!
 //! The world: `seed.py aws-fleet`: every service Fargate with 2 RUNNING tasks registered in its
@@ -23,6 +23,12 @@
 //! what limits it. Every bucket is full at the start of each phase (hours pass between a stop
 //! and a start); between stop and start the world's ECS stops the tasks and deregisters them
 //! from their own target groups, and the benchmark waits for it to finish.
+//!
+//! `--select all` lists, besides the services with a YAML-only target group, one
+//! `{cluster: C, select: all}` per cluster instead of every service by name; `--select tags`
+//! tags every service `env=bench` (straight on moto) and selects by that tag: the calls the
+//! selectors add (ListServices, and DescribeServices of every service for tags) are in each
+//! phase's list of operations.
 //!
 //! Columns, per N, per run (ours, naive) and phase (stop, start):
 //! - `wall`: seconds from spawning the binary to its exit (naive: the loop's time);
@@ -78,6 +84,8 @@ struct Options {
     timeout: u64,
     /// The world's buckets; also handed to the binary (ECS_COST_SAVER_RATE_LIMITS) when given.
     limits: Option<String>,
+    /// `all` or `tags`: selectors instead of names (`--select`).
+    select: Option<String>,
 }
 
 fn options() -> Options {
@@ -91,6 +99,7 @@ fn options() -> Options {
         naive_max: usize::MAX,
         timeout: 900,
         limits: None,
+        select: None,
     };
     let list = |v: Option<String>| -> Vec<usize> {
         v.expect("a value").split(',').map(|n| n.trim().parse().expect("a whole number")).collect()
@@ -108,6 +117,11 @@ fn options() -> Options {
             "--naive-max" => o.naive_max = list(args.next())[0],
             "--timeout" => o.timeout = list(args.next())[0] as u64,
             "--limits" => o.limits = Some(args.next().expect("GROUP=BURST/REFILL,...")),
+            "--select" => {
+                let how = args.next().expect("all or tags");
+                assert!(how == "all" || how == "tags", "--select takes all or tags, not {how}");
+                o.select = Some(how);
+            }
             other => panic!("unknown argument {other}; see the comment at the top of examples/bench_aws.rs"),
         }
     }
@@ -164,9 +178,19 @@ fn services(world: &Value) -> Vec<Service> {
         .collect()
 }
 
-fn schedule_yaml(fleet: &[Service]) -> String {
+fn schedule_yaml(fleet: &[Service], select: Option<&str>) -> String {
     let mut yaml = String::from("environments:\n  bench:\n    services:\n");
+    if let Some(how) = select {
+        let clusters: BTreeSet<&str> = fleet.iter().map(|s| s.cluster.as_str()).collect();
+        let select = if how == "all" { "all" } else { "{tags: {env: bench}}" };
+        for c in clusters {
+            writeln!(yaml, "      - {{cluster: {c}, select: {select}}}").unwrap();
+        }
+    }
     for s in fleet {
+        if s.yaml_target_groups.is_empty() && select.is_some() {
+            continue;
+        }
         if s.yaml_target_groups.is_empty() {
             writeln!(yaml, "      - {{cluster: {}, service: {}}}", s.cluster, s.name).unwrap();
         } else {
@@ -178,6 +202,15 @@ fn schedule_yaml(fleet: &[Service]) -> String {
         }
     }
     yaml
+}
+
+/// Every service tagged `env=bench`, straight on moto (for `--select tags`).
+async fn tag_all(direct: &Clients, fleet: &[Service]) {
+    for s in fleet {
+        let arn = format!("arn:aws:ecs:ap-northeast-1:123456789012:service/{}/{}", s.cluster, s.name);
+        let tag = aws_sdk_ecs::types::Tag::builder().key("env").value("bench").build();
+        direct.ecs.tag_resource().resource_arn(arn).tags(tag).send().await.expect("moto tags the service");
+    }
 }
 
 /// One phase of one run, as measured.
@@ -585,8 +618,11 @@ fn measure(
     }
     let fleet = services(&seeded);
     let schedule = work.join(format!("fleet-{n}.yaml"));
-    std::fs::write(&schedule, schedule_yaml(&fleet)).unwrap();
+    std::fs::write(&schedule, schedule_yaml(&fleet, o.select.as_deref())).unwrap();
     let direct = Clients::new(&rt.block_on(sdk_config(&moto.endpoint, true)));
+    if o.select.as_deref() == Some("tags") {
+        rt.block_on(tag_all(&direct, &fleet));
+    }
     let world =
         World::start(moto.port, WorldOptions::aws().limits(o.world_limits()).delay(o.delay).task_start(o.task_start));
     let quiet = Duration::from_secs(600);
