@@ -169,6 +169,20 @@ fn up_minutes(
     Some(total)
 }
 
+impl EnvironmentForecast {
+    /// The selectors and the start order, as written.
+    fn fmt_selection(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for selector in &self.selectors {
+            writeln!(f, "  selects {selector}: chosen when the function runs, not counted above")?;
+        }
+        if !self.start_order.is_empty() {
+            let groups: Vec<String> = self.start_order.iter().map(|g| format!("[{}]", g.join(", "))).collect();
+            writeln!(f, "  start order: {} (stop: the reverse)", groups.join(", then "))?;
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Display for Forecast {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let tz: Tz = self.timezone.parse().expect("the forecast's own zone");
@@ -179,6 +193,7 @@ impl fmt::Display for Forecast {
             writeln!(f, "{} ({}), from {}", env.name, self.timezone, local(self.from, tz))?;
             if env.manual_only {
                 writeln!(f, "  manual only: no crons; started and stopped by hand")?;
+                env.fmt_selection(f)?;
                 continue;
             }
             for t in &env.transitions {
@@ -220,13 +235,7 @@ impl fmt::Display for Forecast {
                 }
                 _ => writeln!(f, "  up: unknown (no transition in the last year)")?,
             }
-            for selector in &env.selectors {
-                writeln!(f, "  selects {selector}: chosen when the function runs, not counted above")?;
-            }
-            if !env.start_order.is_empty() {
-                let groups: Vec<String> = env.start_order.iter().map(|g| format!("[{}]", g.join(", "))).collect();
-                writeln!(f, "  start order: {} (stop: the reverse)", groups.join(", then "))?;
-            }
+            env.fmt_selection(f)?;
         }
         Ok(())
     }

@@ -302,3 +302,48 @@ bad-alias.yaml:8:11: alias `*weeknight` is not defined: define it with `&weeknig
         )
     );
 }
+
+/// `plan` shows a selector as written (its services are only known when the function runs)
+/// and the start order.
+#[test]
+fn plan_shows_selectors_as_such_and_the_start_order() {
+    let dir = tempdir();
+    let file = dir.join("select.yaml");
+    std::fs::write(
+        &file,
+        "environments:
+  staging:
+    stop: [\"cron(0 22 ? * MON-FRI *)\"]
+    start: [\"cron(0 8 ? * MON-FRI *)\"]
+    start_order: [[migrate], [api, worker], [web]]
+    services:
+      - { cluster: shop, select: all, except: [batch] }
+      - { cluster: shared, select: { tags: { env: staging } } }
+      - { cluster: shop, service: api, desired_count: 2 }
+  dev:
+    services: [{ cluster: shop-dev, select: all }]
+",
+    )
+    .unwrap();
+    let out = bin(&dir).args(["plan", "select.yaml", "--from", "2026-12-28T09:00:00+09:00", "--count", "1"]).output();
+    let (code, stdout, stderr) = outcome(out.unwrap());
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[..3],
+        [
+            "dev (Asia/Tokyo), from 2026-12-28 (Mon) 09:00 JST",
+            "  manual only: no crons; started and stopped by hand",
+            "  selects services[0], line 11 (shop-dev: select all): chosen when the function runs, not counted above",
+        ]
+    );
+    assert_eq!(
+        lines[lines.len() - 4..],
+        [
+            "  up 70 of 168 hours a week (41.7%); 2 task(s): 336 -> 140 task-hours a week (-58.3%)",
+            "  selects services[0], line 7 (shop: select all except batch): chosen when the function runs, not counted above",
+            "  selects services[1], line 8 (shared: select tags env=staging): chosen when the function runs, not counted above",
+            "  start order: [migrate], then [api, worker], then [web] (stop: the reverse)",
+        ]
+    );
+}

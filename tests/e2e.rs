@@ -9,18 +9,8 @@ use ecs_cost_saver::aws::Sdk;
 use ecs_cost_saver::error::ErrorKind;
 use ecs_cost_saver::report::{Outcome, Report, TargetChange};
 use ecs_cost_saver::schedule::Schedule;
-use ecs_cost_saver::{Context, Settings, handle};
 use serde_json::{Value, json};
-use support::{MUTATING, Moto, capacity, service};
-
-fn settings() -> Settings {
-    Settings {
-        concurrency: 8,
-        poll_interval: Duration::from_millis(100),
-        safety_margin: Duration::ZERO,
-        ..Settings::default()
-    }
-}
+use support::{MUTATING, Moto, capacity, e2e_run as run, service};
 
 fn schedule(world: &Value, extra_services: &str) -> Schedule {
     let yaml = format!(
@@ -38,11 +28,6 @@ fn schedule(world: &Value, extra_services: &str) -> Schedule {
         world["target_groups"]["svc-c-extra"].as_str().unwrap()
     );
     Schedule::parse(&yaml, "e2e.yaml").unwrap()
-}
-
-async fn run(sdk: &Sdk, schedule: &Schedule, payload: Value, wait: Duration) -> Report {
-    let deadline = tokio::time::Instant::now() + wait;
-    handle(&Context::new(sdk, schedule, &settings()), payload, chrono::Utc::now(), deadline).await.unwrap()
 }
 
 async fn targets(sdk: &Sdk, tg: &str) -> BTreeSet<(String, i32)> {

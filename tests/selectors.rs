@@ -11,10 +11,9 @@ use std::time::Duration;
 use ecs_cost_saver::aws::Sdk;
 use ecs_cost_saver::report::{Outcome, Report};
 use ecs_cost_saver::schedule::Schedule;
-use ecs_cost_saver::{Context, Settings, handle};
 use serde_json::{Value, json};
 use support::world::{Options, World};
-use support::{Moto, capacity, frictionless, sdk_at, service};
+use support::{Moto, capacity, e2e_run as run, frictionless, sdk_at, service};
 
 const SCHEDULE: &str = "\
 environments:
@@ -33,20 +32,6 @@ environments:
 ";
 
 const ENTRY: &str = "services[0], line 7";
-
-fn settings() -> Settings {
-    Settings {
-        concurrency: 8,
-        poll_interval: Duration::from_millis(100),
-        safety_margin: Duration::ZERO,
-        ..Settings::default()
-    }
-}
-
-async fn run(sdk: &Sdk, schedule: &Schedule, payload: Value, wait: Duration) -> Report {
-    let deadline = tokio::time::Instant::now() + wait;
-    handle(&Context::new(sdk, schedule, &settings()), payload, chrono::Utc::now(), deadline).await.unwrap()
-}
 
 fn outcomes(report: &Report) -> Vec<(String, Outcome)> {
     let mut all: Vec<(String, Outcome)> = report.services.iter().map(|s| (s.service.clone(), s.outcome)).collect();

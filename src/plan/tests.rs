@@ -820,3 +820,90 @@ fn only_a_lost_save_or_hold_is_planned_again() {
     assert!(!replans(Step::ClearSnapshot, &conflict), "a lost hold is reported, not planned again");
     assert!(!replans(Step::SetDesired(0), &conflict));
 }
+
+/// An intent of `action` on the one-service environment `e`, at `now`.
+fn intent_at<'a>(
+    schedule: &'a crate::schedule::Schedule,
+    action: &str,
+    now: &str,
+) -> crate::intent::EnvironmentIntent<'a> {
+    let payload = match crate::event::Input::parse(serde_json::json!({"action": action, "environment": "e"})).unwrap() {
+        crate::event::Input::Payload(p) => p,
+        _ => unreachable!("a payload"),
+    };
+    let now = chrono::DateTime::parse_from_rfc3339(now).unwrap().with_timezone(&chrono::Utc);
+    crate::intent::environment_intent(schedule, payload, now, &crate::settings::Settings::default()).unwrap()
+}
+
+fn with_tags(mut s: ServiceState, tags: &[(&str, &str)]) -> ServiceState {
+    s.tags.extend(tags.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    s
+}
+
+fn planned_one(intent: &crate::intent::EnvironmentIntent<'_>, effect: Action, state: ServiceState) -> ServicePlan {
+    let observed = HashMap::from([(id(), ObservedService { service: Ok(state), capacity: Ok(None), entry: None })]);
+    match super::environment(intent, effect, observed, Store::Tag, true).services.remove(0) {
+        super::Planned::Service(p) => *p,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_excluded_service_is_left_alone_by_stop_and_reconcile_and_restored_by_start_only_from_a_snapshot() {
+    let schedule = crate::schedule::Schedule::parse(
+        "environments:\n  e:\n    stop: [\"cron(0 22 * * ? *)\"]\n    start: [\"cron(0 8 * * ? *)\"]\n    services: [{cluster: c, service: s}]\n",
+        "e.yaml",
+    )
+    .unwrap();
+    let night = "2026-12-04T23:00:00+09:00";
+    let excluded = [("ecs-cost-saver:exclude-until", "2026-12-05T09:00+09:00")];
+    let reason = "excluded by tag ecs-cost-saver:exclude-until until 2026-12-05T09:00+09:00";
+
+    let stop =
+        planned_one(&intent_at(&schedule, "stop", night), Action::Stop, with_tags(state(2, None, None), &excluded));
+    assert_eq!((stop.decision, stop.after.desired), (Decision::Skip(reason.into()), 2));
+    assert!(stop.program.is_empty());
+    let until = stop.excluded.unwrap().until;
+    assert_eq!(until.as_deref(), Some("2026-12-05T09:00+09:00"));
+
+    // Reconcile at night means stop: left alone too.
+    let reconcile = planned_one(
+        &intent_at(&schedule, "reconcile", night),
+        Action::Stop,
+        with_tags(state(2, None, None), &excluded),
+    );
+    assert_eq!(reconcile.decision, Decision::Skip(reason.into()));
+
+    // Start: a service we stopped before its owner excluded it is restored.
+    let stopped = with_tags(state(0, None, Some("desired=2")), &excluded);
+    let start = planned_one(&intent_at(&schedule, "start", night), Action::Start, stopped);
+    assert!(matches!(start.decision, Decision::Change(_)), "{:?}", start.decision);
+    assert_eq!(start.after.desired, 2);
+    assert!(start.notes.iter().any(|n| n.starts_with(reason) && n.ends_with("it has a snapshot to restore")));
+    // Without a snapshot, start leaves it as its owner has it.
+    let start =
+        planned_one(&intent_at(&schedule, "start", night), Action::Start, with_tags(state(0, None, None), &excluded));
+    assert_eq!(start.decision, Decision::Skip(reason.into()));
+
+    // Status shows it and changes nothing; in the morning it has expired and is stopped again.
+    let status =
+        planned_one(&intent_at(&schedule, "status", night), Action::Status, with_tags(state(2, None, None), &excluded));
+    assert_eq!((status.decision, status.notes), (Decision::Unchanged, vec![reason.to_string()]));
+    let later = planned_one(
+        &intent_at(&schedule, "stop", "2026-12-05T22:00:00+09:00"),
+        Action::Stop,
+        with_tags(state(2, None, None), &excluded),
+    );
+    assert!(matches!(later.decision, Decision::Change(_)));
+    assert_eq!(later.notes, vec!["exclusion expired at 2026-12-05T09:00+09:00: the tag is ignored"]);
+    assert!(later.excluded.is_none());
+
+    // A tag that does not read never causes a stop.
+    let typo = planned_one(
+        &intent_at(&schedule, "stop", night),
+        Action::Stop,
+        with_tags(state(2, None, None), &[("ecs-cost-saver:exclude", "yes")]),
+    );
+    let Decision::Skip(why) = typo.decision else { panic!("{:?}", typo.decision) };
+    assert!(why.starts_with("the tag ecs-cost-saver:exclude holds `yes`: expected `true`"), "{why}");
+}

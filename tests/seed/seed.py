@@ -691,6 +691,14 @@ def legacy_service(c: Clients, cluster: str, service: str) -> dict[str, Any]:
     return {"arn": arn}
 
 
+def tag_service(c: Clients, cluster: str, service: str, key: str, value: str) -> dict[str, Any]:
+    """What a service's owner does with `aws ecs tag-resource` (e.g. the exclusion tags)."""
+    arn = c.ecs.describe_services(cluster=cluster, services=[service])["services"][0]["serviceArn"]
+    c.ecs.tag_resource(resourceArn=arn, tags=[{"key": key, "value": value}])
+    log(f"tagged {arn} {key}={value}")
+    return {"arn": arn}
+
+
 def launch_container_instance(
     c: Clients, spec: Ec2ServiceSpec, subnets: list[str], security_group: str
 ) -> tuple[str, str]:
@@ -887,6 +895,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "night-apply", help="what the services' own terraform apply does at night (demo world)"
     )
     night.add_argument("--cluster", required=True)
+    tag = sub.add_parser("tag", help="tag a service, as its owner would")
+    for name in ("--cluster", "--service", "--key", "--value"):
+        tag.add_argument(name, required=True)
     legacy = sub.add_parser("legacy-service", help="a service with a short ARN")
     legacy.add_argument("--cluster", required=True)
     legacy.add_argument("--service", required=True)
@@ -901,6 +912,8 @@ def main(argv: list[str] | None = None) -> int:
             result = run_tasks(clients, args.cluster, args.service, args.count)
         elif args.scenario == "night-apply":
             result = night_apply(clients, DEMO_WORLD, args.cluster)
+        elif args.scenario == "tag":
+            result = tag_service(clients, args.cluster, args.service, args.key, args.value)
         elif args.scenario == "legacy-service":
             result = legacy_service(clients, args.cluster, args.service)
         elif args.scenario == "fleet":

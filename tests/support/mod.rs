@@ -244,6 +244,30 @@ pub async fn sdk_at(endpoint: &str, limits: &ecs_cost_saver::pace::Limits) -> Sd
     Sdk::paced(&config, limits)
 }
 
+/// The settings of the end-to-end tests: 8 services at a time, a look at the tasks every
+/// 100 ms, no safety margin (the test's deadline is the run's).
+pub fn e2e_settings() -> ecs_cost_saver::Settings {
+    ecs_cost_saver::Settings {
+        concurrency: 8,
+        poll_interval: Duration::from_millis(100),
+        safety_margin: Duration::ZERO,
+        ..ecs_cost_saver::Settings::default()
+    }
+}
+
+/// One invocation of `payload` with [`e2e_settings`], `wait` from now to its deadline.
+pub async fn e2e_run(
+    sdk: &Sdk,
+    schedule: &ecs_cost_saver::schedule::Schedule,
+    payload: Value,
+    wait: Duration,
+) -> ecs_cost_saver::report::Report {
+    let deadline = tokio::time::Instant::now() + wait;
+    let settings = e2e_settings();
+    let ctx = ecs_cost_saver::Context::new(sdk, schedule, &settings);
+    ecs_cost_saver::handle(&ctx, payload, chrono::Utc::now(), deadline).await.unwrap()
+}
+
 /// (desiredCount, snapshot tag) of a service as ECS has it.
 pub async fn service(sdk: &Sdk, cluster: &str, name: &str) -> (i32, Option<String>) {
     let out = sdk
