@@ -242,27 +242,26 @@ async fn run_paced<A: Aws>(
     };
     let writing = async move {
         let mut ups = ups;
-        let mut late = Vec::new();
+        let (mut late, mut up) = (Vec::new(), BTreeMap::new());
         let applied = if groups.len() > 1 {
-            let order = InOrder { groups: &groups, deadline, wait_until, ups: &mut ups, late: &mut late };
+            let order = InOrder { groups: &groups, deadline, wait_until, ups: &mut ups, up: &mut up, late: &mut late };
             in_order(ctx, intent, plan, &mut report, writer, &done, order).await
         } else {
             apply_and_replan(ctx, intent, plan, &mut report, writer, deadline, &done).await
         };
         // Every service that will be registered has been handed on by now.
         drop(done);
-        (applied, report, ups, late)
+        (applied, report, ups, up, late)
     };
-    let ((applied, mut report, mut ups, late), registered) =
+    let ((applied, mut report, mut ups, mut up, late), registered) =
         futures_util::join!(writing, register(ctx, arrivals, wait_until, up));
     report.record_applied(applied);
     // The start groups that were not ready in time: when their tasks were up after all.
-    let mut up_at: BTreeMap<ServiceRef, Instant> = BTreeMap::new();
     while let Ok(u) = ups.try_recv() {
-        up_at.insert(u.id, u.at);
+        up.insert(u.id.clone(), u);
     }
     for l in late {
-        report.notes.push(l.note(&up_at));
+        report.notes.push(l.note(&up));
     }
     for event in registered {
         match event {
@@ -301,6 +300,8 @@ struct InOrder<'g> {
     deadline: Instant,
     wait_until: Instant,
     ups: &'g mut tokio::sync::mpsc::UnboundedReceiver<Up>,
+    /// Every service heard of so far through `ups`.
+    up: &'g mut BTreeMap<ServiceRef, Up>,
     late: &'g mut Vec<Late>,
 }
 
@@ -314,7 +315,7 @@ struct Late {
 }
 
 impl Late {
-    fn note(&self, up_at: &BTreeMap<ServiceRef, Instant>) -> String {
+    fn note(&self, up: &BTreeMap<ServiceRef, Up>) -> String {
         let head = format!(
             "start_order group {} was not {} within its {} s; the next groups went on without it",
             self.label,
@@ -324,7 +325,7 @@ impl Late {
         if self.action == crate::action::Action::Stop {
             return head;
         }
-        let last = self.services.iter().map(|id| up_at.get(id).copied()).collect::<Option<Vec<_>>>();
+        let last = self.services.iter().map(|id| up.get(id).map(|u| u.at)).collect::<Option<Vec<_>>>();
         match last.and_then(|at| at.into_iter().max()) {
             Some(at) => format!(
                 "{head}: its tasks were RUNNING and registered {:.0} s late",
@@ -347,9 +348,8 @@ async fn in_order<A: Aws>(
     done: &(dyn Fn(&plan::ServicePlan, &apply::Applied) + Sync),
     order: InOrder<'_>,
 ) -> Vec<(ServiceRef, apply::Applied)> {
-    let InOrder { groups, deadline, wait_until, ups, late } = order;
+    let InOrder { groups, deadline, wait_until, ups, up, late } = order;
     let mut applied = Vec::new();
-    let mut up: BTreeMap<ServiceRef, Vec<(String, crate::state::Target)>> = BTreeMap::new();
     for (i, group) in groups.iter().enumerate() {
         let mut part = Plan {
             services: plan.services.iter().filter(|s| group.services.contains(s.id())).cloned().collect(),
@@ -380,7 +380,7 @@ async fn in_order<A: Aws>(
         let ready = if plan.effect == crate::action::Action::Stop {
             gone(ctx, &wait_for, due).await
         } else {
-            started_up(ctx, &wait_for, due, ups, &mut up).await
+            started_up(ctx, &wait_for, due, ups, up).await
         };
         let took = Instant::now().saturating_duration_since(started).as_secs();
         if ready {
@@ -424,19 +424,19 @@ async fn started_up<A: Aws>(
     ids: &[ServiceRef],
     due: Instant,
     ups: &mut tokio::sync::mpsc::UnboundedReceiver<Up>,
-    up: &mut BTreeMap<ServiceRef, Vec<(String, crate::state::Target)>>,
+    up: &mut BTreeMap<ServiceRef, Up>,
 ) -> bool {
     while !ids.iter().all(|id| up.contains_key(id)) {
         match tokio::time::timeout_at(due, ups.recv()).await {
             Ok(Some(u)) => {
-                up.insert(u.id, u.targets);
+                up.insert(u.id.clone(), u);
             }
             // The register loop has ended: nothing more will come up.
             Ok(None) | Err(_) => return false,
         }
     }
     let expected: Vec<(String, crate::state::Target)> =
-        ids.iter().flat_map(|id| up.get(id).cloned().unwrap_or_default()).collect();
+        ids.iter().flat_map(|id| up.get(id).map(|u| u.targets.clone()).unwrap_or_default()).collect();
     if expected.is_empty() {
         return true;
     }

@@ -225,9 +225,10 @@ pub async fn service_again<A: Services + ScalableTargets>(
 }
 
 /// Whether every task of each of the services `ids` is gone (a stop's group waits for that):
-/// none listed with desired status RUNNING, and every one listed with desired status STOPPED
-/// (ECS is stopping it, draining it from its load balancers first) has reached STOPPED.
-/// ListTasks twice and DescribeTasks once per service.
+/// every task listed for the service, with desired status RUNNING or STOPPED (ECS is stopping
+/// it, draining it from its load balancers first, or stopped it lately), has reached STOPPED.
+/// ListTasks twice and DescribeTasks (100 a call) per service; the tasks are told apart by
+/// their group, `service:NAME`, as everywhere (moto ignores ListTasks' `serviceName`).
 pub async fn tasks_gone<A: Tasks>(
     aws: &A,
     ids: &[ServiceRef],
@@ -235,12 +236,12 @@ pub async fn tasks_gone<A: Tasks>(
 ) -> HashMap<ServiceRef, Result<bool, AwsError>> {
     stream::iter(ids.iter().map(|id| async move {
         let gone = async {
-            if !aws.list_running_tasks(&id.cluster, &id.service).await?.is_empty() {
-                return Ok(false);
-            }
-            let stopping = aws.list_stopping_tasks(&id.cluster, &id.service).await?;
-            for chunk in stopping.chunks(DESCRIBE_TASKS_BATCH) {
-                if aws.describe_tasks(&id.cluster, chunk).await?.iter().any(|t| t.last_status != "STOPPED") {
+            let mut arns = aws.list_running_tasks(&id.cluster, &id.service).await?;
+            arns.extend(aws.list_stopping_tasks(&id.cluster, &id.service).await?);
+            let group = format!("service:{}", id.service);
+            for chunk in arns.chunks(DESCRIBE_TASKS_BATCH) {
+                let tasks = aws.describe_tasks(&id.cluster, chunk).await?;
+                if tasks.iter().any(|t| t.group.as_deref() == Some(group.as_str()) && t.last_status != "STOPPED") {
                     return Ok(false);
                 }
             }

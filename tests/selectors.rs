@@ -176,6 +176,57 @@ async fn select_all_with_exclusions_a_late_service_and_start_order() {
             "{report}"
         );
     }
+
+    // Stop again, now that tasks run: api is asked to stop only once web's tasks are gone.
+    assert!(ecs.wait_quiet(Duration::from_secs(30)), "ECS still busy after the start");
+    // moto lists every task of the cluster whatever the service name: pick web's by group.
+    let listed = sdk.ecs.list_tasks().cluster("shop").send().await.unwrap();
+    let described = sdk.ecs.describe_tasks().cluster("shop").set_tasks(Some(listed.task_arns().to_vec())).send();
+    let web_tasks: Vec<String> = described
+        .await
+        .unwrap()
+        .tasks()
+        .iter()
+        .filter(|t| t.group() == Some("service:web"))
+        .map(|t| t.task_arn().unwrap().to_string())
+        .collect();
+    assert_eq!(web_tasks.len(), 2);
+    let stop = json!({"action": "stop", "environment": "staging"});
+    let (report, requests) = moto.recording_requests(run(&sdk, &schedule, stop, Duration::from_secs(30))).await;
+    assert!(report.error().is_none(), "{report}");
+    let web_stopped =
+        web_tasks.iter().map(|arn| first(&requests, "StopTask", arn)).max().expect("ECS stopped web's tasks");
+    let api_asked = first(&requests, "UpdateService", "\"service\":\"api\"");
+    assert!(web_stopped < api_asked, "web's last task stopped at {web_stopped}, api's UpdateService at {api_asked}");
+    assert!(report.notes.iter().any(|n| n.starts_with("start_order group [web] gone after ")), "{report}");
+}
+
+#[tokio::test]
+async fn a_group_that_is_not_ready_in_time_does_not_hold_the_rest() {
+    let moto = Moto::start();
+    moto.seed(&["select"]);
+    // Tasks take 2.5 s; the run has 4.5 s: the first group's share is 1.5 s.
+    let ecs = World::start(moto.port, Options::plain(Duration::from_millis(2)).task_start(Duration::from_millis(2500)));
+    let sdk = sdk_at(&ecs.endpoint(), &frictionless()).await;
+    let schedule = Schedule::parse(SCHEDULE, "select.yaml").unwrap();
+    run(&sdk, &schedule, json!({"action": "stop", "environment": "staging"}), Duration::from_secs(10)).await;
+    assert!(ecs.wait_quiet(Duration::from_secs(30)));
+    let start = json!({"action": "start", "environment": "staging"});
+    let report = run(&sdk, &schedule, start, Duration::from_millis(4500)).await;
+    // Every group was asked for all the same.
+    for name in ["migrate", "api", "web", "cache", "docs"] {
+        assert!(service(&sdk, "shop", name).await.0 > 0, "{name}: {report}");
+    }
+    let late = report
+        .notes
+        .iter()
+        .find(|n| {
+            n.starts_with(
+                "start_order group [migrate] was not ready within its 1 s; the next groups went on without it",
+            )
+        })
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(late.ends_with(" s late"), "migrate's tasks ran within the run, after its time: {late}");
 }
 
 #[tokio::test]
