@@ -184,13 +184,25 @@ fn one(
 /// stop and reconcile leave an excluded service alone, start too unless it has a snapshot to
 /// restore (we stopped it before it was excluded); status lists the exclusion; an expired one
 /// is a note. A service a selector chose that is being deleted is left alone (not a failure:
-/// it is leaving the cluster, and the selector with it).
+/// it is leaving the cluster, and the selector with it), and so is a DAEMON service (its tasks
+/// follow the container instances; ECS refuses a desired count for it).
 fn leave_alone(plan: &mut ServicePlan, intent: &EnvironmentIntent<'_>, config: &ServiceConfig, state: &ServiceState) {
     use exclusion::Exclusion;
     if config.selected_by.is_some() && state.status != "ACTIVE" {
         skip(
             plan,
             format!("the service is {}, not ACTIVE: a selected service being deleted is left alone", state.status),
+        );
+        return;
+    }
+    if config.selected_by.is_some()
+        && state.daemon
+        && matches!(intent.action, Action::Stop | Action::Start | Action::Reconcile)
+    {
+        skip(
+            plan,
+            "a DAEMON service (one task per container instance, no desired count to set): a selector leaves it alone"
+                .into(),
         );
         return;
     }

@@ -224,6 +224,8 @@ pub struct ServiceState {
     /// ACTIVE, DRAINING or INACTIVE.
     pub status: String,
     pub desired: u32,
+    /// schedulingStrategy DAEMON: one task per container instance, no desiredCount to set.
+    pub daemon: bool,
     pub tags: BTreeMap<String, String>,
     pub load_balancers: Vec<TargetBinding>,
     /// Target groups of the service's task sets (CODE_DEPLOY and EXTERNAL deployment

@@ -184,6 +184,7 @@ impl Services for Sdk {
                 arn: s.service_arn().unwrap_or_default().to_string(),
                 status: s.status().unwrap_or_default().to_string(),
                 desired: count(s.desired_count()),
+                daemon: s.scheduling_strategy() == Some(&aws_sdk_ecs::types::SchedulingStrategy::Daemon),
                 tags: s
                     .tags()
                     .iter()

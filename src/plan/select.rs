@@ -156,6 +156,7 @@ mod tests {
             arn: String::new(),
             status: "ACTIVE".into(),
             desired: 1,
+            daemon: false,
             tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             load_balancers: Vec::new(),
             task_set_load_balancers: Vec::new(),

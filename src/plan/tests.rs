@@ -30,6 +30,7 @@ fn state(desired: u32, capacity: Option<(u32, u32)>, snapshot: Option<&str>) -> 
         arn: "arn:aws:ecs:ap-northeast-1:123456789012:service/c/s".into(),
         status: "ACTIVE".into(),
         desired,
+        daemon: false,
         tags,
         load_balancers: vec![],
         task_set_load_balancers: vec![],
@@ -906,4 +907,42 @@ fn an_excluded_service_is_left_alone_by_stop_and_reconcile_and_restored_by_start
     );
     let Decision::Skip(why) = typo.decision else { panic!("{:?}", typo.decision) };
     assert!(why.starts_with("the tag ecs-cost-saver:exclude holds `yes`: expected `true`"), "{why}");
+}
+
+#[test]
+fn a_selector_leaves_daemon_and_deleted_services_alone() {
+    let schedule =
+        crate::schedule::Schedule::parse("environments:\n  e:\n    services: [{cluster: c, select: all}]\n", "e.yaml")
+            .unwrap();
+    let env = &schedule.environments["e"];
+    let selected = ServiceConfig::selected(id(), &env.selectors[0]);
+    let resolved = crate::schedule::Environment { services: vec![selected], ..env.clone() };
+    let intent = crate::intent::EnvironmentIntent {
+        environment: &resolved,
+        ..intent_at(&schedule, "stop", "2026-12-04T23:00:00+09:00")
+    };
+    let daemon = ServiceState { daemon: true, ..state(3, None, None) };
+    let plan = planned_one(&intent, Action::Stop, daemon);
+    assert!(
+        matches!(&plan.decision, Decision::Skip(why) if why.starts_with("a DAEMON service")),
+        "{:?}",
+        plan.decision
+    );
+    assert_eq!(plan.selected_by.as_deref(), Some("services[0], line 3"));
+    let draining = ServiceState { status: "DRAINING".into(), ..state(3, None, None) };
+    let plan = planned_one(&intent, Action::Stop, draining);
+    assert_eq!(
+        plan.decision,
+        Decision::Skip("the service is DRAINING, not ACTIVE: a selected service being deleted is left alone".into())
+    );
+    // Named, a DRAINING service still fails: the file names a service that is going away.
+    let named =
+        crate::schedule::Schedule::parse("environments:\n  e:\n    services: [{cluster: c, service: s}]\n", "e.yaml")
+            .unwrap();
+    let named = planned_one(
+        &intent_at(&named, "stop", "2026-12-04T23:00:00+09:00"),
+        Action::Stop,
+        ServiceState { status: "DRAINING".into(), ..state(3, None, None) },
+    );
+    assert!(matches!(named.decision, Decision::Fail(_)), "{:?}", named.decision);
 }

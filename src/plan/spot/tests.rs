@@ -168,6 +168,7 @@ fn service_state(lbs: Vec<TargetBinding>, task_set_lbs: Vec<TargetBinding>) -> S
         arn: "arn:aws:ecs:ap-northeast-1:123456789012:service/spot/web".into(),
         status: "ACTIVE".into(),
         desired: 2,
+        daemon: false,
         tags: BTreeMap::new(),
         load_balancers: lbs,
         task_set_load_balancers: task_set_lbs,
