@@ -111,7 +111,8 @@ pub fn schedule(data: &[u8]) -> bool {
             assert!(!schedule.environments.is_empty());
             let from = instant(data);
             for env in schedule.environments.values() {
-                assert!(!env.services.is_empty(), "environment {} has no services", env.name);
+                let entries = env.services.len() + env.selectors.len();
+                assert!(entries > 0, "environment {} has no services and no selectors", env.name);
                 for cron in env.stop.iter().chain(&env.start) {
                     assert_eq!(cron.as_str().parse::<Cron>().as_ref(), Ok(cron), "a cron re-parses");
                 }
