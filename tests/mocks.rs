@@ -1106,3 +1106,49 @@ async fn with_the_table_a_stop_writes_its_snapshot_only_where_none_is_and_holds_
     assert_eq!(*calls.lock().unwrap(), ["BatchGetItem", "PutItem", "UpdateService", "UpdateItem"], "in this order");
     assert_eq!(report.services[0].actions, ["save snapshot desired=2", "set desiredCount 0", "release snapshot"]);
 }
+
+/// A tag selector over a cluster of 101 services: ListServices follows `nextToken` with 100 a
+/// page, DescribeServices asks 10 at a time with tags (11 calls for 101), and those answers are
+/// the observation (no service is described twice); only the tagged service is in the run.
+#[tokio::test]
+async fn a_tag_selector_pages_through_list_services_and_describes_each_service_once() {
+    let names: Vec<String> = (0..101).map(|i| format!("s{i:03}")).collect();
+    let arns = |range: std::ops::Range<usize>| -> Vec<String> {
+        names[range].iter().map(|n| format!("{ACCOUNT}:service/c/{n}")).collect()
+    };
+    let (first, second) = (arns(0..100), arns(100..101));
+    let first_page = mock!(ecs::Client::list_services)
+        .match_requests(|r| r.next_token().is_none() && r.max_results() == Some(100) && r.cluster() == Some("c"))
+        .then_output(move || {
+            ecs::operation::list_services::ListServicesOutput::builder()
+                .set_service_arns(Some(first.clone()))
+                .next_token("page-2")
+                .build()
+        });
+    let second_page =
+        mock!(ecs::Client::list_services).match_requests(|r| r.next_token() == Some("page-2")).then_output(move || {
+            ecs::operation::list_services::ListServicesOutput::builder().set_service_arns(Some(second.clone())).build()
+        });
+    let describe_services = mock!(ecs::Client::describe_services)
+        .match_requests(|r| r.services().len() <= 10 && r.include() == [ecs::types::ServiceField::Tags])
+        .then_compute_output(|r| {
+            let services = r.services().iter().map(|n| {
+                let s = service(n, 1);
+                if n == "s100" { s.tags(tag("team", "web")).build() } else { s.build() }
+            });
+            ecs::operation::describe_services::DescribeServicesOutput::builder()
+                .set_services(Some(services.collect()))
+                .build()
+        });
+    let scheduled = mock!(aas::Client::describe_scheduled_actions)
+        .then_output(|| aas::operation::describe_scheduled_actions::DescribeScheduledActionsOutput::builder().build());
+    let sdk = sdk(&[&first_page, &second_page, &describe_services], &[&no_scalable_targets(), &scheduled], &[]);
+    let yaml = "environments:\n  env:\n    services: [{cluster: c, select: {tags: {team: web}}}]\n";
+    let report = run(&sdk, yaml, "status").await;
+    assert!(report.error().is_none(), "{report}");
+    assert_eq!(report.services.len(), 1, "{report}");
+    let s100 = &report.services[0];
+    assert_eq!((s100.service.as_str(), s100.selected_by.as_deref()), ("s100", Some("services[0], line 3")));
+    assert_eq!((first_page.num_calls(), second_page.num_calls()), (1, 1));
+    assert_eq!(describe_services.num_calls(), 11, "101 services, 10 a call, each once");
+}
