@@ -1899,6 +1899,10 @@ fn throttling_worlds() -> [(&'static str, Rates); 2] {
 /// throttles fail no service and are all in the report.
 #[test]
 fn random_faults_in_a_throttling_world_keep_the_properties_and_throttles_fail_nothing() {
+    // Which faults landed where, over both worlds: the sequences run side by side on one
+    // virtual clock, so the calls a seed's faults fall on vary from run to run, and a rare call
+    // (one DescribeTargetGroups per start) can miss a kind in one world's 60 sequences.
+    let mut covered = std::collections::BTreeSet::new();
     for (name, rates) in throttling_worlds() {
         let started = std::time::Instant::now();
         let cases = (0..runs()).map(|seed| (seed, Mode::Random([0.05, 0.1, 0.2, 0.4][(seed % 4) as usize]))).collect();
@@ -1909,10 +1913,11 @@ fn random_faults_in_a_throttling_world_keep_the_properties_and_throttles_fail_no
         print_tally(&format!("random faults, throttled, {name}"), &tally, started.elapsed());
         assert_no_violations(&tally);
         assert!(tally.throttles_answered > 0, "the buckets never throttled");
-        for op in Op::ALL {
-            for kind in Kind::ALL.into_iter().filter(|k| k.applies_to(op)) {
-                assert!(tally.injected.contains_key(&(op, kind)), "{op} never got {kind:?}");
-            }
+        covered.extend(tally.injected.keys().copied());
+    }
+    for op in Op::ALL {
+        for kind in Kind::ALL.into_iter().filter(|k| k.applies_to(op)) {
+            assert!(covered.contains(&(op, kind)), "{op} never got {kind:?} in either world");
         }
     }
 }
