@@ -247,10 +247,10 @@ fn configured(schedule: &Schedule, id: &ServiceRef) -> (Option<String>, Vec<Targ
         }
     }
     // A service `select: all` chooses (a selector by tags cannot be told without its tags).
-    let all = |s: &crate::schedule::Selector| {
-        s.cluster == id.cluster && s.select == crate::schedule::Select::All && !s.except.contains(&id.service)
+    let chooses = |s: &crate::schedule::Selector| {
+        s.cluster == id.cluster && !s.needs_tags() && s.selects(&id.service, &Default::default())
     };
-    let environment = schedule.environments.values().find(|e| e.selectors.iter().any(all)).map(|e| e.name.clone());
+    let environment = schedule.environments.values().find(|e| e.selectors.iter().any(chooses)).map(|e| e.name.clone());
     (environment, Vec::new())
 }
 

@@ -494,15 +494,7 @@ fn selector(
     problems: &mut Vec<Problem>,
 ) -> Option<Selector> {
     let before = problems.len();
-    if !is_ecs_name(&s.cluster.value) {
-        problems.push(Problem::at(
-            &s.cluster,
-            format!(
-                "cluster `{}` is not an ECS cluster name (1-255 letters, digits, - and _; not an ARN)",
-                escaped(&s.cluster.value)
-            ),
-        ));
-    }
+    check_ecs_name("cluster", &s.cluster, problems);
     for e in &s.except {
         if !is_ecs_name(&e.value) {
             problems.push(Problem::at(
@@ -613,17 +605,8 @@ fn service_config(s: &RawService, service: &Spanned<String>, problems: &mut Vec<
     if !s.except.is_empty() {
         problems.push(Problem::at(&s.except[0], "`except` belongs to a `select` entry, not to one service"));
     }
-    for (what, name) in [("cluster", &s.cluster), ("service", service)] {
-        if !is_ecs_name(&name.value) {
-            problems.push(Problem::at(
-                name,
-                format!(
-                    "{what} `{}` is not an ECS {what} name (1-255 letters, digits, - and _; not an ARN)",
-                    escaped(&name.value)
-                ),
-            ));
-        }
-    }
+    check_ecs_name("cluster", &s.cluster, problems);
+    check_ecs_name("service", service, problems);
     for count in [&s.desired_count, &s.min_capacity, &s.max_capacity].into_iter().flatten() {
         if count.value > MAX_TASKS {
             problems
@@ -667,6 +650,19 @@ fn service_config(s: &RawService, service: &Spanned<String>, problems: &mut Vec<
         target_groups,
         selected_by: None,
     })
+}
+
+/// A problem at `name` unless it is an ECS `what` (cluster or service) name.
+fn check_ecs_name(what: &str, name: &Spanned<String>, problems: &mut Vec<Problem>) {
+    if !is_ecs_name(&name.value) {
+        problems.push(Problem::at(
+            name,
+            format!(
+                "{what} `{}` is not an ECS {what} name (1-255 letters, digits, - and _; not an ARN)",
+                escaped(&name.value)
+            ),
+        ));
+    }
 }
 
 fn is_environment_name(s: &str) -> bool {
