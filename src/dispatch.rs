@@ -133,15 +133,7 @@ async fn environment_paced<A: Aws>(
         observe::listings(aws, &clusters, settings.concurrency).await
     };
     let resolved = plan::select::resolve(ctx.schedule, intent.environment, &listings);
-    let known: std::collections::HashMap<ServiceRef, crate::state::ServiceState> = listings
-        .into_iter()
-        .filter_map(|(cluster, l)| Some((cluster, l.ok()?)))
-        .flat_map(|(cluster, l)| {
-            l.described
-                .into_iter()
-                .map(move |(service, state)| (ServiceRef { cluster: cluster.clone(), service }, state))
-        })
-        .collect();
+    let known = plan::select::described(listings);
     let environment = crate::schedule::Environment { services: resolved.services, ..intent.environment.clone() };
     let intent = EnvironmentIntent { environment: &environment, ..intent };
     let ids: Vec<ServiceRef> = intent.environment.services.iter().map(|c| c.id.clone()).collect();
@@ -275,15 +267,10 @@ async fn run_paced<A: Aws>(
 /// The `start_order` groups of a real start or stop, in the order they run (a stop's reversed);
 /// empty without `start_order` (or with one group: nothing to wait for).
 fn order_groups(plan: &Plan, order: &[Vec<String>]) -> Vec<plan::order::Group> {
-    if order.is_empty() || !matches!(plan.effect, crate::action::Action::Start | crate::action::Action::Stop) {
+    if !matches!(plan.effect, crate::action::Action::Start | crate::action::Action::Stop) {
         return Vec::new();
     }
-    let ids: Vec<ServiceRef> = plan.services.iter().map(|s| s.id().clone()).collect();
-    let (mut groups, _) = plan::order::groups(order, &ids);
-    if plan.effect == crate::action::Action::Stop {
-        groups.reverse();
-    }
-    groups
+    plan::order::run_order(plan, order).0
 }
 
 /// A started service whose tasks are all RUNNING and registered (the register loop tells the
@@ -319,7 +306,7 @@ impl Late {
         let head = format!(
             "start_order group {} was not {} within its {} s; the next groups went on without it",
             self.label,
-            if self.action == crate::action::Action::Stop { "gone" } else { "ready" },
+            done_word(self.action),
             self.waited.as_secs()
         );
         if self.action == crate::action::Action::Stop {
@@ -384,11 +371,7 @@ async fn in_order<A: Aws>(
         };
         let took = Instant::now().saturating_duration_since(started).as_secs();
         if ready {
-            report.notes.push(format!(
-                "start_order group {} {} after {took} s",
-                group.label(),
-                if plan.effect == crate::action::Action::Stop { "gone" } else { "ready" }
-            ));
+            report.notes.push(format!("start_order group {} {} after {took} s", group.label(), done_word(plan.effect)));
         } else {
             late.push(Late {
                 label: group.label(),
@@ -402,18 +385,34 @@ async fn in_order<A: Aws>(
     applied
 }
 
-/// Whether every task of `ids` is gone by `due` (looked at every poll interval).
-async fn gone<A: Aws>(ctx: &Context<'_, A>, ids: &[ServiceRef], due: Instant) -> bool {
+/// What a group that is through has become: a stop's is `gone`, a start's `ready`.
+fn done_word(effect: crate::action::Action) -> &'static str {
+    if effect == crate::action::Action::Stop { "gone" } else { "ready" }
+}
+
+/// Whether `look` says yes by `due`, asking it every poll interval.
+async fn poll_until<F: std::future::Future<Output = bool>>(
+    poll: std::time::Duration,
+    due: Instant,
+    mut look: impl FnMut() -> F,
+) -> bool {
     loop {
-        let looked = observe::tasks_gone(ctx.aws, ids, ctx.settings.concurrency).await;
-        if looked.values().all(|g| matches!(g, Ok(true))) {
+        if look().await {
             return true;
         }
-        if Instant::now() + ctx.settings.poll_interval >= due {
+        if Instant::now() + poll >= due {
             return false;
         }
-        tokio::time::sleep(ctx.settings.poll_interval).await;
+        tokio::time::sleep(poll).await;
     }
+}
+
+/// Whether every task of `ids` is gone by `due`.
+async fn gone<A: Aws>(ctx: &Context<'_, A>, ids: &[ServiceRef], due: Instant) -> bool {
+    poll_until(ctx.settings.poll_interval, due, || async {
+        observe::tasks_gone(ctx.aws, ids, ctx.settings.concurrency).await.values().all(|g| matches!(g, Ok(true)))
+    })
+    .await
 }
 
 /// Whether every service of `ids` is up by `due` (the register loop says so through `ups`;
@@ -442,16 +441,10 @@ async fn started_up<A: Aws>(
     }
     let target_groups: Vec<String> =
         expected.iter().map(|(tg, _)| tg.clone()).collect::<BTreeSet<_>>().into_iter().collect();
-    loop {
-        let read = observe::registered(ctx.aws, &target_groups, ctx.settings.concurrency).await;
-        if targets::unhealthy(&expected, &read).is_empty() {
-            return true;
-        }
-        if Instant::now() + ctx.settings.poll_interval >= due {
-            return false;
-        }
-        tokio::time::sleep(ctx.settings.poll_interval).await;
-    }
+    poll_until(ctx.settings.poll_interval, due, || async {
+        targets::all_healthy(&expected, &observe::registered(ctx.aws, &target_groups, ctx.settings.concurrency).await)
+    })
+    .await
 }
 
 /// The services with writes to make that the buckets leave no time for before `wait_until`, in

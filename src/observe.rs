@@ -116,11 +116,11 @@ pub async fn services<A: Services + ScalableTargets + SnapshotTable>(
         })
         .collect();
     let describe = stream::iter(batches.into_iter().map(|(cluster, chunk, seen)| async move {
-        let names: Vec<String> = chunk.iter().map(|id| id.service.clone()).collect();
         let described = if seen {
             let found = chunk.iter().filter_map(|id| Some((id.service.clone(), known.get(*id)?.clone()))).collect();
             Ok(crate::aws::DescribedServices { found, missing: Vec::new() })
         } else {
+            let names: Vec<String> = chunk.iter().map(|id| id.service.clone()).collect();
             aws.describe_services(cluster, &names).await
         };
         let entries: Entries = match (table, &described) {
@@ -238,10 +238,9 @@ pub async fn tasks_gone<A: Tasks>(
         let gone = async {
             let mut arns = aws.list_running_tasks(&id.cluster, &id.service).await?;
             arns.extend(aws.list_stopping_tasks(&id.cluster, &id.service).await?);
-            let group = format!("service:{}", id.service);
             for chunk in arns.chunks(DESCRIBE_TASKS_BATCH) {
                 let tasks = aws.describe_tasks(&id.cluster, chunk).await?;
-                if tasks.iter().any(|t| t.group.as_deref() == Some(group.as_str()) && t.last_status != "STOPPED") {
+                if tasks.iter().any(|t| t.service_name() == Some(id.service.as_str()) && t.last_status != "STOPPED") {
                     return Ok(false);
                 }
             }

@@ -14,12 +14,8 @@ pub fn arrange(plan: &mut Plan, order: &[Vec<String>]) {
     if order.is_empty() {
         return;
     }
-    let ids: Vec<ServiceRef> = plan.services.iter().map(|s| s.id().clone()).collect();
-    let (mut groups, unmatched) = groups(order, &ids);
+    let (groups, unmatched) = run_order(plan, order);
     let stop = matches!(plan.effect, Action::Stop);
-    if stop {
-        groups.reverse();
-    }
     let rank = |id: &ServiceRef| groups.iter().position(|g| g.services.contains(id)).unwrap_or(usize::MAX);
     plan.services.sort_by_key(|s| rank(s.id()));
     let labels: Vec<String> = groups.iter().map(Group::label).collect();
@@ -31,6 +27,17 @@ pub fn arrange(plan: &mut Plan, order: &[Vec<String>]) {
     for name in unmatched {
         plan.notes.push(format!("start_order names `{name}`, which is no service of this run"));
     }
+}
+
+/// The plan's services in their groups, in the order the groups run (a stop's reversed), and
+/// the names that name none of them; no groups without `start_order`.
+pub fn run_order(plan: &Plan, order: &[Vec<String>]) -> (Vec<Group>, Vec<String>) {
+    let ids: Vec<ServiceRef> = plan.services.iter().map(|s| s.id().clone()).collect();
+    let (mut groups, unmatched) = groups(order, &ids);
+    if plan.effect == Action::Stop {
+        groups.reverse();
+    }
+    (groups, unmatched)
 }
 
 /// The services of a run in their groups, in start order: group `i` holds, in `ids`' order,

@@ -20,6 +20,21 @@ pub struct Listing {
 /// Per cluster, its listing or why it could not be read.
 pub type Listings = BTreeMap<String, Result<Listing, AwsError>>;
 
+/// The services the listings described (for tag selectors), by their id: the observation
+/// takes them instead of describing them again.
+pub fn described(listings: Listings) -> HashMap<ServiceRef, ServiceState> {
+    listings
+        .into_iter()
+        .filter_map(|(cluster, listing)| Some((cluster, listing.ok()?)))
+        .flat_map(|(cluster, listing)| {
+            listing
+                .described
+                .into_iter()
+                .map(move |(service, state)| (ServiceRef { cluster: cluster.clone(), service }, state))
+        })
+        .collect()
+}
+
 /// The clusters to read for `env`, each with whether its services' tags are needed: the
 /// clusters of its selectors, and the clusters of its named services where another
 /// environment has a selector (so a service claimed by both is found). Empty: nothing to read.

@@ -64,19 +64,16 @@ pub fn expected(bindings: &[TargetBinding], tasks: &[Task], facts: &TargetFacts)
     all
 }
 
-/// The `expected` targets that DescribeTargetHealth (`read`, per target group) does not show
+/// Whether DescribeTargetHealth (`read`, per target group) shows every `expected` target
 /// `healthy` (a target group that could not be read has none healthy).
-pub fn unhealthy<'a>(
-    expected: &'a [(String, Target)],
+pub fn all_healthy(
+    expected: &[(String, Target)],
     read: &std::collections::HashMap<String, Result<Vec<crate::state::RegisteredTarget>, crate::error::AwsError>>,
-) -> Vec<&'a (String, Target)> {
-    expected
-        .iter()
-        .filter(|(tg, target)| {
-            !matches!(read.get(tg), Some(Ok(targets))
-                if targets.iter().any(|t| &t.target == target && t.health == TargetHealth::Healthy))
-        })
-        .collect()
+) -> bool {
+    expected.iter().all(|(tg, target)| {
+        matches!(read.get(tg), Some(Ok(targets))
+            if targets.iter().any(|t| &t.target == target && t.health == TargetHealth::Healthy))
+    })
 }
 
 /// A target to register and why.
