@@ -41,7 +41,7 @@
 //! `ECS_COST_SAVER_RACES_WORLD=throttling` (a second pass of `scripts/test`) runs every race in
 //! the AWS-like world of `tests/support/world.rs`: a fifth of AWS's request buckets (the function
 //! still paces itself by AWS's own figures, so bursts are throttled and retried), 20 ms a
-//! request, the production retry policy, and deadlines and poll intervals 20 times longer; the free-running races also check that the world really
+//! request, the production retry policy, and deadlines 20 times longer; the free-running races also check that the world really
 //! throttled some of their calls.
 
 mod support;
@@ -290,9 +290,7 @@ fn throttling() -> bool {
     std::env::var("ECS_COST_SAVER_RACES_WORLD").as_deref() == Ok("throttling")
 }
 
-/// A deadline's (or poll interval's) length, longer in the throttling world (back-off takes
-/// seconds there; looking at the tasks every 50 ms for 6 s would outrun its buckets at a fifth
-/// of AWS's, and a look throttled past the deadline fails the service).
+/// A deadline's length, longer in the throttling world (back-off takes seconds there).
 fn scaled(d: Duration) -> Duration {
     if throttling() { d * 20 } else { d }
 }
@@ -329,11 +327,8 @@ async fn run<A: ecs_cost_saver::aws::Aws>(aws: &A, action: &str) -> Report {
 
 /// [`run`] with its own deadline, for a run gated on the end of another run's deadline.
 async fn run_for<A: ecs_cost_saver::aws::Aws>(aws: &A, action: &str, wait: Duration) -> Report {
-    let settings = Settings {
-        poll_interval: scaled(Duration::from_millis(50)),
-        safety_margin: Duration::ZERO,
-        ..Settings::default()
-    };
+    let settings =
+        Settings { poll_interval: Duration::from_millis(50), safety_margin: Duration::ZERO, ..Settings::default() };
     let deadline = tokio::time::Instant::now() + scaled(wait);
     let schedule = schedule();
     let ctx = Context::new(aws, &schedule, &settings);
@@ -653,7 +648,7 @@ async fn gated_with_table<A: ecs_cost_saver::aws::Aws>(aws: &A, action: &str) ->
 
 async fn run_with_table_for<A: ecs_cost_saver::aws::Aws>(aws: &A, action: &str, wait: Duration) -> Report {
     let settings = Settings {
-        poll_interval: scaled(Duration::from_millis(20)),
+        poll_interval: Duration::from_millis(20),
         safety_margin: Duration::ZERO,
         state_table: Some(support::STATE_TABLE.into()),
         ..Settings::default()
