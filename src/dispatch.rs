@@ -162,8 +162,8 @@ async fn dry_run<A: Aws>(ctx: &Context<'_, A>, plan: &Plan) -> Report {
         let waiting = targets::waiting(plan, |id| failed(&report, id));
         let observed = observe::tasks(ctx.aws, &ids(&waiting), ctx.settings.concurrency).await;
         let look = targets::look(waiting, &observed, true);
-        for (id, failure) in look.unreadable {
-            report.record_failure(&id, failure);
+        for (w, failure) in look.unreadable {
+            report.record_failure(&w.id, failure);
         }
         let facts = observe_facts(ctx, &look.ready).await;
         for (w, tasks) in &look.ready {
@@ -258,6 +258,7 @@ async fn run_paced<A: Aws>(
     for event in registered {
         match event {
             Registering::Unreadable(id, failure) => report.record_failure(&id, failure),
+            Registering::Unconfirmed(id, note) => report.record_note(&id, note),
             Registering::Done(id, planned, results) => report.record_registration(&id, planned, Some(results)),
         }
     }
@@ -595,6 +596,9 @@ fn ids(waiting: &[Waiting]) -> Vec<ServiceRef> {
 /// What the registration of one service came to.
 enum Registering {
     Unreadable(ServiceRef, crate::error::Failure),
+    /// Its tasks could not be read before the deadline, and it has no target group: the note
+    /// says so.
+    Unconfirmed(ServiceRef, String),
     Done(ServiceRef, targets::ServiceRegistration, apply::Registered),
 }
 
@@ -634,8 +638,17 @@ async fn register<A: Aws>(
         let observed = observe::tasks(aws, &ids(&waiting), settings.concurrency).await;
         let last_look = Instant::now() + settings.poll_interval >= wait_until;
         let look = targets::look(std::mem::take(&mut waiting), &observed, last_look);
-        for (id, failure) in look.unreadable {
-            events.push(Registering::Unreadable(id, failure));
+        // A look that the deadline cut short (the pacing had no time left to try it again), of
+        // a service with no target group to keep right: the writes are done, only their
+        // confirmation is missing, as when the tasks are not all RUNNING by the end; the service
+        // is reported unconfirmed, not failed. Any other failure fails the service (`changed`
+        // says its targets are right).
+        for (w, failure) in look.unreadable {
+            if w.bindings.is_empty() && failure.cause.as_ref().is_some_and(|c| c.out_of_time) {
+                events.push(Registering::Unconfirmed(w.id, unconfirmed(&failure)));
+            } else {
+                events.push(Registering::Unreadable(w.id, failure));
+            }
         }
         if !look.ready.is_empty() {
             let facts = observe_facts(ctx, &look.ready).await;
@@ -660,6 +673,11 @@ async fn register<A: Aws>(
             tokio::time::sleep(settings.poll_interval).await;
         }
     }
+}
+
+/// What the report says of a started service whose tasks could not be read before the deadline.
+fn unconfirmed(failure: &crate::error::Failure) -> String {
+    format!("{}: its tasks are not confirmed RUNNING", failure.message)
 }
 
 /// The target facts of the ready services: their target groups' types and targets, and the EC2

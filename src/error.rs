@@ -121,13 +121,21 @@ pub struct AwsError {
     /// The service's error code, e.g. `ThrottlingException`, `InvalidTarget`.
     pub code: Option<String>,
     pub message: String,
+    /// Given up because the run's deadline left no time to try it (again), not because AWS
+    /// refused it for good.
+    pub out_of_time: bool,
     pub(crate) source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl AwsError {
     /// An error found in a successful response (e.g. DescribeServices `failures`).
     pub fn in_response(operation: &'static str, kind: ErrorKind, message: String) -> Self {
-        AwsError { operation, kind, code: None, message, source: None }
+        AwsError { operation, kind, code: None, message, out_of_time: false, source: None }
+    }
+
+    /// The same error, given up on for the deadline.
+    pub fn out_of_time(self) -> Self {
+        AwsError { out_of_time: true, ..self }
     }
 }
 

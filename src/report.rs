@@ -343,6 +343,12 @@ impl Report {
         }
     }
 
+    pub fn record_note(&mut self, id: &ServiceRef, note: String) {
+        if let Some(report) = self.service_mut(id) {
+            report.notes.push(note);
+        }
+    }
+
     pub fn failed(&self) -> usize {
         self.services.iter().filter(|s| s.outcome == Outcome::Failed).count()
     }

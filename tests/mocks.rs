@@ -1152,3 +1152,61 @@ async fn a_tag_selector_pages_through_list_services_and_describes_each_service_o
     assert_eq!((first_page.num_calls(), second_page.num_calls()), (1, 1));
     assert_eq!(describe_services.num_calls(), 11, "101 services, 10 a call, each once");
 }
+
+/// A start whose look at the tasks is throttled until the pacing has no time left to try it
+/// again (the deadline 3 s away, backoff 1 s then 2 s): the writes are done and it has no target
+/// group to keep right, so the service is `changed` and says its tasks are not confirmed,
+/// instead of failing for a read the deadline cut short. (A look that fails for good, or of a
+/// service with target groups, still fails the service: `tests/faults.rs`.)
+#[tokio::test]
+async fn a_start_whose_last_look_at_the_tasks_the_deadline_cut_short_is_changed_and_says_so() {
+    let describe_services = mock!(ecs::Client::describe_services)
+        .sequence()
+        .output(|| described("api", 0, Some("desired=1")))
+        .times(2)
+        .output(|| described("api", 1, None))
+        .repeatedly()
+        .build();
+    let update = mock!(ecs::Client::update_service)
+        .match_requests(|r| r.desired_count() == Some(1))
+        .then_output(|| ecs::operation::update_service::UpdateServiceOutput::builder().build());
+    let untag = mock!(ecs::Client::untag_resource)
+        .then_output(|| ecs::operation::untag_resource::UntagResourceOutput::builder().build());
+    let list_tasks = mock!(ecs::Client::list_tasks)
+        .sequence()
+        .output(|| {
+            ecs::operation::list_tasks::ListTasksOutput::builder().task_arns(format!("{ACCOUNT}:task/c/t1")).build()
+        })
+        .times(2)
+        .http_status(400, Some(THROTTLED.into()))
+        .repeatedly()
+        .build();
+    let describe_tasks = mock!(ecs::Client::describe_tasks).then_output(|| {
+        let task = ecs::types::Task::builder()
+            .task_arn(format!("{ACCOUNT}:task/c/t1"))
+            .last_status("PENDING")
+            .group("service:api")
+            .build();
+        ecs::operation::describe_tasks::DescribeTasksOutput::builder().tasks(task).build()
+    });
+    let sdk = paced_sdk(&[&describe_services, &update, &untag, &list_tasks, &describe_tasks], fast_retries());
+    let schedule = Schedule::parse(API_ONLY, "mock.yaml").unwrap();
+    let settings = settings();
+    let ctx = Context::new(&sdk, &schedule, &settings);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    let report =
+        handle(&ctx, json!({"action": "start", "environment": "env"}), chrono::Utc::now(), deadline).await.unwrap();
+    let api = &report.services[0];
+    assert_eq!((api.outcome, api.error.as_deref()), (Outcome::Changed, None), "{report}");
+    assert_eq!(api.actions, vec!["set desiredCount 1", "clear snapshot"]);
+    assert_eq!(
+        api.notes,
+        vec![
+            "could not read tasks: ListTasks: ThrottlingException: Rate exceeded: its tasks are not confirmed RUNNING"
+        ],
+        "{report}"
+    );
+    assert!(report.error().is_none());
+    assert!(report.throttled >= 5, "the throttled looks are counted: {}", report.throttled);
+    assert_eq!(update.num_calls(), 1);
+}

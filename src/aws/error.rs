@@ -86,7 +86,7 @@ impl AwsError {
             // The request could not even be built: ours to fix, not the service's.
             other => (ErrorKind::Invalid, None, format!("{other}")),
         };
-        AwsError { operation, kind, code, message, source: Some(Arc::new(err)) }
+        AwsError { operation, kind, code, message, out_of_time: false, source: Some(Arc::new(err)) }
     }
 }
 

@@ -181,7 +181,8 @@ impl Pace {
                         operation,
                         ErrorKind::Timeout,
                         format!("no answer within the {left:.0} s left before the deadline"),
-                    ));
+                    )
+                    .out_of_time());
                 }
             };
             match result {
@@ -193,7 +194,7 @@ impl Pace {
                     let pause = BACKOFF[tries.min(BACKOFF.len() - 1)];
                     tries += 1;
                     if self.now() + pause >= deadline {
-                        return Err(e);
+                        return Err(e.out_of_time());
                     }
                     tracing::warn!(operation, tries, error = %e, "throttled after the SDK's retries; trying again");
                     self.sleep(pause).await;
@@ -210,6 +211,7 @@ fn out_of_time(operation: &'static str, group: Group) -> AwsError {
         ErrorKind::Timeout,
         format!("the {group} bucket has no token for it before the deadline"),
     )
+    .out_of_time()
 }
 
 /// Counts throttled answers: a 400/429/503 whose error code says throttling, in any protocol

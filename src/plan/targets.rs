@@ -216,7 +216,7 @@ pub struct Look {
     /// Look at these again.
     pub again: Vec<Waiting>,
     /// Their tasks could not be read.
-    pub unreadable: Vec<(ServiceRef, Failure)>,
+    pub unreadable: Vec<(Waiting, Failure)>,
 }
 
 /// One look at the waiting services' tasks: a service is ready when it has settled, or on the
@@ -225,7 +225,7 @@ pub fn look(waiting: Vec<Waiting>, observed: &ObservedTasks, last_look: bool) ->
     let mut look = Look::default();
     for w in waiting {
         match tasks_of(&w.id, observed) {
-            Err(failure) => look.unreadable.push((w.id, failure)),
+            Err(failure) => look.unreadable.push((w, failure)),
             Ok(tasks) if last_look || settled(&tasks, w.desired) => look.ready.push((w, tasks)),
             Ok(_) => look.again.push(w),
         }
