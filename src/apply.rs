@@ -188,3 +188,38 @@ pub async fn deregister<A: TargetGroups>(
 pub async fn drain<A: Tasks>(aws: &A, cluster: &str, container_instance: &str) -> Result<(), AwsError> {
     aws.drain_container_instance(cluster, container_instance).await
 }
+
+/// A group's writes, in order (save the snapshot, set the sizes, clear the snapshot), until
+/// one fails: the calls made, and the failure.
+pub async fn group<A: crate::aws::AutoScalingGroups>(
+    aws: &A,
+    plan: &crate::plan::capacity::GroupPlan,
+) -> (Vec<String>, Option<crate::error::Failure>) {
+    use crate::plan::capacity::GroupDecision;
+    let GroupDecision::Change { save, set, clear } = &plan.decision else { return (Vec::new(), None) };
+    let name = plan.group.as_str();
+    let mut done = Vec::new();
+    let failed = |what: &str, e: AwsError| crate::error::Failure::aws(&e, format!("{what} failed: {e}"));
+    if let Some(save) = save {
+        let what = format!("save snapshot {}", save.to_tag());
+        if let Err(e) = aws.tag_group(name, crate::state::SNAPSHOT_TAG, &save.to_tag()).await {
+            return (done, Some(failed(&what, e)));
+        }
+        done.push(what);
+    }
+    if let Some(set) = set {
+        let what = format!("set {set}");
+        if let Err(e) = aws.set_group_size(name, *set).await {
+            return (done, Some(failed(&what, e)));
+        }
+        done.push(what);
+    }
+    if *clear {
+        let what = "clear snapshot".to_string();
+        if let Err(e) = aws.untag_group(name, crate::state::SNAPSHOT_TAG).await {
+            return (done, Some(failed(&what, e)));
+        }
+        done.push(what);
+    }
+    (done, None)
+}

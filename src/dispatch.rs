@@ -2,6 +2,8 @@
 //! straight chain: parse -> intent (pure) -> observe -> plan (pure) -> apply -> report; the
 //! functions below only wire those stages together, each decision is the planner's.
 
+mod capacity;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -151,7 +153,13 @@ async fn environment_paced<A: Aws>(
         }
     }
     tracing::info!(plan = %plan, "planned");
-    if plan.dry_run { Ok(dry_run(ctx, &plan).await) } else { run(ctx, &intent, plan, deadline).await }
+    if plan.dry_run {
+        let mut report = dry_run(ctx, &plan).await;
+        capacity::look(ctx, intent.environment, effect, &mut report).await;
+        Ok(report)
+    } else {
+        run(ctx, &intent, plan, deadline).await
+    }
 }
 
 /// A dry run: the plan as a report, with the targets registration would add now (one look at the
@@ -185,7 +193,42 @@ async fn run<A: Aws>(
     deadline: Instant,
 ) -> Result<Report, Error> {
     let wait_until = deadline.checked_sub(ctx.settings.safety_margin).unwrap_or(deadline);
-    Box::pin(run_paced(ctx, intent, &mut plan, deadline, wait_until)).await
+    let environment = intent.environment;
+    let effect = plan.effect;
+    if environment.capacity.is_empty() && effect != Action::Status {
+        return Box::pin(run_paced(ctx, intent, &mut plan, deadline, wait_until)).await;
+    }
+    match effect {
+        // The groups first: ECS places the services' tasks as their instances register.
+        Action::Start => {
+            let (groups, notes, scaled_out) = capacity::start(ctx, environment).await;
+            let since = Instant::now();
+            let (report, registered) = futures_util::join!(
+                Box::pin(run_paced(ctx, intent, &mut plan, deadline, wait_until)),
+                capacity::registered(ctx, environment, &scaled_out, since, wait_until)
+            );
+            let mut report = report?;
+            report.capacity = groups;
+            for (group, note) in registered {
+                if let Some(g) = report.capacity.iter_mut().find(|g| g.group == group) {
+                    g.notes.push(note);
+                }
+            }
+            report.notes.extend(notes);
+            Ok(report)
+        }
+        // The services first: the groups are scaled in under them once their tasks are gone.
+        Action::Stop => {
+            let mut report = Box::pin(run_paced(ctx, intent, &mut plan, deadline, wait_until)).await?;
+            capacity::stop(ctx, environment, &mut report, wait_until).await;
+            Ok(report)
+        }
+        _ => {
+            let mut report = Box::pin(run_paced(ctx, intent, &mut plan, deadline, wait_until)).await?;
+            capacity::look(ctx, environment, effect, &mut report).await;
+            Ok(report)
+        }
+    }
 }
 
 async fn run_paced<A: Aws>(

@@ -2,6 +2,8 @@
 //! the container instances of a Spot warning, in as few sequential round trips as the APIs
 //! allow. Every read's own result is handed on (errors included) for the planner to judge.
 
+pub mod capacity;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use futures_util::stream::{self, StreamExt};

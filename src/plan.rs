@@ -3,6 +3,7 @@
 //! its tasks need) and of a Spot interruption (`spot`). `apply` only carries them out; a dry run
 //! returns the plan instead.
 
+pub mod capacity;
 pub mod exclusion;
 pub mod order;
 pub mod select;

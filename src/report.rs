@@ -9,10 +9,11 @@ use crate::action::Action;
 use crate::apply::{Applied, Registered};
 use crate::error::{Error, ErrorKind, Failure};
 use crate::intent::EnvironmentIntent;
+use crate::plan::capacity::{GroupDecision, GroupPlan};
 use crate::plan::targets::ServiceRegistration;
 use crate::plan::{Counts, Decision, Plan, Planned, Step};
 use crate::schedule::ServiceRef;
-use crate::state::{Snapshot, Target};
+use crate::state::{GroupSize, Snapshot, Target};
 
 pub use crate::state::TargetChange;
 
@@ -66,6 +67,70 @@ pub struct Report {
     /// Every exclusion tag in force on the environment's services, with its end.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub exclusions: Vec<crate::plan::exclusion::ExclusionReport>,
+    /// The environment's Auto Scaling groups (`capacity`), in the file's order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub capacity: Vec<GroupReport>,
+}
+
+/// One Auto Scaling group's line of a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupReport {
+    pub group: String,
+    pub outcome: Outcome,
+    /// Its sizes as found, and after the run (or the dry run's plan).
+    pub before: Option<GroupSize>,
+    pub after: Option<GroupSize>,
+    /// Its snapshot tag as found before this invocation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<GroupSize>,
+    /// The capacity provider it backs, with what ECS manages of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity_provider: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<ErrorKind>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl GroupReport {
+    /// The plan's line: a dry run's (the calls it would make), or before a run's calls.
+    pub fn planned(plan: &GroupPlan) -> GroupReport {
+        let mut report = GroupReport {
+            group: plan.group.clone(),
+            outcome: Outcome::Unchanged,
+            before: plan.before,
+            after: plan.after,
+            snapshot: plan.saved,
+            capacity_provider: plan.capacity_provider.clone(),
+            actions: crate::plan::capacity::actions(&plan.decision),
+            reason: None,
+            error: None,
+            error_kind: None,
+            notes: Vec::new(),
+        };
+        match &plan.decision {
+            GroupDecision::Unchanged => {}
+            GroupDecision::Change { .. } => report.outcome = Outcome::Changed,
+            GroupDecision::Skip(reason) => {
+                report.outcome = Outcome::Skipped;
+                report.reason = Some(reason.clone());
+            }
+            GroupDecision::Fail(failure) => report.fail(failure),
+        }
+        report
+    }
+
+    pub fn fail(&mut self, failure: &Failure) {
+        self.outcome = Outcome::Failed;
+        self.error = Some(failure.message.clone());
+        self.error_kind = Some(failure.kind);
+    }
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -207,6 +272,7 @@ impl Report {
             handed_on: None,
             throttled: 0,
             exclusions: Vec::new(),
+            capacity: Vec::new(),
         }
     }
 
@@ -362,15 +428,18 @@ impl Report {
     /// retryable when at least one of the failures is.
     pub fn error(&self) -> Option<Error> {
         let failed: Vec<&ServiceReport> = self.services.iter().filter(|s| s.outcome == Outcome::Failed).collect();
+        let groups: Vec<&GroupReport> = self.capacity.iter().filter(|g| g.outcome == Outcome::Failed).collect();
         let summary: Vec<String> = failed
             .iter()
             .map(|s| format!("{}/{}: {}", s.cluster, s.service, s.error.as_deref().unwrap_or("failed")))
+            .chain(groups.iter().map(|g| format!("group {}: {}", g.group, g.error.as_deref().unwrap_or("failed"))))
             .collect();
-        (!failed.is_empty()).then(|| Error::ServicesFailed {
-            failed: failed.len(),
-            total: self.services.len(),
+        let kinds = failed.iter().map(|s| s.error_kind).chain(groups.iter().map(|g| g.error_kind));
+        (!summary.is_empty()).then(|| Error::ServicesFailed {
+            failed: summary.len(),
+            total: self.services.len() + self.capacity.len(),
             summary: summary.join("; "),
-            retryable: failed.iter().any(|s| s.error_kind.is_some_and(ErrorKind::is_retryable)),
+            retryable: kinds.collect::<Vec<_>>().into_iter().any(|k| k.is_some_and(ErrorKind::is_retryable)),
         })
     }
 }
@@ -526,6 +595,35 @@ impl fmt::Display for Report {
                 writeln!(f, "      not running yet: {}", s.tasks_not_running.join(", "))?;
             }
         }
+        for g in &self.capacity {
+            write!(f, "  {:<32} {:<9}", format!("group {}", g.group), g.outcome.to_string())?;
+            match (g.before, g.after) {
+                (Some(before), Some(after)) if before != after => write!(f, " {before} -> {after}")?,
+                (Some(before), _) => write!(f, " {before}")?,
+                _ => {}
+            }
+            writeln!(f)?;
+            if let Some(cp) = &g.capacity_provider {
+                writeln!(f, "      capacity provider {cp}")?;
+            }
+            for a in &g.actions {
+                writeln!(f, "      {}{a}", if self.dry_run { "would " } else { "" })?;
+            }
+            if let Some(snapshot) = g.snapshot {
+                let restored =
+                    self.action == Handled::Payload(Action::Start) && g.outcome == Outcome::Changed && !self.dry_run;
+                let label = if restored { "restored from snapshot" } else { "saved snapshot" };
+                writeln!(f, "      {label}: {}", snapshot.to_tag())?;
+            }
+            for (label, text) in [("reason", &g.reason), ("error", &g.error)] {
+                if let Some(text) = text {
+                    writeln!(f, "      {label}: {text}")?;
+                }
+            }
+            for n in &g.notes {
+                writeln!(f, "      note: {n}")?;
+            }
+        }
         for t in &self.targets {
             let verb = match t.change {
                 TargetChange::Registered => "registered",
@@ -555,6 +653,18 @@ impl fmt::Display for Report {
             count(Outcome::Skipped),
             count(Outcome::Failed)
         )?;
+        if !self.capacity.is_empty() {
+            let groups = |o: Outcome| self.capacity.iter().filter(|g| g.outcome == o).count();
+            write!(
+                f,
+                "; {} groups: {} changed, {} unchanged, {} skipped, {} failed",
+                self.capacity.len(),
+                groups(Outcome::Changed),
+                groups(Outcome::Unchanged),
+                groups(Outcome::Skipped),
+                groups(Outcome::Failed)
+            )?;
+        }
         if self.throttled > 0 {
             write!(f, "; {} throttled answers retried", self.throttled)?;
         }
@@ -604,6 +714,19 @@ mod tests {
             }),
             throttled: 3,
             exclusions: vec![],
+            capacity: vec![GroupReport {
+                group: "shop-ecs".into(),
+                outcome: Outcome::Changed,
+                before: Some(GroupSize { min: 0, desired: 0, max: 4 }),
+                after: Some(GroupSize { min: 1, desired: 2, max: 4 }),
+                snapshot: Some(GroupSize { min: 1, desired: 2, max: 4 }),
+                capacity_provider: Some("shop-cp (managed scaling)".into()),
+                actions: vec!["set min 1 desired 2 max 4".into(), "clear snapshot".into()],
+                reason: None,
+                error: None,
+                error_kind: None,
+                notes: vec!["its 2 instances registered in the environment's clusters 41 s after it was restored".into()],
+            }],
         };
         assert_eq!(
             report.to_string(),
@@ -618,8 +741,14 @@ start staging
       not running yet: 0a1b (PROVISIONING)
   shop/old                         failed    desired 1
       error: UpdateService: AccessDeniedException: no
+  group shop-ecs                   changed   min 0 desired 0 max 4 -> min 1 desired 2 max 4
+      capacity provider shop-cp (managed scaling)
+      set min 1 desired 2 max 4
+      clear snapshot
+      restored from snapshot: min=1 desired=2 max=4
+      note: its 2 instances registered in the environment's clusters 41 s after it was restored
   registered 10.0.1.7:8080 in web-tg/0123 (shop/web)
-2 services: 1 changed, 0 unchanged, 0 skipped, 1 failed; 3 throttled answers retried"
+2 services: 1 changed, 0 unchanged, 0 skipped, 1 failed; 1 groups: 1 changed, 0 unchanged, 0 skipped, 0 failed; 3 throttled answers retried"
         );
     }
 }

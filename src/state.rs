@@ -2,6 +2,7 @@
 //! The adapters in `aws/` produce and take it, `observe` gathers it, the planner judges it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 
 use serde::Serialize;
 
@@ -381,4 +382,69 @@ pub struct OneTimeSchedule {
     pub role_arn: String,
     /// The payload the function will receive.
     pub input: String,
+}
+
+/// An EC2 Auto Scaling group's three sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct GroupSize {
+    pub min: u32,
+    pub desired: u32,
+    pub max: u32,
+}
+
+impl GroupSize {
+    /// The snapshot tag's value: `min=1 desired=2 max=4`.
+    pub fn to_tag(self) -> String {
+        format!("min={} desired={} max={}", self.min, self.desired, self.max)
+    }
+
+    /// A snapshot tag's value, exactly as [`GroupSize::to_tag`] writes it.
+    pub fn from_tag(value: &str) -> Result<GroupSize, String> {
+        let bad = || format!("`{value}` is not `min=N desired=N max=N`");
+        let mut parts = value.split(' ');
+        let mut next = |key: &str| -> Result<u32, String> {
+            let part = parts.next().ok_or_else(bad)?;
+            part.strip_prefix(key).and_then(|n| n.strip_prefix('=')).and_then(|n| n.parse().ok()).ok_or_else(bad)
+        };
+        let size = GroupSize { min: next("min")?, desired: next("desired")?, max: next("max")? };
+        if parts.next().is_some() || size.min > size.desired || size.desired > size.max {
+            return Err(bad());
+        }
+        Ok(size)
+    }
+}
+
+impl fmt::Display for GroupSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "min {} desired {} max {}", self.min, self.desired, self.max)
+    }
+}
+
+/// An EC2 Auto Scaling group as DescribeAutoScalingGroups shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoScalingGroup {
+    pub name: String,
+    pub arn: String,
+    pub size: GroupSize,
+    /// Its instances' EC2 ids (every lifecycle state).
+    pub instances: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// An ECS container instance: its ARN, its EC2 instance and its status (ACTIVE, DRAINING…).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerInstance {
+    pub arn: String,
+    pub ec2_instance_id: String,
+    pub status: String,
+}
+
+/// An ECS capacity provider backed by an Auto Scaling group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapacityProvider {
+    pub name: String,
+    /// The group's ARN.
+    pub group_arn: String,
+    pub managed_scaling: bool,
+    pub managed_termination_protection: bool,
 }

@@ -4,9 +4,10 @@
 # below with the code, so neither can change without the other.
 #
 # Scope: whatever changes something is limited to the schedule file's services and clusters
-# (ECS), to this account and region (ELB, Application Auto Scaling) or to the overrides group
-# (Scheduler). Reads stay as wide as a Spot event needs: an interrupted task may belong to a
-# service of a configured cluster that the file does not list, and it is still deregistered.
+# (ECS) and Auto Scaling groups (EC2 Auto Scaling), to this account and region (ELB, Application
+# Auto Scaling) or to the overrides group (Scheduler). Reads stay as wide as a Spot event needs:
+# an interrupted task may belong to a service of a configured cluster that the file does not
+# list, and it is still deregistered.
 
 data "aws_iam_policy_document" "function_trust" {
   statement {
@@ -37,6 +38,8 @@ locals {
   cluster_services            = [for c in module.schedules.clusters : "${local.arn_prefix}:ecs:${local.region}:${local.account}:service/${c}/*"]
   cluster_container_instances = [for c in module.schedules.clusters : "${local.arn_prefix}:ecs:${local.region}:${local.account}:container-instance/${c}/*"]
   cluster_tasks               = [for c in module.schedules.clusters : "${local.arn_prefix}:ecs:${local.region}:${local.account}:task/${c}/*"]
+  # The `capacity` groups. A group's ARN carries a random id before its name, hence the `*`.
+  autoscaling_group_arns = [for g in module.schedules.autoscaling_groups : "${local.arn_prefix}:autoscaling:${local.region}:${local.account}:autoScalingGroup:*:autoScalingGroupName/${g}"]
 }
 
 data "aws_iam_policy_document" "function" {
@@ -109,8 +112,10 @@ data "aws_iam_policy_document" "function" {
     resources = local.cluster_container_instances
   }
 
+  # ListContainerInstances is authorized on the cluster: the Spot path looks an EC2 instance up
+  # in it, `capacity` and `status` read which instances serve it.
   statement {
-    sid       = "FindSpotInstancesInTheClusters"
+    sid       = "ListContainerInstancesOfTheClusters"
     actions   = ["ecs:ListContainerInstances"]
     resources = local.cluster_arns
   }
@@ -119,6 +124,54 @@ data "aws_iam_policy_document" "function" {
     sid       = "DrainSpotInstancesOfTheClusters"
     actions   = ["ecs:UpdateContainerInstancesState"]
     resources = local.cluster_container_instances
+  }
+
+  # Which Auto Scaling groups back the clusters' capacity providers (and whether ECS manages
+  # their scaling). The call names no provider, so it reads every one of this account and region.
+  statement {
+    sid       = "DescribeCapacityProviders"
+    actions   = ["ecs:DescribeCapacityProviders"]
+    resources = ["${local.arn_prefix}:ecs:${local.region}:${local.account}:capacity-provider/*"]
+  }
+
+  # --- EC2 Auto Scaling: the `capacity` groups (`impl AutoScalingGroups`) ---
+
+  # Describe* calls have no resource-level permissions. Granted without `capacity` too: `status`
+  # reads the groups of any configured cluster's instances to report capacity left running.
+  statement {
+    sid       = "DescribeAutoScalingGroupsAndInstances"
+    actions   = ["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances"]
+    resources = ["*"]
+  }
+
+  # Only the groups the file lists; no statement at all when it lists none (an empty Resource
+  # is invalid).
+  dynamic "statement" {
+    for_each = length(local.autoscaling_group_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "SetSizesOfTheCapacityGroups"
+      actions   = ["autoscaling:UpdateAutoScalingGroup"]
+      resources = local.autoscaling_group_arns
+    }
+  }
+
+  # The groups' sizes before a stop live in the same one tag as the services' (src/state.rs
+  # SNAPSHOT_TAG). aws:TagKeys holds the keys of a CreateOrUpdateTags or DeleteTags request.
+  dynamic "statement" {
+    for_each = length(local.autoscaling_group_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "SnapshotTagOfTheCapacityGroups"
+      actions   = ["autoscaling:CreateOrUpdateTags", "autoscaling:DeleteTags"]
+      resources = local.autoscaling_group_arns
+
+      condition {
+        test     = "ForAllValues:StringEquals"
+        variable = "aws:TagKeys"
+        values   = ["ecs-cost-saver:snapshot"]
+      }
+    }
   }
 
   # --- Application Auto Scaling (`impl ScalableTargets`) ---

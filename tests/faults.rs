@@ -1101,6 +1101,7 @@ fn sdk_with(
                 .stalled_stream_protection(aas::config::StalledStreamProtectionConfig::disabled())
                 .retry_partition(aas::config::retry::RetryPartition::new(p2.clone()))
         )),
+        autoscaling: mock_client!(aws_sdk_autoscaling, RuleMode::MatchAny, Vec::<&Rule>::new()),
         elb: mock_client!(elb, RuleMode::MatchAny, &elb_rules, move |c| c
             .retry_config(retry_config())
             .time_source(VirtualClock(t3.clone()))
@@ -1456,6 +1457,7 @@ fn throttled_sdk(lab: &Arc<Lab>, time: &Arc<VirtualTime>, partition: &str, belie
                 .interceptor(c2.clone())
                 .interceptor(a2.clone())
         )),
+        autoscaling: mock_client!(aws_sdk_autoscaling, RuleMode::MatchAny, Vec::<&Rule>::new()),
         elb: mock_client!(elb, RuleMode::MatchAny, &elb_rules, move |c| c
             .retry_config(retry_config())
             .time_source(t3.clone())

@@ -20,6 +20,7 @@ const IAM_PREFIXES: &[(&str, &str)] = &[
     ("aws_sdk_elasticloadbalancingv2", "elasticloadbalancing"),
     ("aws_sdk_scheduler", "scheduler"),
     ("aws_sdk_dynamodb", "dynamodb"),
+    ("aws_sdk_autoscaling", "autoscaling"),
 ];
 
 /// Called by the code, but only by the CLI, never by the function, and why.

@@ -114,6 +114,7 @@ fn sdk(ecs_rules: &[&Rule], scaling_rules: &[&Rule], elb_rules: &[&Rule]) -> Sdk
     Sdk {
         ecs: mock_client!(ecs, RuleMode::MatchAny, ecs_rules),
         scaling: mock_client!(aas, RuleMode::MatchAny, scaling_rules),
+        autoscaling: mock_client!(aws_sdk_autoscaling, RuleMode::MatchAny, Vec::<&Rule>::new()),
         elb: mock_client!(elb, RuleMode::MatchAny, elb_rules),
         scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&Rule>::new()),
         dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, Vec::<&Rule>::new()),
@@ -386,6 +387,7 @@ fn paced_sdk(ecs_rules: &[&Rule], retries: aws_config::retry::RetryConfig) -> Sd
             .sleep_impl(sleep.clone())
             .interceptor(c1.clone())),
         scaling: mock_client!(aas, RuleMode::MatchAny, [&no_scalable_targets], move |c| c.interceptor(c2.clone())),
+        autoscaling: mock_client!(aws_sdk_autoscaling, RuleMode::MatchAny, Vec::<&Rule>::new()),
         elb: mock_client!(elb, RuleMode::MatchAny, Vec::<&Rule>::new(), move |c| c.interceptor(c3.clone())),
         scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&Rule>::new(), move |c| c
             .interceptor(c4.clone())),
@@ -1142,7 +1144,14 @@ async fn a_tag_selector_pages_through_list_services_and_describes_each_service_o
         });
     let scheduled = mock!(aas::Client::describe_scheduled_actions)
         .then_output(|| aas::operation::describe_scheduled_actions::DescribeScheduledActionsOutput::builder().build());
-    let sdk = sdk(&[&first_page, &second_page, &describe_services], &[&no_scalable_targets(), &scheduled], &[]);
+    // Status also looks for instances of Auto Scaling groups the file does not list: none here.
+    let no_instances = mock!(ecs::Client::list_container_instances)
+        .then_output(|| ecs::operation::list_container_instances::ListContainerInstancesOutput::builder().build());
+    let sdk = sdk(
+        &[&first_page, &second_page, &describe_services, &no_instances],
+        &[&no_scalable_targets(), &scheduled],
+        &[],
+    );
     let yaml = "environments:\n  env:\n    services: [{cluster: c, select: {tags: {team: web}}}]\n";
     let report = run(&sdk, yaml, "status").await;
     assert!(report.error().is_none(), "{report}");
@@ -1151,6 +1160,7 @@ async fn a_tag_selector_pages_through_list_services_and_describes_each_service_o
     assert_eq!((s100.service.as_str(), s100.selected_by.as_deref()), ("s100", Some("services[0], line 3")));
     assert_eq!((first_page.num_calls(), second_page.num_calls()), (1, 1));
     assert_eq!(describe_services.num_calls(), 11, "101 services, 10 a call, each once");
+    assert_eq!(no_instances.num_calls(), 1, "one cluster, no container instance: nothing more to read");
 }
 
 /// A start whose look at the tasks is throttled until the pacing has no time left to try it

@@ -51,7 +51,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ecs_cost_saver::aws::{
-    DescribedServices, Paced, ScalableTargets, Schedules, Sdk, Services, SnapshotTable, TargetGroups, Tasks,
+    AutoScalingGroups, DescribedServices, Paced, ScalableTargets, Schedules, Sdk, Services, SnapshotTable,
+    TargetGroups, Tasks,
 };
 use ecs_cost_saver::error::AwsError;
 use ecs_cost_saver::pace::Limits;
@@ -183,6 +184,41 @@ impl Tasks for Gated<'_> {
     }
     async fn list_cluster_tasks(&self, cluster: &str, max_pages: usize) -> Result<Option<Vec<String>>, AwsError> {
         self.call("ListTasks", self.sdk.list_cluster_tasks(cluster, max_pages)).await
+    }
+    async fn list_container_instances(&self, cluster: &str) -> Result<Vec<String>, AwsError> {
+        self.sdk.list_container_instances(cluster).await
+    }
+    async fn describe_container_instance_states(
+        &self,
+        cluster: &str,
+        arns: &[String],
+    ) -> Result<Vec<ecs_cost_saver::state::ContainerInstance>, AwsError> {
+        self.sdk.describe_container_instance_states(cluster, arns).await
+    }
+    async fn capacity_providers(&self) -> Result<Vec<ecs_cost_saver::state::CapacityProvider>, AwsError> {
+        self.sdk.capacity_providers().await
+    }
+}
+
+/// The races' environment has no `capacity`: never called.
+impl AutoScalingGroups for Gated<'_> {
+    async fn describe_groups(
+        &self,
+        names: &[String],
+    ) -> Result<Vec<ecs_cost_saver::state::AutoScalingGroup>, AwsError> {
+        self.sdk.describe_groups(names).await
+    }
+    async fn set_group_size(&self, name: &str, size: ecs_cost_saver::state::GroupSize) -> Result<(), AwsError> {
+        self.sdk.set_group_size(name, size).await
+    }
+    async fn tag_group(&self, name: &str, key: &str, value: &str) -> Result<(), AwsError> {
+        self.sdk.tag_group(name, key, value).await
+    }
+    async fn untag_group(&self, name: &str, key: &str) -> Result<(), AwsError> {
+        self.sdk.untag_group(name, key).await
+    }
+    async fn groups_of_instances(&self, instance_ids: &[String]) -> Result<Vec<(String, String)>, AwsError> {
+        self.sdk.groups_of_instances(instance_ids).await
     }
 }
 

@@ -15,8 +15,8 @@ pub use sdk::{Sdk, retry_concurrent_updates, retry_config, timeout_config};
 
 use crate::error::AwsError;
 use crate::state::{
-    Capacity, Entry, Holder, OneTimeSchedule, RegisteredTarget, ScheduledAction, ServiceState, Snapshot, Target,
-    TargetType, Task,
+    AutoScalingGroup, Capacity, CapacityProvider, ContainerInstance, Entry, GroupSize, Holder, OneTimeSchedule,
+    RegisteredTarget, ScheduledAction, ServiceState, Snapshot, Target, TargetType, Task,
 };
 
 /// DescribeServices allows at most 10 services per call.
@@ -27,6 +27,8 @@ pub const DESCRIBE_TASKS_BATCH: usize = 100;
 pub const DESCRIBE_SCALABLE_TARGETS_BATCH: usize = 50;
 /// DescribeTargetGroups allows at most 20 ARNs per call.
 pub const DESCRIBE_TARGET_GROUPS_BATCH: usize = 20;
+/// DescribeAutoScalingInstances allows at most 50 instance ids per call.
+pub const DESCRIBE_AUTOSCALING_INSTANCES_BATCH: usize = 50;
 /// BatchGetItem allows at most 100 keys per call.
 pub const BATCH_GET_ITEMS: usize = 100;
 
@@ -112,6 +114,20 @@ pub trait Tasks: Sync {
         max_pages: usize,
     ) -> impl Future<Output = Result<Option<Vec<String>>, AwsError>> + Send;
 
+    /// The ARNs of every container instance of `cluster` (ListContainerInstances, all pages).
+    fn list_container_instances(&self, cluster: &str) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+
+    /// DescribeContainerInstances for at most [`DESCRIBE_TASKS_BATCH`] ARNs, with their status.
+    fn describe_container_instance_states(
+        &self,
+        cluster: &str,
+        arns: &[String],
+    ) -> impl Future<Output = Result<Vec<ContainerInstance>, AwsError>> + Send;
+
+    /// Every capacity provider of the account that an Auto Scaling group backs
+    /// (DescribeCapacityProviders, all pages).
+    fn capacity_providers(&self) -> impl Future<Output = Result<Vec<CapacityProvider>, AwsError>> + Send;
+
     /// Every task on a container instance.
     fn list_tasks_on_instance(
         &self,
@@ -134,6 +150,30 @@ pub trait ScalableTargets: Sync {
 
     /// Every scheduled action of ECS services' scalable targets (all pages).
     fn scheduled_actions(&self) -> impl Future<Output = Result<Vec<ScheduledAction>, AwsError>> + Send;
+}
+
+/// EC2 Auto Scaling groups: the capacity behind an EC2-backed environment.
+pub trait AutoScalingGroups: Sync {
+    /// DescribeAutoScalingGroups of these names (all pages); a name that does not exist is
+    /// left out.
+    fn describe_groups(&self, names: &[String])
+    -> impl Future<Output = Result<Vec<AutoScalingGroup>, AwsError>> + Send;
+
+    /// UpdateAutoScalingGroup with all three sizes.
+    fn set_group_size(&self, name: &str, size: GroupSize) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// CreateOrUpdateTags of one tag on the group, not propagated to its instances.
+    fn tag_group(&self, name: &str, key: &str, value: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// DeleteTags of one tag of the group.
+    fn untag_group(&self, name: &str, key: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// (EC2 instance id, group name) of those of at most [`DESCRIBE_AUTOSCALING_INSTANCES_BATCH`]
+    /// instances that belong to a group (DescribeAutoScalingInstances).
+    fn groups_of_instances(
+        &self,
+        instance_ids: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send;
 }
 
 /// Elastic Load Balancing target groups.
@@ -246,8 +286,14 @@ pub trait Paced: Sync {
 }
 
 /// Everything the handler needs.
-pub trait Aws: Services + Tasks + ScalableTargets + TargetGroups + Schedules + SnapshotTable + Paced {}
-impl<T: Services + Tasks + ScalableTargets + TargetGroups + Schedules + SnapshotTable + Paced> Aws for T {}
+pub trait Aws:
+    Services + Tasks + ScalableTargets + AutoScalingGroups + TargetGroups + Schedules + SnapshotTable + Paced
+{
+}
+impl<T: Services + Tasks + ScalableTargets + AutoScalingGroups + TargetGroups + Schedules + SnapshotTable + Paced> Aws
+    for T
+{
+}
 
 /// The Application Auto Scaling resource id of an ECS service.
 pub fn resource_id(cluster: &str, service: &str) -> String {

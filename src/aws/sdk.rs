@@ -13,12 +13,12 @@ use aws_sdk_ecs::types::{DesiredStatus, ServiceField};
 use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum, TargetTypeEnum};
 
 use super::paced::Pace;
-use super::{DescribedServices, Paced, ScalableTargets, Schedules, Services, TargetGroups, Tasks};
+use super::{AutoScalingGroups, DescribedServices, Paced, ScalableTargets, Schedules, Services, TargetGroups, Tasks};
 use crate::error::{AwsError, ErrorKind};
 use crate::pace::{Buckets, Limits};
 use crate::state::{
-    Capacity, Container, OneTimeSchedule, RegisteredTarget, ScheduledAction, ServiceState, Suspended, Target,
-    TargetBinding, TargetHealth, TargetType, Task,
+    AutoScalingGroup, Capacity, CapacityProvider, Container, ContainerInstance, GroupSize, OneTimeSchedule,
+    RegisteredTarget, ScheduledAction, ServiceState, Suspended, Target, TargetBinding, TargetHealth, TargetType, Task,
 };
 
 /// The retry policy every client uses: standard (exponential back-off with jitter), 5 attempts.
@@ -45,6 +45,7 @@ pub fn timeout_config() -> aws_config::timeout::TimeoutConfig {
 pub struct Sdk {
     pub ecs: aws_sdk_ecs::Client,
     pub scaling: aws_sdk_applicationautoscaling::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub scheduler: aws_sdk_scheduler::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
@@ -87,6 +88,9 @@ impl Sdk {
             ),
             scaling: aws_sdk_applicationautoscaling::Client::from_conf(
                 retry_concurrent_updates(config.into()).interceptor(counter.clone()).build(),
+            ),
+            autoscaling: aws_sdk_autoscaling::Client::from_conf(
+                aws_sdk_autoscaling::config::Builder::from(config).interceptor(counter.clone()).build(),
             ),
             elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(
                 aws_sdk_elasticloadbalancingv2::config::Builder::from(config).interceptor(counter.clone()).build(),
@@ -348,6 +352,15 @@ impl Tasks for Sdk {
         cluster: &str,
         arns: &[String],
     ) -> Result<Vec<(String, String)>, AwsError> {
+        let described = self.describe_container_instance_states(cluster, arns).await?;
+        Ok(described.into_iter().map(|ci| (ci.arn, ci.ec2_instance_id)).collect())
+    }
+
+    async fn describe_container_instance_states(
+        &self,
+        cluster: &str,
+        arns: &[String],
+    ) -> Result<Vec<ContainerInstance>, AwsError> {
         let out = self
             .pace
             .call("DescribeContainerInstances", || async {
@@ -363,8 +376,74 @@ impl Tasks for Sdk {
         Ok(out
             .container_instances()
             .iter()
-            .filter_map(|ci| Some((ci.container_instance_arn()?.to_string(), ci.ec2_instance_id()?.to_string())))
+            .filter_map(|ci| {
+                Some(ContainerInstance {
+                    arn: ci.container_instance_arn()?.to_string(),
+                    ec2_instance_id: ci.ec2_instance_id()?.to_string(),
+                    status: ci.status().unwrap_or_default().to_string(),
+                })
+            })
             .collect())
+    }
+
+    async fn list_container_instances(&self, cluster: &str) -> Result<Vec<String>, AwsError> {
+        let mut arns = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .pace
+                .call("ListContainerInstances", || async {
+                    self.ecs
+                        .list_container_instances()
+                        .cluster(cluster)
+                        .set_next_token(token.clone())
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("ListContainerInstances", e))
+                })
+                .await?;
+            arns.extend(out.container_instance_arns().iter().cloned());
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(arns);
+            }
+        }
+    }
+
+    async fn capacity_providers(&self) -> Result<Vec<CapacityProvider>, AwsError> {
+        let mut providers = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .pace
+                .call("DescribeCapacityProviders", || async {
+                    self.ecs
+                        .describe_capacity_providers()
+                        .set_next_token(token.clone())
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("DescribeCapacityProviders", e))
+                })
+                .await?;
+            for cp in out.capacity_providers() {
+                let Some(asg) = cp.auto_scaling_group_provider() else { continue };
+                providers.push(CapacityProvider {
+                    name: cp.name().unwrap_or_default().to_string(),
+                    group_arn: asg.auto_scaling_group_arn().to_string(),
+                    managed_scaling: asg
+                        .managed_scaling()
+                        .and_then(|m| m.status())
+                        .is_some_and(|s| *s == aws_sdk_ecs::types::ManagedScalingStatus::Enabled),
+                    managed_termination_protection: asg
+                        .managed_termination_protection()
+                        .is_some_and(|p| *p == aws_sdk_ecs::types::ManagedTerminationProtection::Enabled),
+                });
+            }
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(providers);
+            }
+        }
     }
 
     async fn find_container_instance(&self, cluster: &str, instance_id: &str) -> Result<Option<String>, AwsError> {
@@ -413,6 +492,126 @@ impl Tasks for Sdk {
     async fn list_cluster_tasks(&self, cluster: &str, max_pages: usize) -> Result<Option<Vec<String>>, AwsError> {
         let request = self.ecs.list_tasks().cluster(cluster).desired_status(DesiredStatus::Running);
         self.list_tasks(request, Some(max_pages)).await
+    }
+}
+
+impl AutoScalingGroups for Sdk {
+    async fn describe_groups(&self, names: &[String]) -> Result<Vec<AutoScalingGroup>, AwsError> {
+        let mut groups = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .pace
+                .call("DescribeAutoScalingGroups", || async {
+                    self.autoscaling
+                        .describe_auto_scaling_groups()
+                        .set_auto_scaling_group_names(Some(names.to_vec()))
+                        .set_next_token(token.clone())
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("DescribeAutoScalingGroups", e))
+                })
+                .await?;
+            for g in out.auto_scaling_groups() {
+                let size = |n: Option<i32>| u32::try_from(n.unwrap_or_default()).unwrap_or_default();
+                groups.push(AutoScalingGroup {
+                    name: g.auto_scaling_group_name().unwrap_or_default().to_string(),
+                    arn: g.auto_scaling_group_arn().unwrap_or_default().to_string(),
+                    size: GroupSize {
+                        min: size(g.min_size()),
+                        desired: size(g.desired_capacity()),
+                        max: size(g.max_size()),
+                    },
+                    instances: g.instances().iter().filter_map(|i| i.instance_id().map(str::to_string)).collect(),
+                    tags: g
+                        .tags()
+                        .iter()
+                        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+                        .collect(),
+                });
+            }
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(groups);
+            }
+        }
+    }
+
+    async fn set_group_size(&self, name: &str, size: GroupSize) -> Result<(), AwsError> {
+        let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+        self.pace
+            .call("UpdateAutoScalingGroup", || async {
+                self.autoscaling
+                    .update_auto_scaling_group()
+                    .auto_scaling_group_name(name)
+                    .min_size(count(size.min))
+                    .desired_capacity(count(size.desired))
+                    .max_size(count(size.max))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("UpdateAutoScalingGroup", e))
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn tag_group(&self, name: &str, key: &str, value: &str) -> Result<(), AwsError> {
+        let tag = aws_sdk_autoscaling::types::Tag::builder()
+            .resource_id(name)
+            .resource_type("auto-scaling-group")
+            .key(key)
+            .value(value)
+            .propagate_at_launch(false)
+            .build();
+        self.pace
+            .call("CreateOrUpdateTags", || async {
+                self.autoscaling
+                    .create_or_update_tags()
+                    .tags(tag.clone())
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("CreateOrUpdateTags", e))
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn untag_group(&self, name: &str, key: &str) -> Result<(), AwsError> {
+        let tag = aws_sdk_autoscaling::types::Tag::builder()
+            .resource_id(name)
+            .resource_type("auto-scaling-group")
+            .key(key)
+            .build();
+        self.pace
+            .call("DeleteTags", || async {
+                self.autoscaling
+                    .delete_tags()
+                    .tags(tag.clone())
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("DeleteTags", e))
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn groups_of_instances(&self, instance_ids: &[String]) -> Result<Vec<(String, String)>, AwsError> {
+        let out = self
+            .pace
+            .call("DescribeAutoScalingInstances", || async {
+                self.autoscaling
+                    .describe_auto_scaling_instances()
+                    .set_instance_ids(Some(instance_ids.to_vec()))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("DescribeAutoScalingInstances", e))
+            })
+            .await?;
+        Ok(out
+            .auto_scaling_instances()
+            .iter()
+            .filter_map(|i| Some((i.instance_id()?.to_string(), i.auto_scaling_group_name()?.to_string())))
+            .collect())
     }
 }
 

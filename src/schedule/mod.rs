@@ -53,6 +53,19 @@ pub struct Environment {
     /// `start_order`: groups of service names (or `cluster/service`), started one group after
     /// another and stopped in reverse; empty: every service at once.
     pub start_order: Vec<Vec<String>>,
+    /// `capacity`: the EC2 Auto Scaling groups the environment owns, scaled in after its
+    /// services are stopped and out before they start (README, "EC2-backed environments").
+    pub capacity: Vec<GroupConfig>,
+}
+
+/// A `capacity` entry: an Auto Scaling group, and the sizes a start gives it when it has no
+/// snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupConfig {
+    pub name: String,
+    pub min: Option<u32>,
+    pub desired: Option<u32>,
+    pub max: Option<u32>,
 }
 
 /// A `services:` entry that chooses services of a cluster when the function runs.
@@ -286,6 +299,17 @@ struct RawEnvironment {
     reconcile: Vec<Spanned<String>>,
     services: Spanned<Vec<RawService>>,
     start_order: Option<RawOrder>,
+    #[serde(default)]
+    capacity: Vec<RawGroup>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGroup {
+    autoscaling_group: Spanned<String>,
+    min: Option<Spanned<u32>>,
+    desired: Option<Spanned<u32>>,
+    max: Option<Spanned<u32>>,
 }
 
 /// `start_order: [[NAME, ...], ...]`, every part with its place.
@@ -408,6 +432,8 @@ fn validate(raw: RawSchedule) -> Result<Schedule, Vec<Problem>> {
     let mut environments = BTreeMap::new();
     // Where each service was first listed, to point at duplicates.
     let mut seen: HashMap<ServiceRef, (String, u64)> = HashMap::new();
+    // Where each Auto Scaling group was first listed.
+    let mut groups_seen: HashMap<String, (String, u64)> = HashMap::new();
     for (name, env) in &raw.environments.value.0 {
         if !is_environment_name(&name.value) {
             problems.push(Problem::at(
@@ -464,9 +490,20 @@ fn validate(raw: RawSchedule) -> Result<Schedule, Vec<Problem>> {
             }
         }
         let start_order = start_order(env.start_order.as_ref(), &services, !selectors.is_empty(), &mut problems);
+        let capacity =
+            env.capacity.iter().filter_map(|g| group(g, &name.value, &mut groups_seen, &mut problems)).collect();
         environments.insert(
             name.value.clone(),
-            Environment { name: name.value.clone(), stop, start, reconcile, services, selectors, start_order },
+            Environment {
+                name: name.value.clone(),
+                stop,
+                start,
+                reconcile,
+                services,
+                selectors,
+                start_order,
+                capacity,
+            },
         );
     }
 
@@ -663,6 +700,66 @@ fn check_ecs_name(what: &str, name: &Spanned<String>, problems: &mut Vec<Problem
             ),
         ));
     }
+}
+
+/// A `capacity` entry: a group name (once in the file), and fallback sizes that a group can
+/// take (`min <= desired <= max`; `desired` needs `min`, so a start never guesses one).
+fn group(
+    g: &RawGroup,
+    environment: &str,
+    seen: &mut HashMap<String, (String, u64)>,
+    problems: &mut Vec<Problem>,
+) -> Option<GroupConfig> {
+    let before = problems.len();
+    let name = &g.autoscaling_group;
+    if !is_group_name(&name.value) {
+        problems.push(Problem::at(
+            name,
+            format!(
+                "`{}` is not an Auto Scaling group name (1-255 characters, no `:`, `*` or `?`; the name, not the ARN)",
+                escaped(&name.value)
+            ),
+        ));
+    } else if let Some((other, line)) = seen.get(&name.value) {
+        problems.push(Problem::at(
+            name,
+            format!(
+                "Auto Scaling group `{}` is already listed in environment `{}` (line {line}); a group belongs to one environment only",
+                escaped(&name.value),
+                escaped(other)
+            ),
+        ));
+    } else {
+        seen.insert(name.value.clone(), (environment.to_string(), name.referenced.line()));
+    }
+    let value = |s: &Option<Spanned<u32>>| s.as_ref().map(|s| s.value);
+    if let (Some(desired), None) = (&g.desired, &g.min) {
+        problems.push(Problem::at(
+            desired,
+            "`desired` needs `min` too: the sizes a start gives a group without a snapshot",
+        ));
+    }
+    let sizes = [("min", &g.min), ("desired", &g.desired), ("max", &g.max)];
+    for pair in sizes.windows(2).chain(std::iter::once(&[sizes[0], sizes[2]][..])) {
+        if let [(low_key, Some(low)), (high_key, Some(high))] = pair
+            && low.value > high.value
+        {
+            problems
+                .push(Problem::at(low, format!("{low_key} {} is greater than {high_key} {}", low.value, high.value)));
+        }
+    }
+    (problems.len() == before).then(|| GroupConfig {
+        name: name.value.clone(),
+        min: value(&g.min),
+        desired: value(&g.desired),
+        max: value(&g.max),
+    })
+}
+
+/// An Auto Scaling group name: 1-255 printable characters without `:` (an ARN's separator),
+/// `*` or `?` (wildcards in the IAM scope Terraform builds from it).
+fn is_group_name(s: &str) -> bool {
+    (1..=255).contains(&s.chars().count()) && s.chars().all(|c| !c.is_control() && !matches!(c, ':' | '*' | '?'))
 }
 
 fn is_environment_name(s: &str) -> bool {

@@ -11,6 +11,15 @@ Usage:
         aws-fleet --services N --clusters C [--yaml-every K]
     python tests/seed/seed.py --endpoint http://127.0.0.1:PORT \
         run-tasks --cluster C --service S --count N
+    python tests/seed/seed.py --endpoint http://127.0.0.1:PORT ec2
+    python tests/seed/seed.py --endpoint http://127.0.0.1:PORT \
+        register-instances --cluster C --group G
+    python tests/seed/seed.py --endpoint http://127.0.0.1:PORT \
+        run-service-tasks --cluster C --service S --count N
+    python tests/seed/seed.py --endpoint http://127.0.0.1:PORT \
+        stop-service-tasks --cluster C --service S
+    python tests/seed/seed.py --endpoint http://127.0.0.1:PORT \
+        deregister-instances --cluster C --group G
 
 Prints exactly one JSON object on stdout and exits 0. On any failure a message
 goes to stderr and the exit status is 1. Nothing is written to disk.
@@ -35,6 +44,37 @@ Moto quirks handled here:
 - (spot) moto books hostPort 0 as a literal reserved port on the container
   instance: a second bridge task of the same definition is not placed, and
   RunTask answers with neither tasks nor failures. The scenario starts one.
+- (ec2) no bridge task has networkBindings, whether its hostPort is static or 0
+  (RunTask and DescribeTasks alike): a target's host port is the task
+  definition's static hostPort, so api targets are (instance id, 8080) and web
+  targets (instance id, 80), which is also what AWS reports for a static port.
+- (ec2) RunTask fills the ACTIVE container instances greedily in registration
+  order, booking each hostPort literally: with hostPort 0 the first service
+  gets one task per instance and the next hostPort-0 service none; without a
+  hostPort every task lands on the first instance. Distinct static host ports
+  (api 8080, web 80, other 9000) give one task of each service per instance.
+- (ec2) UpdateAutoScalingGroup acts at once: unprotected instances leave the
+  group and are `terminated` when desired drops (their aws:autoscaling:groupName
+  tag stays), and raising desired launches InService instances with new ids,
+  ProtectedFromScaleIn=True after NewInstancesProtectedFromScaleIn.
+- (ec2) like AWS, a desired count of 0 terminates no scale-in-protected
+  instance: both stay InService while DesiredCapacity reads 0, and restoring
+  1/2/4 launches nothing. Nothing lifts the protection (ECS's managed
+  termination protection would): a test calls SetInstanceProtection(False).
+- (ec2) DescribeAutoScalingInstances works; CreateOrUpdateTags/DeleteTags show
+  in DescribeAutoScalingGroups' Tags and DescribeTags; DescribeCapacityProviders
+  shows autoScalingGroupProvider (group ARN, managedScaling status ENABLED and
+  targetCapacity, managedTerminationProtection ENABLED); PutClusterCapacityProviders
+  takes capacityProviders with a defaultCapacityProviderStrategy.
+- (ec2) ListContainerInstances, DescribeContainerInstances (ec2InstanceId,
+  status, runningTasksCount) and ListTasks(containerInstance=...) work.
+  DeregisterContainerInstance deletes the instance (no INACTIVE state: it is
+  not listed, and DescribeContainerInstances answers failure MISSING) and leaves
+  its tasks RUNNING, and StopTask of such a task is HTTP 500: so
+  deregister-instances stops them first, as ECS would.
+- (ec2) UpdateService(desiredCount=0) stops no RunTask task (runningCount reads
+  0, the tasks stay RUNNING): stop-service-tasks does ECS's part. Neither it nor
+  the group's terminations deregister targets: they stay `healthy`.
 """
 
 from __future__ import annotations
@@ -219,6 +259,74 @@ SELECT_WORLD = WorldSpec(
     ),
 )
 
+
+@dataclass(frozen=True)
+class AutoScalingGroupSpec:
+    """An Auto Scaling group of ECS container instances (launch template of the same name)."""
+
+    name: str
+    cluster: str
+    min_size: int
+    desired: int
+    max_size: int
+    instance_type: str = "t3.micro"
+
+
+@dataclass(frozen=True)
+class CapacityProviderSpec:
+    name: str
+    target_capacity: int  # managed scaling's target utilisation, percent
+
+
+@dataclass(frozen=True)
+class BridgeServiceSpec:
+    """A bridge-network EC2 service whose tasks run on the group's container instances."""
+
+    name: str
+    cluster: str
+    desired: int
+    container_port: int
+    # Static and distinct per service: moto books hostPort literally (0 included), so a
+    # static port gives one task of each service per instance (see the quirks above).
+    host_port: int
+    target_group: str | None = None  # an `instance` TG of the world
+
+
+@dataclass(frozen=True)
+class Ec2WorldSpec:
+    network: WorldSpec  # VPC, cluster, load balancer and the instance target groups
+    group: AutoScalingGroupSpec
+    capacity_provider: CapacityProviderSpec
+    services: tuple[BridgeServiceSpec, ...]
+
+
+# An EC2-backed environment: cluster shop-stg on an Auto Scaling group behind a capacity
+# provider; `api` and `web` run one task per instance, `other` (another team's environment
+# in the schedule file) one task on the first instance.
+EC2_WORLD = Ec2WorldSpec(
+    network=WorldSpec(
+        vpc_cidr="10.0.0.0/16",
+        subnets=(("10.0.1.0/24", "ap-northeast-1a"), ("10.0.2.0/24", "ap-northeast-1c")),
+        security_group="shop-stg-ecs",
+        clusters=("shop-stg",),
+        load_balancers=(LoadBalancerSpec("shop-stg-alb", "application", "HTTP", 80),),
+        target_groups=(
+            TargetGroupSpec("web-tg", "HTTP", 80, "shop-stg-alb", target_type="instance"),
+            TargetGroupSpec(
+                "api-tg", "HTTP", 8080, "shop-stg-alb", "/api/*", target_type="instance"
+            ),
+        ),
+        services=(),
+    ),
+    group=AutoScalingGroupSpec("shop-stg-ecs", "shop-stg", 1, 2, 4),
+    capacity_provider=CapacityProviderSpec("shop-stg-cp", 100),
+    services=(
+        BridgeServiceSpec("api", "shop-stg", 2, 8080, 8080, "api-tg"),
+        BridgeServiceSpec("web", "shop-stg", 2, 80, 80, "web-tg"),
+        BridgeServiceSpec("other", "shop-stg", 1, 9000, 9000),
+    ),
+)
+
 WORLDS: dict[str, WorldSpec] = {
     "e2e": E2E_WORLD,
     "select": SELECT_WORLD,
@@ -238,7 +346,8 @@ class Clients:
     ec2: Any = field(repr=False)
     ecs: Any = field(repr=False)
     elbv2: Any = field(repr=False)
-    autoscaling: Any = field(repr=False)
+    autoscaling: Any = field(repr=False)  # application-autoscaling (services)
+    asg: Any = field(repr=False)  # EC2 Auto Scaling (groups)
 
 
 def make_clients(endpoint: str) -> Clients:
@@ -259,6 +368,7 @@ def make_clients(endpoint: str) -> Clients:
         ecs=client("ecs"),
         elbv2=client("elbv2"),
         autoscaling=client("application-autoscaling"),
+        asg=client("autoscaling"),
     )
 
 
@@ -713,28 +823,34 @@ def launch_container_instance(
         SecurityGroupIds=[security_group],
         Placement={"AvailabilityZone": spec.availability_zone},
     )["Instances"][0]
+    return instance["InstanceId"], register_container_instance(c, spec.cluster, instance)
+
+
+def register_container_instance(c: Clients, cluster: str, instance: dict[str, Any]) -> str:
+    """What the ECS agent does on boot: register the EC2 `instance` (as DescribeInstances or
+    RunInstances shows it) in `cluster`. Returns the container instance ARN."""
     instance_id = instance["InstanceId"]
     document = {
         "accountId": ACCOUNT_ID,
         "architecture": "x86_64",
-        "availabilityZone": spec.availability_zone,
-        "imageId": LINUX_AMI,
+        "availabilityZone": instance.get("Placement", {}).get("AvailabilityZone", ""),
+        "imageId": instance.get("ImageId", LINUX_AMI),
         "instanceId": instance_id,
-        "instanceType": spec.instance_type,
+        "instanceType": instance.get("InstanceType", ""),
         "pendingTime": "2024-05-14T00:00:00Z",
         "privateIp": instance.get("PrivateIpAddress", ""),
         "region": REGION,
         "version": "2017-09-30",
     }
     container_instance = c.ecs.register_container_instance(
-        cluster=spec.cluster, instanceIdentityDocument=json.dumps(document)
+        cluster=cluster, instanceIdentityDocument=json.dumps(document)
     )["containerInstance"]
-    arn = container_instance["containerInstanceArn"]
+    arn: str = container_instance["containerInstanceArn"]
     registered = container_instance.get("ec2InstanceId")
     if registered != instance_id:
         raise RuntimeError(f"{arn} is EC2 instance {registered}, not {instance_id}")
     log(f"instance {instance_id} registered as {arn}")
-    return instance_id, arn
+    return arn
 
 
 def register_bridge_task_definition(c: Clients, spec: Ec2ServiceSpec) -> str:
@@ -855,6 +971,361 @@ def seed_spot(c: Clients) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------
+# EC2-backed environment (`ec2` and the subcommands a test calls between its steps)
+# --------------------------------------------------------------------------
+
+ASG_NAME_TAG = "aws:autoscaling:groupName"  # set on every instance a group launches
+
+
+def create_auto_scaling_group(
+    c: Clients, spec: AutoScalingGroupSpec, subnet: str, security_group: str
+) -> str:
+    """Launch template + group whose instances are protected from scale-in, as a capacity
+    provider with managed termination protection requires. Returns the group's ARN."""
+    c.ec2.create_launch_template(
+        LaunchTemplateName=spec.name,
+        LaunchTemplateData={
+            "ImageId": LINUX_AMI,
+            "InstanceType": spec.instance_type,
+            "SecurityGroupIds": [security_group],
+        },
+    )
+    c.asg.create_auto_scaling_group(
+        AutoScalingGroupName=spec.name,
+        LaunchTemplate={"LaunchTemplateName": spec.name, "Version": "$Latest"},
+        MinSize=spec.min_size,
+        DesiredCapacity=spec.desired,
+        MaxSize=spec.max_size,
+        VPCZoneIdentifier=subnet,
+        NewInstancesProtectedFromScaleIn=True,
+    )
+    arn: str = describe_group(c, spec.name)["AutoScalingGroupARN"]
+    log(f"group {spec.name} {spec.min_size}/{spec.desired}/{spec.max_size} on {subnet}")
+    return arn
+
+
+def describe_group(c: Clients, group: str) -> dict[str, Any]:
+    groups = c.asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group])
+    if not groups["AutoScalingGroups"]:
+        raise RuntimeError(f"Auto Scaling group {group} not found")
+    found: dict[str, Any] = groups["AutoScalingGroups"][0]
+    return found
+
+
+def in_service_instances(c: Clients, group: str) -> list[str]:
+    return [
+        i["InstanceId"]
+        for i in describe_group(c, group)["Instances"]
+        if i["LifecycleState"] == "InService"
+    ]
+
+
+def active_container_instances(c: Clients, cluster: str) -> dict[str, str]:
+    """EC2 instance id -> ARN of every ACTIVE container instance of `cluster`."""
+    arns = [
+        arn
+        for page in c.ecs.get_paginator("list_container_instances").paginate(
+            cluster=cluster, status="ACTIVE"
+        )
+        for arn in page["containerInstanceArns"]
+    ]
+    found: dict[str, str] = {}
+    for start in range(0, len(arns), 100):  # DescribeContainerInstances takes 100 at most
+        described = c.ecs.describe_container_instances(
+            cluster=cluster, containerInstances=arns[start : start + 100]
+        )
+        for ci in described["containerInstances"]:
+            if ci["status"] == "ACTIVE":
+                found[ci["ec2InstanceId"]] = ci["containerInstanceArn"]
+    return found
+
+
+def register_group_instances(c: Clients, cluster: str, group: str) -> list[tuple[str, str]]:
+    """What the ECS agent of each new instance does: register every InService instance of
+    `group` that is not yet an ACTIVE container instance of `cluster`."""
+    registered = active_container_instances(c, cluster)
+    missing = [i for i in in_service_instances(c, group) if i not in registered]
+    if not missing:
+        return []
+    reservations = c.ec2.describe_instances(InstanceIds=missing)["Reservations"]
+    by_id = {i["InstanceId"]: i for r in reservations for i in r["Instances"]}
+    return [(i, register_container_instance(c, cluster, by_id[i])) for i in missing]
+
+
+def group_container_instances(
+    c: Clients, cluster: str, group: str, registered: list[tuple[str, str]]
+) -> dict[str, Any]:
+    """`register-instances` output: the newly registered ones and every ACTIVE container
+    instance of `cluster` that `group` launched."""
+    active = active_container_instances(c, cluster)
+    groups = group_of(c, list(active))
+    return {
+        "registered": [
+            {"instance_id": i, "container_instance_arn": arn} for i, arn in registered
+        ],
+        "instances": {i: arn for i, arn in active.items() if groups[i] == group},
+    }
+
+
+def group_of(c: Clients, instance_ids: list[str]) -> dict[str, str | None]:
+    """EC2 instance id -> the Auto Scaling group that launched it (terminated ones included)."""
+    if not instance_ids:
+        return {}
+    reservations = c.ec2.describe_instances(InstanceIds=instance_ids)["Reservations"]
+    groups: dict[str, str | None] = {i: None for i in instance_ids}
+    for instance in (i for r in reservations for i in r["Instances"]):
+        tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
+        groups[instance["InstanceId"]] = tags.get(ASG_NAME_TAG)
+    return groups
+
+
+def create_capacity_provider(
+    c: Clients, spec: CapacityProviderSpec, cluster: str, group_arn: str
+) -> str:
+    arn: str = c.ecs.create_capacity_provider(
+        name=spec.name,
+        autoScalingGroupProvider={
+            "autoScalingGroupArn": group_arn,
+            "managedScaling": {"status": "ENABLED", "targetCapacity": spec.target_capacity},
+            "managedTerminationProtection": "ENABLED",
+        },
+    )["capacityProvider"]["capacityProviderArn"]
+    c.ecs.put_cluster_capacity_providers(
+        cluster=cluster,
+        capacityProviders=[spec.name],
+        defaultCapacityProviderStrategy=[
+            {"capacityProvider": spec.name, "weight": 1, "base": 0}
+        ],
+    )
+    log(f"capacity provider {spec.name} on {group_arn}, default of {cluster}")
+    return arn
+
+
+def register_bridge_service_task_definition(c: Clients, spec: BridgeServiceSpec) -> str:
+    container = {
+        "name": "app",
+        "image": IMAGE,
+        "essential": True,
+        "cpu": 128,
+        "memory": 256,
+        "portMappings": [
+            {
+                "containerPort": spec.container_port,
+                "hostPort": spec.host_port,
+                "protocol": "tcp",
+            }
+        ],
+    }
+    td = c.ecs.register_task_definition(
+        family=spec.name,
+        networkMode="bridge",
+        requiresCompatibilities=["EC2"],
+        containerDefinitions=[container],
+    )["taskDefinition"]
+    arn: str = td["taskDefinitionArn"]
+    return arn
+
+
+def create_bridge_service(
+    c: Clients, spec: BridgeServiceSpec, task_definition: str, tg_arns: dict[str, str]
+) -> str:
+    kwargs: dict[str, Any] = {
+        "cluster": spec.cluster,
+        "serviceName": spec.name,
+        "taskDefinition": task_definition,
+        "desiredCount": spec.desired,
+        "launchType": "EC2",
+    }
+    if spec.target_group is not None:
+        kwargs["loadBalancers"] = [
+            {
+                "targetGroupArn": tg_arns[spec.target_group],
+                "containerName": "app",
+                "containerPort": spec.container_port,
+            }
+        ]
+    arn: str = c.ecs.create_service(**kwargs)["service"]["serviceArn"]
+    log(f"service {spec.cluster}/{spec.name} desired={spec.desired} (EC2, bridge)")
+    return arn
+
+
+def app_port_mapping(c: Clients, task_definition: str) -> tuple[int, int]:
+    """(containerPort, hostPort) of the `app` container's first port mapping."""
+    td = c.ecs.describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
+    for container in td["containerDefinitions"]:
+        if container["name"] == "app" and container.get("portMappings"):
+            mapping = container["portMappings"][0]
+            return int(mapping["containerPort"]), int(mapping.get("hostPort", 0))
+    raise RuntimeError(f"{task_definition} maps no port of container app")
+
+
+def describe_tasks(c: Clients, cluster: str, arns: list[str]) -> list[dict[str, Any]]:
+    tasks: list[dict[str, Any]] = []
+    for start in range(0, len(arns), 100):  # DescribeTasks takes 100 at most
+        tasks.extend(
+            c.ecs.describe_tasks(cluster=cluster, tasks=arns[start : start + 100])["tasks"]
+        )
+    return tasks
+
+
+def list_running_tasks(
+    c: Clients, cluster: str, container_instance: str | None = None
+) -> list[dict[str, Any]]:
+    kwargs: dict[str, Any] = {"cluster": cluster, "desiredStatus": "RUNNING"}
+    if container_instance is not None:
+        kwargs["containerInstance"] = container_instance
+    arns = [
+        arn
+        for page in c.ecs.get_paginator("list_tasks").paginate(**kwargs)
+        for arn in page["taskArns"]
+    ]
+    return [t for t in describe_tasks(c, cluster, arns) if t["lastStatus"] == "RUNNING"]
+
+
+def run_service_tasks(c: Clients, cluster: str, service: str, count: int) -> dict[str, Any]:
+    """RunTask (EC2) of the service's task definition, as its scheduler would place them.
+
+    moto places greedily on the ACTIVE container instances in registration order; with the
+    static host port of these task definitions that is one task of a service per instance.
+    """
+    if count < 1:
+        raise ValueError("--count must be at least 1")
+    described = c.ecs.describe_services(cluster=cluster, services=[service])
+    if not described["services"]:
+        raise RuntimeError(f"service {cluster}/{service} not found: {described['failures']}")
+    task_definition = described["services"][0]["taskDefinition"]
+    container_port, mapped_port = app_port_mapping(c, task_definition)
+    instance_of = {arn: i for i, arn in active_container_instances(c, cluster).items()}
+
+    pin_task_transition(c.endpoint)
+    started: list[dict[str, Any]] = []
+    while len(started) < count:
+        batch = min(count - len(started), RUN_TASK_BATCH)
+        response = c.ecs.run_task(
+            cluster=cluster,
+            taskDefinition=task_definition,
+            count=batch,
+            launchType="EC2",
+            group=f"service:{service}",
+        )
+        if response.get("failures"):
+            raise RuntimeError(f"RunTask failures: {response['failures']}")
+        started.extend(response["tasks"])
+        # moto answers neither tasks nor failures for a task it cannot place.
+        if len(response["tasks"]) < batch:
+            raise RuntimeError(
+                f"moto placed {len(started)} of {count} task(s) of {cluster}/{service}:"
+                f" host port {mapped_port} allows one per container instance"
+                f" and the cluster has {len(instance_of)}"
+            )
+    tasks = []
+    for task in started:
+        port = host_port(task, container_port) or mapped_port
+        if not port:
+            raise RuntimeError(f"task {task['taskArn']} has no known host port")
+        tasks.append(
+            {
+                "arn": task["taskArn"],
+                "instance_id": instance_of[task["containerInstanceArn"]],
+                "host_port": port,
+            }
+        )
+    log(f"started {len(tasks)} EC2 task(s) for {cluster}/{service}")
+    return {"tasks": tasks}
+
+
+def stop_service_tasks(c: Clients, cluster: str, service: str) -> dict[str, Any]:
+    """What ECS does after UpdateService(desiredCount=0): stop the service's tasks (moto does
+    not, and knows tasks by group only)."""
+    stopped = []
+    for task in list_running_tasks(c, cluster):
+        if task.get("group") != f"service:{service}":
+            continue
+        c.ecs.stop_task(
+            cluster=cluster, task=task["taskArn"], reason="Scaling activity initiated by ECS"
+        )
+        stopped.append(task["taskArn"])
+    log(f"stopped {len(stopped)} task(s) of {cluster}/{service}")
+    return {"stopped": stopped}
+
+
+def deregister_group_instances(c: Clients, cluster: str, group: str) -> dict[str, Any]:
+    """What ECS does when the group terminates instances: their tasks stop and the container
+    instances leave the cluster. Only instances launched by `group` are touched."""
+    in_service = set(in_service_instances(c, group))
+    active = active_container_instances(c, cluster)
+    groups = group_of(c, [i for i in active if i not in in_service])
+    deregistered = []
+    stopped_tasks = []
+    for instance_id, launched_by in groups.items():
+        if launched_by != group:
+            continue
+        arn = active[instance_id]
+        # moto's StopTask fails (HTTP 500) for a task whose container instance is gone.
+        for task in list_running_tasks(c, cluster, container_instance=arn):
+            c.ecs.stop_task(
+                cluster=cluster, task=task["taskArn"], reason="Host EC2 instance terminated"
+            )
+            stopped_tasks.append(task["taskArn"])
+        c.ecs.deregister_container_instance(cluster=cluster, containerInstance=arn, force=True)
+        deregistered.append({"instance_id": instance_id, "container_instance_arn": arn})
+        log(f"deregistered {arn} (instance {instance_id})")
+    return {"deregistered": deregistered, "stopped_tasks": stopped_tasks}
+
+
+def seed_ec2(c: Clients, spec: Ec2WorldSpec) -> dict[str, Any]:
+    """Cluster on an Auto Scaling group behind a capacity provider, bridge services whose
+    tasks are registered (instance id, host port) in their instance target groups."""
+    world = seed_world(c, spec.network)
+    tg_arns: dict[str, str] = world["target_groups"]
+    cluster = spec.group.cluster
+    group_arn = create_auto_scaling_group(
+        c, spec.group, world["subnets"][0], world["security_group"]
+    )
+    registered = register_group_instances(c, cluster, spec.group.name)
+    if len(registered) != spec.group.desired:
+        raise RuntimeError(f"group {spec.group.name} has {len(registered)} instance(s)")
+    create_capacity_provider(c, spec.capacity_provider, cluster, group_arn)
+
+    services: dict[str, Any] = {}
+    for svc in spec.services:
+        task_definition = register_bridge_service_task_definition(c, svc)
+        arn = create_bridge_service(c, svc, task_definition, tg_arns)
+        tasks = run_service_tasks(c, cluster, svc.name, svc.desired)["tasks"]
+        if svc.target_group is not None:
+            c.elbv2.register_targets(
+                TargetGroupArn=tg_arns[svc.target_group],
+                Targets=[{"Id": t["instance_id"], "Port": t["host_port"]} for t in tasks],
+            )
+            log(f"registered {len(tasks)} instance target(s) in {svc.target_group}")
+        services[svc.name] = {
+            "arn": arn,
+            "task_definition": task_definition,
+            "desired": svc.desired,
+            "target_group": tg_arns.get(svc.target_group or ""),
+            "tasks": tasks,
+        }
+        # One task per instance, in registration order: `other` runs on the first one.
+        expected = [i for i, _ in registered[: svc.desired]]
+        if sorted(t["instance_id"] for t in tasks) != sorted(expected):
+            raise RuntimeError(f"{svc.name} landed on {tasks}, not one task on each of {expected}")
+
+    return {
+        "endpoint": c.endpoint,
+        "vpc": world["vpc"],
+        "subnets": world["subnets"],
+        "cluster": cluster,
+        "cluster_arn": world["clusters"][cluster],
+        "group": spec.group.name,
+        "group_arn": group_arn,
+        "capacity_provider": spec.capacity_provider.name,
+        "instances": dict(registered),
+        "target_groups": tg_arns,
+        "services": services,
+    }
+
+
+# --------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------
 
@@ -901,6 +1372,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     legacy = sub.add_parser("legacy-service", help="a service with a short ARN")
     legacy.add_argument("--cluster", required=True)
     legacy.add_argument("--service", required=True)
+    sub.add_parser("ec2", help="EC2-backed cluster: Auto Scaling group, capacity provider")
+    for name, text in (
+        ("register-instances", "register the group's new InService instances in the cluster"),
+        ("deregister-instances", "deregister the group's instances that left InService"),
+    ):
+        instances = sub.add_parser(name, help=text)
+        instances.add_argument("--cluster", required=True)
+        instances.add_argument("--group", required=True)
+    run_ec2 = sub.add_parser("run-service-tasks", help="start EC2 tasks for a service")
+    run_ec2.add_argument("--cluster", required=True)
+    run_ec2.add_argument("--service", required=True)
+    run_ec2.add_argument("--count", required=True, type=int)
+    stop = sub.add_parser("stop-service-tasks", help="stop a service's RUNNING tasks")
+    stop.add_argument("--cluster", required=True)
+    stop.add_argument("--service", required=True)
     return parser.parse_args(argv)
 
 
@@ -922,6 +1408,17 @@ def main(argv: list[str] | None = None) -> int:
             result = seed_aws_fleet(clients, args.services, args.clusters, args.yaml_every)
         elif args.scenario == "spot":
             result = seed_spot(clients)
+        elif args.scenario == "ec2":
+            result = seed_ec2(clients, EC2_WORLD)
+        elif args.scenario == "register-instances":
+            registered = register_group_instances(clients, args.cluster, args.group)
+            result = group_container_instances(clients, args.cluster, args.group, registered)
+        elif args.scenario == "deregister-instances":
+            result = deregister_group_instances(clients, args.cluster, args.group)
+        elif args.scenario == "run-service-tasks":
+            result = run_service_tasks(clients, args.cluster, args.service, args.count)
+        elif args.scenario == "stop-service-tasks":
+            result = stop_service_tasks(clients, args.cluster, args.service)
         else:
             result = seed_world(clients, WORLDS[args.scenario])
     except Exception as exc:  # noqa: BLE001 - any failure is fatal for the CLI

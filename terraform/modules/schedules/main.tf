@@ -1,6 +1,6 @@
 # The schedule YAML -> one EventBridge Scheduler entry per (environment, action, cron) of the
-# `stop`, `start` and `reconcile` crons, and the services and clusters the IAM policy and the
-# Spot rules are scoped to. `ecs-cost-saver
+# `stop`, `start` and `reconcile` crons, and the services, clusters and Auto Scaling groups the
+# IAM policy and the Spot rules are scoped to. `ecs-cost-saver
 # validate` checks the whole file (cron syntax, unknown keys, duplicates, with line and column);
 # this module only refuses what would make bad schedule names, expressions or ARNs, with the
 # messages in outputs.tf. Everything here is tolerant (`try`) so those messages are the ones a
@@ -76,4 +76,41 @@ locals {
     for s in local.entries : "${s.environment}.services[${s.index}]"
     if s.cluster == null || (s.service == null) == !s.selects
   ]
+
+  # `capacity`: the EC2 Auto Scaling groups behind an environment's container instances, sized
+  # down on stop and back on start. Their names become IAM resource ARNs
+  # (...:autoScalingGroupName/NAME), so a `:` or a wildcard (`*`, `?`) would widen the policy.
+  # A mapping is iterable too: only a YAML sequence is a list of groups.
+  capacity_lists = {
+    for environment, body in local.environments : environment => body.capacity
+    if try(body.capacity != null, false) && can([for c in body.capacity : c]) && !can(keys(body.capacity))
+  }
+  capacity_entries = flatten([
+    for environment, list in local.capacity_lists : [
+      for index, c in list : {
+        environment = environment
+        index       = index
+        name        = try(tostring(c.autoscaling_group), null)
+      }
+    ]
+  ])
+  group_pattern = "^[^:*?]{1,255}$"
+  bad_capacity = concat(
+    [
+      for environment, body in local.environments : "${environment}.capacity is not a list"
+      if try(body.capacity != null, false) && !contains(keys(local.capacity_lists), environment)
+    ],
+    [
+      for c in local.capacity_entries : "${c.environment}.capacity[${c.index}] = ${jsonencode(c.name)}"
+      if c.name == null || !can(regex(local.group_pattern, c.name))
+    ],
+  )
+  # A group is sized by one environment's schedule: in two, one's stop would undo the other's start.
+  group_environments = {
+    for c in local.capacity_entries : c.name => c.environment... if c.name != null
+  }
+  shared_groups = sort([
+    for name, environments in local.group_environments : "${name} (${join(", ", sort(distinct(environments)))})"
+    if length(distinct(environments)) > 1
+  ])
 }

@@ -52,3 +52,17 @@ output "clusters" {
   description = "The distinct clusters of the configured services and selectors, sorted."
   value       = sort(distinct([for s in local.entries : s.cluster if s.cluster != null]))
 }
+
+output "autoscaling_groups" {
+  description = "The distinct EC2 Auto Scaling group names of every environment's `capacity`, sorted (empty when no environment lists any)."
+  value       = sort(distinct([for c in local.capacity_entries : c.name if c.name != null]))
+
+  precondition {
+    condition     = length(local.bad_capacity) == 0
+    error_message = "ecs-cost-saver: ${var.schedule_file}: `capacity` must be a list of entries with an `autoscaling_group` name of 1-255 characters without `:`, `*` or `?` (it becomes an IAM resource ARN): ${join("; ", local.bad_capacity)}."
+  }
+  precondition {
+    condition     = length(local.shared_groups) == 0
+    error_message = "ecs-cost-saver: ${var.schedule_file}: an Auto Scaling group belongs to one environment only: ${join("; ", local.shared_groups)}."
+  }
+}

@@ -197,3 +197,54 @@ run "selectors_scope_their_clusters_and_name_no_service" {
     error_message = "clusters: ${jsonencode(output.clusters)}"
   }
 }
+
+run "without_capacity_no_autoscaling_group_is_scoped" {
+  command = plan
+
+  variables {
+    schedule_file = "../../../schedules/example.yaml"
+  }
+
+  assert {
+    condition     = length(output.autoscaling_groups) == 0
+    error_message = "autoscaling_groups: ${jsonencode(output.autoscaling_groups)}"
+  }
+}
+
+run "an_environment_capacity_names_its_autoscaling_group" {
+  command = plan
+
+  variables {
+    schedule_file = "tests/fixtures/capacity.yaml"
+  }
+
+  assert {
+    condition     = output.autoscaling_groups == tolist(["shop-stg-ecs"])
+    error_message = "autoscaling_groups: ${jsonencode(output.autoscaling_groups)}"
+  }
+
+  assert {
+    condition     = keys(output.schedules) == ["staging-start-1", "staging-stop-1"] && output.clusters == tolist(["shop-dev", "shop-stg"])
+    error_message = "capacity changes neither the schedules nor the clusters: ${jsonencode(keys(output.schedules))}, ${jsonencode(output.clusters)}"
+  }
+}
+
+run "a_group_in_two_environments_is_refused" {
+  command = plan
+
+  variables {
+    schedule_file = "tests/fixtures/shared-group.yaml"
+  }
+
+  expect_failures = [output.autoscaling_groups]
+}
+
+run "a_group_name_that_is_no_single_arn_is_refused" {
+  command = plan
+
+  variables {
+    schedule_file = "tests/fixtures/bad-group.yaml"
+  }
+
+  expect_failures = [output.autoscaling_groups]
+}
