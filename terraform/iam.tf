@@ -127,7 +127,14 @@ data "aws_iam_policy_document" "function" {
   }
 
   # Which Auto Scaling groups back the clusters' capacity providers (and whether ECS manages
-  # their scaling). The call names no provider, so it reads every one of this account and region.
+  # their scaling): the clusters' provider names (DescribeClusters), then those providers. Their
+  # names come from the clusters, not the file, so any provider of this account and region.
+  statement {
+    sid       = "DescribeTheClusters"
+    actions   = ["ecs:DescribeClusters"]
+    resources = local.cluster_arns
+  }
+
   statement {
     sid       = "DescribeCapacityProviders"
     actions   = ["ecs:DescribeCapacityProviders"]

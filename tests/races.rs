@@ -195,8 +195,11 @@ impl Tasks for Gated<'_> {
     ) -> Result<Vec<ecs_cost_saver::state::ContainerInstance>, AwsError> {
         self.sdk.describe_container_instance_states(cluster, arns).await
     }
-    async fn capacity_providers(&self) -> Result<Vec<ecs_cost_saver::state::CapacityProvider>, AwsError> {
-        self.sdk.capacity_providers().await
+    async fn capacity_providers(
+        &self,
+        clusters: &[String],
+    ) -> Result<Vec<ecs_cost_saver::state::CapacityProvider>, AwsError> {
+        self.sdk.capacity_providers(clusters).await
     }
 }
 

@@ -124,9 +124,12 @@ pub trait Tasks: Sync {
         arns: &[String],
     ) -> impl Future<Output = Result<Vec<ContainerInstance>, AwsError>> + Send;
 
-    /// Every capacity provider of the account that an Auto Scaling group backs
-    /// (DescribeCapacityProviders, all pages).
-    fn capacity_providers(&self) -> impl Future<Output = Result<Vec<CapacityProvider>, AwsError>> + Send;
+    /// The capacity providers of these clusters that an Auto Scaling group backs
+    /// (DescribeClusters, then DescribeCapacityProviders of their names).
+    fn capacity_providers(
+        &self,
+        clusters: &[String],
+    ) -> impl Future<Output = Result<Vec<CapacityProvider>, AwsError>> + Send;
 
     /// Every task on a container instance.
     fn list_tasks_on_instance(

@@ -410,16 +410,35 @@ impl Tasks for Sdk {
         }
     }
 
-    async fn capacity_providers(&self) -> Result<Vec<CapacityProvider>, AwsError> {
+    async fn capacity_providers(&self, clusters: &[String]) -> Result<Vec<CapacityProvider>, AwsError> {
+        let described = self
+            .pace
+            .call("DescribeClusters", || async {
+                self.ecs
+                    .describe_clusters()
+                    .set_clusters(Some(clusters.to_vec()))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("DescribeClusters", e))
+            })
+            .await?;
+        let names: Vec<String> = described
+            .clusters()
+            .iter()
+            .flat_map(|c| c.capacity_providers().iter().cloned())
+            .filter(|n| n != "FARGATE" && n != "FARGATE_SPOT")
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let mut providers = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
+        // DescribeCapacityProviders takes at most 100 names.
+        for chunk in names.chunks(100) {
             let out = self
                 .pace
                 .call("DescribeCapacityProviders", || async {
                     self.ecs
                         .describe_capacity_providers()
-                        .set_next_token(token.clone())
+                        .set_capacity_providers(Some(chunk.to_vec()))
                         .send()
                         .await
                         .map_err(|e| AwsError::from_sdk("DescribeCapacityProviders", e))
@@ -439,11 +458,8 @@ impl Tasks for Sdk {
                         .is_some_and(|p| *p == aws_sdk_ecs::types::ManagedTerminationProtection::Enabled),
                 });
             }
-            token = out.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(providers);
-            }
         }
+        Ok(providers)
     }
 
     async fn find_container_instance(&self, cluster: &str, instance_id: &str) -> Result<Option<String>, AwsError> {

@@ -43,7 +43,8 @@ async fn read<A: Aws>(
     let names: Vec<String> = environment.capacity.iter().map(|g| g.name.clone()).collect();
     let groups = observe::groups(ctx.aws, &names).await;
     let mut notes = Vec::new();
-    let providers = match ctx.aws.capacity_providers().await {
+    let clusters: Vec<String> = clusters(environment).into_iter().collect();
+    let providers = match ctx.aws.capacity_providers(&clusters).await {
         Ok(providers) => providers,
         Err(e) => {
             notes.push(format!("cannot tell which capacity providers the groups back: {e}"));

@@ -256,8 +256,8 @@ pub fn e2e_settings() -> ecs_cost_saver::Settings {
 }
 
 /// One invocation of `payload` with [`e2e_settings`], `wait` from now to its deadline.
-pub async fn e2e_run(
-    sdk: &Sdk,
+pub async fn e2e_run<A: ecs_cost_saver::aws::Aws>(
+    sdk: &A,
     schedule: &ecs_cost_saver::schedule::Schedule,
     payload: Value,
     wait: Duration,
