@@ -47,6 +47,10 @@ pub struct EnvironmentForecast {
     /// `start_order`, group by group.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub start_order: Vec<Vec<String>>,
+    /// The `capacity` entries, as written (their sizes are read when the function runs:
+    /// `status` and dry runs show them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub capacity: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -129,10 +133,26 @@ pub fn forecast(schedule: &Schedule, environments: &[&Environment], from: DateTi
                 task_hours_per_week: task_hours,
                 selectors: env.selectors.iter().map(ToString::to_string).collect(),
                 start_order: env.start_order.clone(),
+                capacity: env.capacity.iter().map(capacity_entry).collect(),
             }
         })
         .collect();
     Forecast { from, timezone: tz.name().to_string(), environments }
+}
+
+/// A `capacity` entry as `plan` shows it: the group and the sizes a start gives it without a
+/// snapshot.
+fn capacity_entry(g: &crate::schedule::GroupConfig) -> String {
+    let sizes: Vec<String> = [("min", g.min), ("desired", g.desired.or(g.min)), ("max", g.max)]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| format!("{k} {v}")))
+        .collect();
+    let fallback = if sizes.is_empty() {
+        "without a snapshot on the group a start fails it".to_string()
+    } else {
+        format!("without a snapshot: {}", sizes.join(" "))
+    };
+    format!("Auto Scaling group {}: scaled in after the services stop, out before they start ({fallback})", g.name)
 }
 
 /// The first instant of a local date (midnight, or the first minute after a DST gap).
@@ -170,8 +190,11 @@ fn up_minutes(
 }
 
 impl EnvironmentForecast {
-    /// The selectors and the start order, as written.
+    /// The selectors, the start order and the capacity, as written.
     fn fmt_selection(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for group in &self.capacity {
+            writeln!(f, "  capacity: {group}")?;
+        }
         for selector in &self.selectors {
             writeln!(f, "  selects {selector}: chosen when the function runs, not counted above")?;
         }

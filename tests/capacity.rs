@@ -61,6 +61,9 @@ environments:
 struct Ecs<'a> {
     sdk: &'a Sdk,
     moto: &'a Moto,
+    /// Whether ECS stops a service's tasks after an `UpdateService` to 0 (false: they stay, as
+    /// tasks that take longer to drain than the run has).
+    stops_tasks: bool,
 }
 
 impl Ecs<'_> {
@@ -76,7 +79,9 @@ impl Services for Ecs<'_> {
     async fn set_desired_count(&self, cluster: &str, service: &str, desired: u32) -> Result<(), AwsError> {
         self.sdk.set_desired_count(cluster, service, desired).await?;
         if desired == 0 {
-            self.seed(&["stop-service-tasks", "--cluster", cluster, "--service", service]);
+            if self.stops_tasks {
+                self.seed(&["stop-service-tasks", "--cluster", cluster, "--service", service]);
+            }
         } else {
             let count = desired.to_string();
             self.seed(&["run-service-tasks", "--cluster", cluster, "--service", service, "--count", &count]);
@@ -282,6 +287,15 @@ async fn targets(sdk: &Sdk, tg: &str) -> Vec<(String, u16)> {
     all
 }
 
+/// How many times each operation was called (printed: the README's calls per run).
+fn tally(requests: &[String]) -> BTreeMap<&str, usize> {
+    let mut counts = BTreeMap::new();
+    for r in requests {
+        *counts.entry(r.as_str()).or_default() += 1;
+    }
+    counts
+}
+
 /// The operations among `requests` that change something.
 fn mutating(requests: &[String]) -> Vec<&str> {
     const READS: [&str; 4] = ["Describe", "List", "Get", "BatchGet"];
@@ -301,7 +315,7 @@ async fn an_ec2_environment_stops_its_services_then_its_group_and_starts_them_in
     let moto = Moto::start();
     let world = moto.seed(&["ec2"]);
     let sdk = moto.sdk().await;
-    let ecs = Ecs { sdk: &sdk, moto: &moto };
+    let ecs = Ecs { sdk: &sdk, moto: &moto, stops_tasks: true };
     let schedule = Schedule::parse(SCHEDULE, "capacity.yaml").unwrap();
     // The other environment's service is stopped here: the guard has its own test.
     moto.seed(&["stop-service-tasks", "--cluster", CLUSTER, "--service", "other"]);
@@ -318,6 +332,7 @@ async fn an_ec2_environment_stops_its_services_then_its_group_and_starts_them_in
     assert_eq!((g.group.as_str(), g.outcome), (GROUP, Outcome::Changed), "{stop}");
     assert_eq!(g.actions, vec!["save snapshot min=1 desired=2 max=4", "set min 0 desired 0 max 4"]);
     assert_eq!(g.capacity_provider.as_deref(), Some("shop-stg-cp (managed scaling, managed termination protection)"));
+    println!("stop: {:?}", tally(&requests));
     let (updates, scaled_in) = (position(&requests, "UpdateService"), position(&requests, "UpdateAutoScalingGroup"));
     assert_eq!((updates.len(), scaled_in.len()), (2, 1), "{requests:?}");
     assert!(updates.iter().all(|u| *u < scaled_in[0]), "services first, then the group: {requests:?}");
@@ -328,6 +343,7 @@ async fn an_ec2_environment_stops_its_services_then_its_group_and_starts_them_in
 
     let (again, requests) = moto.recording(run(&ecs, &schedule, payload("stop"), Duration::from_secs(20))).await;
     assert!(again.error().is_none(), "{again}");
+    println!("second stop: {:?}", tally(&requests));
     assert_eq!(mutating(&requests), Vec::<&str>::new(), "a second stop changes nothing:\n{again}");
     assert_eq!(again.capacity[0].outcome, Outcome::Unchanged, "{again}");
     assert_eq!(group(&sdk).await.1.as_deref(), Some("min=1 desired=2 max=4"), "the snapshot is never overwritten");
@@ -344,6 +360,7 @@ async fn an_ec2_environment_stops_its_services_then_its_group_and_starts_them_in
         g.notes.iter().any(|n| n.starts_with("its 2 instances registered in the environment's clusters")),
         "{start}"
     );
+    println!("start: {:?}", tally(&requests));
     let (restored, updates) = (position(&requests, "UpdateAutoScalingGroup"), position(&requests, "UpdateService"));
     assert!(updates.iter().all(|u| restored[0] < *u), "the group first, then the services: {requests:?}");
     for name in ["api", "web"] {
@@ -376,7 +393,7 @@ async fn another_environment_s_tasks_on_the_instances_keep_the_group_up() {
     let moto = Moto::start();
     moto.seed(&["ec2"]);
     let sdk = moto.sdk().await;
-    let ecs = Ecs { sdk: &sdk, moto: &moto };
+    let ecs = Ecs { sdk: &sdk, moto: &moto, stops_tasks: true };
     let schedule = Schedule::parse(SCHEDULE, "capacity.yaml").unwrap();
 
     let (stop, requests) = moto.recording(run(&ecs, &schedule, payload("stop"), Duration::from_secs(20))).await;
@@ -407,7 +424,7 @@ async fn status_shows_the_group_and_warns_of_instances_of_a_group_the_file_does_
     let moto = Moto::start();
     moto.seed(&["ec2"]);
     let sdk = moto.sdk().await;
-    let ecs = Ecs { sdk: &sdk, moto: &moto };
+    let ecs = Ecs { sdk: &sdk, moto: &moto, stops_tasks: true };
     let listed = Schedule::parse(SCHEDULE, "capacity.yaml").unwrap();
     let status =
         run(&ecs, &listed, json!({"action": "status", "environment": "staging"}), Duration::from_secs(10)).await;
@@ -428,4 +445,52 @@ async fn status_shows_the_group_and_warns_of_instances_of_a_group_the_file_does_
         ),
         "{status}"
     );
+}
+
+#[tokio::test]
+async fn a_dry_run_shows_the_group_and_tasks_still_there_at_the_deadline_leave_it_to_the_next_stop() {
+    let moto = Moto::start();
+    moto.seed(&["ec2"]);
+    let sdk = moto.sdk().await;
+    let ecs = Ecs { sdk: &sdk, moto: &moto, stops_tasks: false };
+    let schedule = Schedule::parse(SCHEDULE, "capacity.yaml").unwrap();
+    moto.seed(&["stop-service-tasks", "--cluster", CLUSTER, "--service", "other"]);
+
+    let dry = json!({"action": "stop", "environment": "staging", "dry_run": true});
+    let (plan, requests) = moto.recording(run(&ecs, &schedule, dry, Duration::from_secs(10))).await;
+    assert_eq!(mutating(&requests), Vec::<&str>::new(), "a dry run writes nothing:\n{plan}");
+    let g = &plan.capacity[0];
+    assert_eq!((g.outcome, g.before, g.after), (Outcome::Changed, Some(size(1, 2, 4)), Some(size(0, 0, 4))), "{plan}");
+    assert_eq!(g.actions, vec!["save snapshot min=1 desired=2 max=4", "set min 0 desired 0 max 4"]);
+    assert!(plan.to_string().contains("      would set min 0 desired 0 max 4\n"), "{plan}");
+    assert!(
+        plan.notes
+            .contains(&"shop-stg-ecs: scaled in once the 4 tasks of this environment on its instances are gone".into()),
+        "{plan}"
+    );
+
+    let stop = run(&ecs, &schedule, payload("stop"), Duration::from_secs(3)).await;
+    assert!(stop.error().is_none(), "{stop}");
+    let g = &stop.capacity[0];
+    assert_eq!(
+        (g.outcome, g.reason.as_deref()),
+        (
+            Outcome::Skipped,
+            Some(
+                "4 tasks of this environment's stopped services were still on its instances when the wait ended; the next stop or reconcile scales it in"
+            )
+        ),
+        "{stop}"
+    );
+    assert_eq!(group(&sdk).await, (size(1, 2, 4), None, group(&sdk).await.2), "left as it is, no snapshot");
+
+    // ECS has stopped them by the next stop.
+    for service in ["api", "web"] {
+        moto.seed(&["stop-service-tasks", "--cluster", CLUSTER, "--service", service]);
+    }
+    let next = run(&ecs, &schedule, payload("stop"), Duration::from_secs(10)).await;
+    assert!(next.error().is_none(), "{next}");
+    assert_eq!(next.services.iter().map(|s| s.outcome).collect::<Vec<_>>(), vec![Outcome::Unchanged; 2], "{next}");
+    assert_eq!(next.capacity[0].outcome, Outcome::Changed, "{next}");
+    assert_eq!(group(&sdk).await, (size(0, 0, 4), Some("min=1 desired=2 max=4".into()), vec![]), "{next}");
 }

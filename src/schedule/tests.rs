@@ -219,3 +219,65 @@ environments:
         ]
     );
 }
+
+#[test]
+fn capacity_lists_auto_scaling_groups_with_their_fallback_sizes() {
+    let yaml = "\
+environments:
+  staging:
+    capacity:
+      - autoscaling_group: shop-stg-ecs
+        min: 1
+        desired: 2
+        max: 4
+      - { autoscaling_group: batch-ecs }
+    services: [{cluster: c, service: s}]
+";
+    let s = Schedule::parse(yaml, "s.yaml").unwrap();
+    assert_eq!(
+        s.environments["staging"].capacity,
+        vec![
+            GroupConfig { name: "shop-stg-ecs".into(), min: Some(1), desired: Some(2), max: Some(4) },
+            GroupConfig { name: "batch-ecs".into(), min: None, desired: None, max: None },
+        ]
+    );
+    assert!(
+        Schedule::parse("environments:\n  d:\n    services: [{cluster: c, service: s}]\n", "s.yaml")
+            .unwrap()
+            .environments["d"]
+            .capacity
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_bad_capacity_entry_names_its_place_and_what_to_write() {
+    let yaml = "\
+environments:
+  staging:
+    capacity:
+      - autoscaling_group: \"arn:aws:autoscaling:ap-northeast-1:1:autoScalingGroup:x\"
+      - { autoscaling_group: shop-ecs, desired: 2 }
+      - { autoscaling_group: batch-ecs, min: 3, desired: 2, max: 4 }
+    services: [{cluster: c, service: s}]
+  dev:
+    capacity:
+      - autoscaling_group: shop-ecs
+      - { autoscaling_group: x, size: 2 }
+    services: [{cluster: c, service: t}]
+";
+    assert_eq!(
+        problems(yaml),
+        vec!["s.yaml:11:33: unknown field `size`, expected one of autoscaling_group, min, desired, max".to_string(),]
+    );
+    let yaml = yaml.replace(", size: 2", "");
+    assert_eq!(
+        problems(&yaml),
+        vec![
+            "s.yaml:4:28: `arn:aws:autoscaling:ap-northeast-1:1:autoScalingGroup:x` is not an Auto Scaling group name (1-255 characters, no `:`, `*` or `?`; the name, not the ARN)",
+            "s.yaml:5:49: `desired` needs `min` too: the sizes a start gives a group without a snapshot",
+            "s.yaml:6:46: min 3 is greater than desired 2",
+            "s.yaml:10:28: Auto Scaling group `shop-ecs` is already listed in environment `staging` (line 5); a group belongs to one environment only",
+        ]
+    );
+}

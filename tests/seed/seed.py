@@ -270,6 +270,9 @@ class AutoScalingGroupSpec:
     desired: int
     max_size: int
     instance_type: str = "t3.micro"
+    # New instances protected from scale-in, as a capacity provider with managed termination
+    # protection requires (moto, like AWS, then terminates none of them at desired 0).
+    protected: bool = True
 
 
 @dataclass(frozen=True)
@@ -296,7 +299,7 @@ class BridgeServiceSpec:
 class Ec2WorldSpec:
     network: WorldSpec  # VPC, cluster, load balancer and the instance target groups
     group: AutoScalingGroupSpec
-    capacity_provider: CapacityProviderSpec
+    capacity_provider: CapacityProviderSpec | None
     services: tuple[BridgeServiceSpec, ...]
 
 
@@ -324,6 +327,27 @@ EC2_WORLD = Ec2WorldSpec(
         BridgeServiceSpec("api", "shop-stg", 2, 8080, 8080, "api-tg"),
         BridgeServiceSpec("web", "shop-stg", 2, 80, 80, "web-tg"),
         BridgeServiceSpec("other", "shop-stg", 1, 9000, 9000),
+    ),
+)
+
+# The demo's EC2-backed environment (`ec2-demo`, beside `demo`): cluster batch-stg on a plain
+# Auto Scaling group (no capacity provider, instances not protected), two services without
+# load balancers.
+EC2_DEMO_WORLD = Ec2WorldSpec(
+    network=WorldSpec(
+        vpc_cidr="10.1.0.0/16",
+        subnets=(("10.1.1.0/24", "ap-northeast-1a"),),
+        security_group="batch-stg-ecs",
+        clusters=("batch-stg",),
+        load_balancers=(),
+        target_groups=(),
+        services=(),
+    ),
+    group=AutoScalingGroupSpec("batch-stg-ecs", "batch-stg", 1, 2, 4, protected=False),
+    capacity_provider=None,
+    services=(
+        BridgeServiceSpec("worker", "batch-stg", 2, 7000, 7000),
+        BridgeServiceSpec("cron", "batch-stg", 1, 7001, 7001),
     ),
 )
 
@@ -997,7 +1021,7 @@ def create_auto_scaling_group(
         DesiredCapacity=spec.desired,
         MaxSize=spec.max_size,
         VPCZoneIdentifier=subnet,
-        NewInstancesProtectedFromScaleIn=True,
+        NewInstancesProtectedFromScaleIn=spec.protected,
     )
     arn: str = describe_group(c, spec.name)["AutoScalingGroupARN"]
     log(f"group {spec.name} {spec.min_size}/{spec.desired}/{spec.max_size} on {subnet}")
@@ -1285,7 +1309,8 @@ def seed_ec2(c: Clients, spec: Ec2WorldSpec) -> dict[str, Any]:
     registered = register_group_instances(c, cluster, spec.group.name)
     if len(registered) != spec.group.desired:
         raise RuntimeError(f"group {spec.group.name} has {len(registered)} instance(s)")
-    create_capacity_provider(c, spec.capacity_provider, cluster, group_arn)
+    if spec.capacity_provider is not None:
+        create_capacity_provider(c, spec.capacity_provider, cluster, group_arn)
 
     services: dict[str, Any] = {}
     for svc in spec.services:
@@ -1318,7 +1343,7 @@ def seed_ec2(c: Clients, spec: Ec2WorldSpec) -> dict[str, Any]:
         "cluster_arn": world["clusters"][cluster],
         "group": spec.group.name,
         "group_arn": group_arn,
-        "capacity_provider": spec.capacity_provider.name,
+        "capacity_provider": spec.capacity_provider.name if spec.capacity_provider else None,
         "instances": dict(registered),
         "target_groups": tg_arns,
         "services": services,
@@ -1373,6 +1398,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     legacy.add_argument("--cluster", required=True)
     legacy.add_argument("--service", required=True)
     sub.add_parser("ec2", help="EC2-backed cluster: Auto Scaling group, capacity provider")
+    sub.add_parser("ec2-demo", help="the demo's EC2-backed cluster (beside `demo`)")
     for name, text in (
         ("register-instances", "register the group's new InService instances in the cluster"),
         ("deregister-instances", "deregister the group's instances that left InService"),
@@ -1410,6 +1436,8 @@ def main(argv: list[str] | None = None) -> int:
             result = seed_spot(clients)
         elif args.scenario == "ec2":
             result = seed_ec2(clients, EC2_WORLD)
+        elif args.scenario == "ec2-demo":
+            result = seed_ec2(clients, EC2_DEMO_WORLD)
         elif args.scenario == "register-instances":
             registered = register_group_instances(clients, args.cluster, args.group)
             result = group_container_instances(clients, args.cluster, args.group, registered)
