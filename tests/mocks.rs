@@ -1220,3 +1220,87 @@ async fn a_start_whose_last_look_at_the_tasks_the_deadline_cut_short_is_changed_
     assert!(report.throttled >= 5, "the throttled looks are counted: {}", report.throttled);
     assert_eq!(update.num_calls(), 1);
 }
+
+/// An `Sdk` whose Auto Scaling client answers by these rules (the others are never called).
+fn autoscaling_sdk(rules: &[&Rule]) -> Sdk {
+    Sdk {
+        autoscaling: mock_client!(aws_sdk_autoscaling, RuleMode::MatchAny, rules, |c| c
+            .retry_config(fast_retries())
+            .time_source(SystemTimeSource::new())),
+        ..sdk(&[], &[], &[])
+    }
+}
+
+fn group_plan(
+    save: Option<ecs_cost_saver::state::GroupSize>,
+    set: Option<ecs_cost_saver::state::GroupSize>,
+    clear: bool,
+) -> ecs_cost_saver::plan::capacity::GroupPlan {
+    ecs_cost_saver::plan::capacity::GroupPlan {
+        group: "shop-ecs".into(),
+        before: None,
+        after: None,
+        saved: None,
+        capacity_provider: None,
+        decision: ecs_cost_saver::plan::capacity::GroupDecision::Change { save, set, clear },
+    }
+}
+
+const GROUP_SIZE: ecs_cost_saver::state::GroupSize = ecs_cost_saver::state::GroupSize { min: 1, desired: 2, max: 4 };
+
+/// A group's stop writes its snapshot tag on the group (not propagated to instances), then its
+/// sizes, exactly so.
+#[tokio::test]
+async fn a_group_s_snapshot_tag_and_sizes_are_sent_exactly() {
+    let tag = mock!(aws_sdk_autoscaling::Client::create_or_update_tags)
+        .match_requests(|r| {
+            r.tags()
+                == [aws_sdk_autoscaling::types::Tag::builder()
+                    .resource_id("shop-ecs")
+                    .resource_type("auto-scaling-group")
+                    .key("ecs-cost-saver:snapshot")
+                    .value("min=1 desired=2 max=4")
+                    .propagate_at_launch(false)
+                    .build()]
+        })
+        .then_output(|| {
+            aws_sdk_autoscaling::operation::create_or_update_tags::CreateOrUpdateTagsOutput::builder().build()
+        });
+    let update = mock!(aws_sdk_autoscaling::Client::update_auto_scaling_group)
+        .match_requests(|r| {
+            (r.auto_scaling_group_name(), r.min_size(), r.desired_capacity(), r.max_size())
+                == (Some("shop-ecs"), Some(0), Some(0), Some(4))
+        })
+        .then_output(|| {
+            aws_sdk_autoscaling::operation::update_auto_scaling_group::UpdateAutoScalingGroupOutput::builder().build()
+        });
+    let sdk = autoscaling_sdk(&[&tag, &update]);
+    let stop =
+        group_plan(Some(GROUP_SIZE), Some(ecs_cost_saver::state::GroupSize { min: 0, desired: 0, max: 4 }), false);
+    let (done, failure) = ecs_cost_saver::apply::group(&sdk, &stop).await;
+    assert_eq!(failure.map(|f| f.message), None);
+    assert_eq!(done, vec!["save snapshot min=1 desired=2 max=4", "set min 0 desired 0 max 4"]);
+    assert_eq!((tag.num_calls(), update.num_calls()), (1, 1));
+}
+
+/// A start whose UpdateAutoScalingGroup fails keeps the group's snapshot: DeleteTags is never
+/// sent, and the failure names the call.
+#[tokio::test]
+async fn a_failed_restore_of_a_group_keeps_its_snapshot() {
+    const DENIED: &str = "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>\
+                          <Message>not allowed</Message></Error><RequestId>r</RequestId></ErrorResponse>";
+    let update = mock!(aws_sdk_autoscaling::Client::update_auto_scaling_group)
+        .sequence()
+        .http_status(403, Some(DENIED.into()))
+        .repeatedly()
+        .build();
+    let untag = mock!(aws_sdk_autoscaling::Client::delete_tags)
+        .then_output(|| aws_sdk_autoscaling::operation::delete_tags::DeleteTagsOutput::builder().build());
+    let sdk = autoscaling_sdk(&[&update, &untag]);
+    let (done, failure) = ecs_cost_saver::apply::group(&sdk, &group_plan(None, Some(GROUP_SIZE), true)).await;
+    let failure = failure.expect("the restore failed");
+    assert_eq!(failure.kind, ErrorKind::AccessDenied);
+    assert_eq!(failure.message, "set min 1 desired 2 max 4 failed: UpdateAutoScalingGroup: AccessDenied: not allowed");
+    assert!(done.is_empty());
+    assert_eq!(untag.num_calls(), 0, "the snapshot is cleared only after the sizes are set");
+}
