@@ -101,8 +101,16 @@ async fn stop_plans<A: Aws>(
         }
         return (plan::plan(configs, &groups, &providers, Action::Stop, &found), notes);
     };
-    if found.values().any(|o| o.others.is_empty() && o.ours > 0) {
-        let ids: Vec<ServiceRef> = stopped.iter().cloned().collect();
+    // Only the services whose tasks are on the groups' instances are waited for (a stop of
+    // hundreds of services looks at a few).
+    let ids: Vec<ServiceRef> = found
+        .values()
+        .filter(|o| o.others.is_empty())
+        .flat_map(|o| o.waiting_for.iter().cloned())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !ids.is_empty() {
         gone(ctx, &ids, wait_until).await;
         found = match occupants(ctx, environment, &groups, &first, &stopped).await {
             Ok(found) => found,

@@ -58,6 +58,8 @@ pub struct GroupPlan {
 pub struct Occupants {
     /// Tasks of services this run stopped (or found stopped): waited for before scaling in.
     pub ours: usize,
+    /// Those services: the ones the wait looks at.
+    pub waiting_for: BTreeSet<ServiceRef>,
     /// Everything else that is not a daemon: `cluster/service`, or `cluster: task group G`
     /// for a task of no service; sorted, each once.
     pub others: BTreeSet<String>,
@@ -77,6 +79,7 @@ pub fn occupants<'a>(
                 let id = ServiceRef { cluster: cluster.to_string(), service: service.to_string() };
                 if stopped.contains(&id) {
                     found.ours += 1;
+                    found.waiting_for.insert(id);
                 } else if !daemons.contains(&id) {
                     found.others.insert(id.to_string());
                 }

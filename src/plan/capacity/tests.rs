@@ -67,7 +67,7 @@ fn a_second_stop_changes_nothing_and_an_earlier_snapshot_is_never_overwritten() 
 #[test]
 fn others_on_the_instances_keep_the_group_up_naming_five_of_them() {
     let others: BTreeSet<String> = (1..=7).map(|i| format!("shop-stg/team-{i}")).collect();
-    let (decision, after) = stop(&group(size(1, 2, 4), None), &Occupants { ours: 0, others });
+    let (decision, after) = stop(&group(size(1, 2, 4), None), &Occupants { others, ..Occupants::default() });
     assert_eq!(
         decision,
         GroupDecision::Skip(
@@ -81,7 +81,7 @@ fn others_on_the_instances_keep_the_group_up_naming_five_of_them() {
 
 #[test]
 fn tasks_of_the_environment_still_there_when_the_wait_ended_leave_the_group_to_the_next_run() {
-    let (decision, _) = stop(&group(size(1, 2, 4), None), &Occupants { ours: 3, others: BTreeSet::new() });
+    let (decision, _) = stop(&group(size(1, 2, 4), None), &Occupants { ours: 3, ..Occupants::default() });
     let GroupDecision::Skip(reason) = decision else { panic!("{decision:?}") };
     assert!(
         reason.starts_with("3 tasks of this environment's stopped services were still on its instances"),
@@ -105,6 +105,7 @@ fn whose_tasks_are_on_the_instances() {
     ];
     let found = occupants(tasks, &stopped, &daemons);
     assert_eq!(found.ours, 2);
+    assert_eq!(found.waiting_for, stopped, "the wait looks at these services only");
     assert_eq!(
         found.others.into_iter().collect::<Vec<_>>(),
         vec!["shared-stg/api", "shop-stg/other", "shop-stg: task group (none)", "shop-stg: task group family:batch"]
