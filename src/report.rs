@@ -529,6 +529,40 @@ fn counts(c: Option<Counts>) -> String {
     }
 }
 
+impl Report {
+    /// The indented lines under a service's or a group's line: its calls (a dry run's as what
+    /// it would do), its snapshot (restored by a start that changed it, else saved), why it was
+    /// skipped or failed, its notes.
+    fn fmt_details(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        outcome: Outcome,
+        actions: &[String],
+        snapshot: Option<String>,
+        [reason, error]: [&Option<String>; 2],
+        notes: &[String],
+    ) -> fmt::Result {
+        for a in actions {
+            writeln!(f, "      {}{a}", if self.dry_run { "would " } else { "" })?;
+        }
+        if let Some(snapshot) = snapshot {
+            let restored =
+                self.action == Handled::Payload(Action::Start) && outcome == Outcome::Changed && !self.dry_run;
+            let label = if restored { "restored from snapshot" } else { "saved snapshot" };
+            writeln!(f, "      {label}: {snapshot}")?;
+        }
+        for (label, text) in [("reason", reason), ("error", error)] {
+            if let Some(text) = text {
+                writeln!(f, "      {label}: {text}")?;
+            }
+        }
+        for n in notes {
+            writeln!(f, "      note: {n}")?;
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
@@ -574,23 +608,8 @@ impl fmt::Display for Report {
             if let Some(entry) = &s.selected_by {
                 writeln!(f, "      selected by {entry}")?;
             }
-            for a in &s.actions {
-                writeln!(f, "      {}{a}", if self.dry_run { "would " } else { "" })?;
-            }
-            if let Some(snapshot) = &s.snapshot {
-                let restored =
-                    self.action == Handled::Payload(Action::Start) && s.outcome == Outcome::Changed && !self.dry_run;
-                let label = if restored { "restored from snapshot" } else { "saved snapshot" };
-                writeln!(f, "      {label}: {}", snapshot.encode())?;
-            }
-            for (label, text) in [("reason", &s.reason), ("error", &s.error)] {
-                if let Some(text) = text {
-                    writeln!(f, "      {label}: {text}")?;
-                }
-            }
-            for n in &s.notes {
-                writeln!(f, "      note: {n}")?;
-            }
+            let snapshot = s.snapshot.as_ref().map(Snapshot::encode);
+            self.fmt_details(f, s.outcome, &s.actions, snapshot, [&s.reason, &s.error], &s.notes)?;
             if !s.tasks_not_running.is_empty() {
                 writeln!(f, "      not running yet: {}", s.tasks_not_running.join(", "))?;
             }
@@ -606,23 +625,8 @@ impl fmt::Display for Report {
             if let Some(cp) = &g.capacity_provider {
                 writeln!(f, "      capacity provider {cp}")?;
             }
-            for a in &g.actions {
-                writeln!(f, "      {}{a}", if self.dry_run { "would " } else { "" })?;
-            }
-            if let Some(snapshot) = g.snapshot {
-                let restored =
-                    self.action == Handled::Payload(Action::Start) && g.outcome == Outcome::Changed && !self.dry_run;
-                let label = if restored { "restored from snapshot" } else { "saved snapshot" };
-                writeln!(f, "      {label}: {}", snapshot.to_tag())?;
-            }
-            for (label, text) in [("reason", &g.reason), ("error", &g.error)] {
-                if let Some(text) = text {
-                    writeln!(f, "      {label}: {text}")?;
-                }
-            }
-            for n in &g.notes {
-                writeln!(f, "      note: {n}")?;
-            }
+            let snapshot = g.snapshot.map(GroupSize::to_tag);
+            self.fmt_details(f, g.outcome, &g.actions, snapshot, [&g.reason, &g.error], &g.notes)?;
         }
         for t in &self.targets {
             let verb = match t.change {
