@@ -877,25 +877,29 @@ def register_container_instance(c: Clients, cluster: str, instance: dict[str, An
     return arn
 
 
-def register_bridge_task_definition(c: Clients, spec: Ec2ServiceSpec) -> str:
+def register_bridge_task_definition(
+    c: Clients, family: str, container_port: int, host_port: int
+) -> str:
+    """A bridge-network EC2 task definition of one container `app` (hostPort 0: ECS picks a
+    dynamic host port for each task)."""
     container = {
         "name": "app",
         "image": IMAGE,
         "essential": True,
         "cpu": 128,
         "memory": 256,
-        # hostPort 0: ECS picks a dynamic host port for each task.
         "portMappings": [
-            {"containerPort": spec.container_port, "hostPort": 0, "protocol": "tcp"}
+            {"containerPort": container_port, "hostPort": host_port, "protocol": "tcp"}
         ],
     }
     td = c.ecs.register_task_definition(
-        family=spec.name,
+        family=family,
         networkMode="bridge",
         requiresCompatibilities=["EC2"],
         containerDefinitions=[container],
     )["taskDefinition"]
-    return td["taskDefinitionArn"]
+    arn: str = td["taskDefinitionArn"]
+    return arn
 
 
 def host_port(task: dict[str, Any], container_port: int) -> int | None:
@@ -928,7 +932,8 @@ def seed_spot(c: Clients) -> dict[str, Any]:
     instance_id, container_instance_arn = launch_container_instance(
         c, legacy, world["subnets"], world["security_group"]
     )
-    task_definition = register_bridge_task_definition(c, legacy)
+    # hostPort 0: a dynamic host port (moto books it literally: one such task per instance).
+    task_definition = register_bridge_task_definition(c, legacy.name, legacy.container_port, 0)
     service_arn = c.ecs.create_service(
         cluster=legacy.cluster,
         serviceName=legacy.name,
@@ -1125,31 +1130,6 @@ def create_capacity_provider(
     return arn
 
 
-def register_bridge_service_task_definition(c: Clients, spec: BridgeServiceSpec) -> str:
-    container = {
-        "name": "app",
-        "image": IMAGE,
-        "essential": True,
-        "cpu": 128,
-        "memory": 256,
-        "portMappings": [
-            {
-                "containerPort": spec.container_port,
-                "hostPort": spec.host_port,
-                "protocol": "tcp",
-            }
-        ],
-    }
-    td = c.ecs.register_task_definition(
-        family=spec.name,
-        networkMode="bridge",
-        requiresCompatibilities=["EC2"],
-        containerDefinitions=[container],
-    )["taskDefinition"]
-    arn: str = td["taskDefinitionArn"]
-    return arn
-
-
 def create_bridge_service(
     c: Clients, spec: BridgeServiceSpec, task_definition: str, tg_arns: dict[str, str]
 ) -> str:
@@ -1314,7 +1294,9 @@ def seed_ec2(c: Clients, spec: Ec2WorldSpec) -> dict[str, Any]:
 
     services: dict[str, Any] = {}
     for svc in spec.services:
-        task_definition = register_bridge_service_task_definition(c, svc)
+        task_definition = register_bridge_task_definition(
+            c, svc.name, svc.container_port, svc.host_port
+        )
         arn = create_bridge_service(c, svc, task_definition, tg_arns)
         tasks = run_service_tasks(c, cluster, svc.name, svc.desired)["tasks"]
         if svc.target_group is not None:
