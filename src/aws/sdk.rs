@@ -242,29 +242,25 @@ impl Services for Sdk {
     }
 
     async fn list_services(&self, cluster: &str) -> Result<Vec<String>, AwsError> {
-        let mut names = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let out = self
-                .pace
-                .call("ListServices", || async {
+        let pages = self
+            .pages(
+                "ListServices",
+                |token| async move {
                     self.ecs
                         .list_services()
                         .cluster(cluster)
                         .max_results(100)
-                        .set_next_token(token.clone())
+                        .set_next_token(token)
                         .send()
                         .await
                         .map_err(|e| AwsError::from_sdk("ListServices", e))
-                })
-                .await?;
-            // arn:aws:ecs:REGION:ACCOUNT:service/CLUSTER/NAME (or service/NAME, the old form).
-            names.extend(out.service_arns().iter().map(|arn| arn.rsplit('/').next().unwrap_or(arn).to_string()));
-            token = out.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(names);
-            }
-        }
+                },
+                |out| out.next_token(),
+            )
+            .await?;
+        // arn:aws:ecs:REGION:ACCOUNT:service/CLUSTER/NAME (or service/NAME, the old form).
+        let arns = pages.iter().flat_map(|out| out.service_arns());
+        Ok(arns.map(|arn| arn.rsplit('/').next().unwrap_or(arn).to_string()).collect())
     }
 
     async fn untag_service(&self, arn: &str, key: &str) -> Result<(), AwsError> {
@@ -387,27 +383,22 @@ impl Tasks for Sdk {
     }
 
     async fn list_container_instances(&self, cluster: &str) -> Result<Vec<String>, AwsError> {
-        let mut arns = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let out = self
-                .pace
-                .call("ListContainerInstances", || async {
+        let pages = self
+            .pages(
+                "ListContainerInstances",
+                |token| async move {
                     self.ecs
                         .list_container_instances()
                         .cluster(cluster)
-                        .set_next_token(token.clone())
+                        .set_next_token(token)
                         .send()
                         .await
                         .map_err(|e| AwsError::from_sdk("ListContainerInstances", e))
-                })
-                .await?;
-            arns.extend(out.container_instance_arns().iter().cloned());
-            token = out.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(arns);
-            }
-        }
+                },
+                |out| out.next_token(),
+            )
+            .await?;
+        Ok(pages.iter().flat_map(|out| out.container_instance_arns().iter().cloned()).collect())
     }
 
     async fn capacity_providers(&self, clusters: &[String]) -> Result<Vec<CapacityProvider>, AwsError> {
@@ -513,44 +504,41 @@ impl Tasks for Sdk {
 
 impl AutoScalingGroups for Sdk {
     async fn describe_groups(&self, names: &[String]) -> Result<Vec<AutoScalingGroup>, AwsError> {
-        let mut groups = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let out = self
-                .pace
-                .call("DescribeAutoScalingGroups", || async {
+        let pages = self
+            .pages(
+                "DescribeAutoScalingGroups",
+                |token| async move {
                     self.autoscaling
                         .describe_auto_scaling_groups()
                         .set_auto_scaling_group_names(Some(names.to_vec()))
-                        .set_next_token(token.clone())
+                        .set_next_token(token)
                         .send()
                         .await
                         .map_err(|e| AwsError::from_sdk("DescribeAutoScalingGroups", e))
-                })
-                .await?;
-            for g in out.auto_scaling_groups() {
-                let size = |n: Option<i32>| u32::try_from(n.unwrap_or_default()).unwrap_or_default();
-                groups.push(AutoScalingGroup {
-                    name: g.auto_scaling_group_name().unwrap_or_default().to_string(),
-                    arn: g.auto_scaling_group_arn().unwrap_or_default().to_string(),
-                    size: GroupSize {
-                        min: size(g.min_size()),
-                        desired: size(g.desired_capacity()),
-                        max: size(g.max_size()),
-                    },
-                    instances: g.instances().iter().filter_map(|i| i.instance_id().map(str::to_string)).collect(),
-                    tags: g
-                        .tags()
-                        .iter()
-                        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-                        .collect(),
-                });
-            }
-            token = out.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(groups);
-            }
-        }
+                },
+                |out| out.next_token(),
+            )
+            .await?;
+        let size = |n: Option<i32>| u32::try_from(n.unwrap_or_default()).unwrap_or_default();
+        Ok(pages
+            .iter()
+            .flat_map(|out| out.auto_scaling_groups())
+            .map(|g| AutoScalingGroup {
+                name: g.auto_scaling_group_name().unwrap_or_default().to_string(),
+                arn: g.auto_scaling_group_arn().unwrap_or_default().to_string(),
+                size: GroupSize {
+                    min: size(g.min_size()),
+                    desired: size(g.desired_capacity()),
+                    max: size(g.max_size()),
+                },
+                instances: g.instances().iter().filter_map(|i| i.instance_id().map(str::to_string)).collect(),
+                tags: g
+                    .tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+                    .collect(),
+            })
+            .collect())
     }
 
     async fn set_group_size(&self, name: &str, size: GroupSize) -> Result<(), AwsError> {
@@ -632,6 +620,30 @@ impl AutoScalingGroups for Sdk {
 }
 
 impl Sdk {
+    /// Every page of a paged operation, each one paced call of `operation`: `send(token)` for
+    /// the first page (None), then for each token `next` finds in the page before.
+    async fn pages<O, F, Fut>(
+        &self,
+        operation: &'static str,
+        send: F,
+        next: fn(&O) -> Option<&str>,
+    ) -> Result<Vec<O>, AwsError>
+    where
+        F: Fn(Option<String>) -> Fut,
+        Fut: std::future::Future<Output = Result<O, AwsError>>,
+    {
+        let mut pages = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self.pace.call(operation, || send(token.clone())).await?;
+            token = next(&out).map(str::to_string);
+            pages.push(out);
+            if token.is_none() {
+                return Ok(pages);
+            }
+        }
+    }
+
     /// Every task ARN a ListTasks request lists, over all its pages (each page a paced call);
     /// None if there are more than `max_pages`.
     async fn list_tasks(
@@ -668,31 +680,26 @@ impl Sdk {
 
 impl ScalableTargets for Sdk {
     async fn describe_capacities(&self, resource_ids: &[String]) -> Result<Vec<(String, Capacity)>, AwsError> {
-        let mut targets = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let out = self
-                .pace
-                .call("DescribeScalableTargets", || async {
+        let pages = self
+            .pages(
+                "DescribeScalableTargets",
+                |token| async move {
                     self.scaling
                         .describe_scalable_targets()
                         .service_namespace(ServiceNamespace::Ecs)
                         .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
                         .set_resource_ids(Some(resource_ids.to_vec()))
-                        .set_next_token(token.clone())
+                        .set_next_token(token)
                         .send()
                         .await
                         .map_err(|e| AwsError::from_sdk("DescribeScalableTargets", e))
-                })
-                .await?;
-            targets.extend(out.scalable_targets().iter().cloned());
-            token = out.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
-        Ok(targets
+                },
+                |out| out.next_token(),
+            )
+            .await?;
+        Ok(pages
             .iter()
+            .flat_map(|out| out.scalable_targets())
             .map(|t| {
                 let s = t.suspended_state();
                 let suspended = Suspended {
@@ -733,30 +740,25 @@ impl ScalableTargets for Sdk {
     }
 
     async fn scheduled_actions(&self) -> Result<Vec<ScheduledAction>, AwsError> {
-        let mut actions = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let out = self
-                .pace
-                .call("DescribeScheduledActions", || async {
+        let pages = self
+            .pages(
+                "DescribeScheduledActions",
+                |token| async move {
                     self.scaling
                         .describe_scheduled_actions()
                         .service_namespace(ServiceNamespace::Ecs)
                         .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-                        .set_next_token(token.clone())
+                        .set_next_token(token)
                         .send()
                         .await
                         .map_err(|e| AwsError::from_sdk("DescribeScheduledActions", e))
-                })
-                .await?;
-            actions.extend(out.scheduled_actions().iter().cloned());
-            token = out.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
-        Ok(actions
+                },
+                |out| out.next_token(),
+            )
+            .await?;
+        Ok(pages
             .iter()
+            .flat_map(|out| out.scheduled_actions())
             .map(|a| ScheduledAction {
                 resource_id: a.resource_id().to_string(),
                 name: a.scheduled_action_name().to_string(),
