@@ -18,6 +18,7 @@ pub mod lambda;
 pub mod observe;
 pub mod pace;
 pub mod plan;
+pub mod pricing;
 pub mod report;
 pub mod schedule;
 pub mod settings;

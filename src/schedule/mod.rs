@@ -3,6 +3,7 @@
 
 pub mod cron;
 pub mod eval;
+mod pricing;
 mod yaml_error;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -14,6 +15,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
+use crate::pricing::Pricing;
 use crate::text::escaped;
 
 pub use cron::Cron;
@@ -24,6 +26,9 @@ pub struct Schedule {
     pub timezone: Tz,
     pub holidays: Holidays,
     pub environments: BTreeMap<String, Environment>,
+    /// `pricing:`: the currency and prices savings are shown in (default: USD at the price
+    /// table shipped with the binary).
+    pub pricing: Pricing,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -254,6 +259,7 @@ fn yaml_message(rendered: &str) -> String {
 struct RawSchedule {
     timezone: Option<Spanned<String>>,
     holidays: Option<RawHolidays>,
+    pricing: Option<Spanned<pricing::RawPricing>>,
     environments: Spanned<RawEnvironments>,
 }
 
@@ -425,6 +431,8 @@ fn validate(raw: RawSchedule) -> Result<Schedule, Vec<Problem>> {
         }
     }
 
+    let pricing = pricing::pricing(raw.pricing.as_ref(), &mut problems);
+
     if raw.environments.value.0.is_empty() {
         problems.push(Problem::at(&raw.environments, "no environments: add at least one under `environments`"));
     }
@@ -507,7 +515,7 @@ fn validate(raw: RawSchedule) -> Result<Schedule, Vec<Problem>> {
         );
     }
 
-    if problems.is_empty() { Ok(Schedule { timezone, holidays, environments }) } else { Err(problems) }
+    if problems.is_empty() { Ok(Schedule { timezone, holidays, environments, pricing }) } else { Err(problems) }
 }
 
 fn crons(raw: &[Spanned<String>], problems: &mut Vec<Problem>) -> Vec<Cron> {
