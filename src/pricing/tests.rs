@@ -436,6 +436,25 @@ fn a_value_of_the_wrong_shape_stops_at_its_place() {
     );
 }
 
+/// The commented `pricing:` in the example file, uncommented, is a valid one and reads as it says.
+#[test]
+fn the_examples_commented_pricing_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schedules/example.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (mut uncommented, mut inside) = (String::new(), false);
+    for line in text.lines() {
+        inside = line == "# pricing:" || (inside && line.starts_with("#   "));
+        uncommented.push_str(if inside { &line[2..] } else { line });
+        uncommented.push('\n');
+    }
+    assert!(uncommented.contains("\npricing:\n"), "the example has a commented `pricing:`");
+    let pricing = Schedule::parse(&uncommented, "example.yaml").unwrap_or_else(|e| panic!("{e}")).pricing;
+    assert_eq!(pricing.currency().as_str(), "JPY");
+    assert_eq!((pricing.usd_rate(), pricing.fargate_spot_discount()), (Some(150.0), 0.7));
+    assert_eq!(pricing.own_prices().x86_64, Some(FargatePrice { vcpu_hour: 7.6, gb_hour: 0.83 }));
+    assert_eq!(pricing.own_prices().arm64, Some(FargatePrice { vcpu_hour: 6.1, gb_hour: 0.67 }));
+}
+
 /// The files the project ships and tests with still read as they did: the valid ones validate
 /// with the default pricing, the invalid ones fail for reasons that are not about `pricing:`.
 #[test]
