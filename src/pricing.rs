@@ -394,26 +394,32 @@ impl Pricing {
     ) -> Result<Pricing, Vec<PricingProblem>> {
         let mut problems = Vec::new();
         let mut problem = |field, message: String| problems.push(PricingProblem { field, message });
-        let currency = match currency.map(Currency::try_from).transpose() {
+        let written = currency;
+        let currency = match written.map(Currency::try_from).transpose() {
             Ok(currency) => currency,
             Err(message) => {
                 problem(Field::Currency, message);
                 None
             }
         };
-        let code = currency.as_ref().map_or("the currency", Currency::as_str).to_string();
+        // Messages name the currency written; a code that is not one is reported on its own.
+        let (code, usd) = match (written, &currency) {
+            (None, _) => ("USD".to_string(), true),
+            (Some(_), Some(valid)) => (valid.to_string(), valid.is_usd()),
+            (Some(_), None) => ("units of `currency`".to_string(), false),
+        };
         if let Some(rate) = usd_rate {
-            if !(rate.is_finite() && rate > 0.0) {
+            if usd && rate != 1.0 {
+                problem(
+                    Field::UsdRate,
+                    "`usd_rate` converts the price table's USD into `currency`: with USD (the default currency) leave it out".into(),
+                );
+            } else if !(rate.is_finite() && rate > 0.0) {
                 problem(
                     Field::UsdRate,
                     format!(
                         "`usd_rate` is how many {code} one USD buys (e.g. 150 for JPY): a positive number, not {rate}"
                     ),
-                );
-            } else if currency.as_ref().is_none_or(Currency::is_usd) && rate != 1.0 {
-                problem(
-                    Field::UsdRate,
-                    "`usd_rate` converts the price table's USD into `currency`: with USD (the default currency) leave it out".into(),
                 );
             }
         }

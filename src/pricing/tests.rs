@@ -372,11 +372,19 @@ pricing:
         problems(yaml),
         vec![
             "s.yaml:2:13: `yen` is not an ISO 4217 currency code: write its three capital letters, e.g. JPY or USD",
-            "s.yaml:3:13: `usd_rate` is how many the currency one USD buys (e.g. 150 for JPY): a positive number, not 0",
+            "s.yaml:3:13: `usd_rate` is how many units of `currency` one USD buys (e.g. 150 for JPY): a positive number, not 0",
             "s.yaml:4:26: `fargate_spot_discount` is the fraction off Fargate's price that FARGATE_SPOT tasks get: at least 0 and less than 1 (0.7 is 70% off), not 1",
-            "s.yaml:6:26: `vcpu_hour` is a price in the currency per vCPU-hour: 0 or more, not -7.6",
-            "s.yaml:7:39: `gb_hour` is a price in the currency per GB-hour: 0 or more, not NaN",
+            "s.yaml:6:26: `vcpu_hour` is a price in units of `currency` per vCPU-hour: 0 or more, not -7.6",
+            "s.yaml:7:39: `gb_hour` is a price in units of `currency` per GB-hour: 0 or more, not NaN",
         ]
+    );
+}
+
+#[test]
+fn a_code_that_is_not_one_is_the_only_problem_of_its_rate() {
+    assert_eq!(
+        problems("pricing:\n  currency: Yen\n  usd_rate: 150\n"),
+        vec!["s.yaml:2:13: `Yen` is not an ISO 4217 currency code: write its three capital letters, e.g. JPY or USD"]
     );
 }
 
@@ -424,7 +432,16 @@ fn a_currency_other_than_usd_needs_a_rate_unless_every_price_is_its_own() {
             "s.yaml:2:13: `usd_rate` converts the price table's USD into `currency`: with USD (the default currency) leave it out"
         ]
     );
+    assert_eq!(
+        problems("pricing:\n  currency: USD\n  usd_rate: -1\n"),
+        vec![
+            "s.yaml:3:13: `usd_rate` converts the price table's USD into `currency`: with USD (the default currency) leave it out"
+        ]
+    );
     assert_eq!(pricing_of("pricing:\n  currency: USD\n  usd_rate: 1\n").usd_rate(), Some(1.0));
+    // Prices of one's own in USD, the default currency, need no rate.
+    let usd = pricing_of("pricing:\n  fargate:\n    x86_64: { vcpu_hour: 0.04, gb_hour: 0.004 }\n");
+    assert_eq!(usd.own_prices().x86_64, Some(FargatePrice { vcpu_hour: 0.04, gb_hour: 0.004 }));
 }
 
 #[test]
