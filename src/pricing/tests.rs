@@ -241,9 +241,12 @@ fn fargate_spot_tasks_cost_the_price_less_the_discount() {
     //   3 × 0.015405             = $0.046215
     //   6 × 0.015405 × (1 − 0.7) = $0.027729
     //   total                    = $0.073944 an hour, for 9 × 0.25 = 2.25 vCPU and 4.5 GiB.
+    let rates = tokyo(&Pricing::default(), Architecture::X86_64);
+    // The three tasks all on FARGATE_SPOT: $0.046215 × (1 − 0.7) = $0.0138645 an hour.
+    let spot = usage(&small(Architecture::X86_64), &[(LaunchCapacity::FargateSpot, 3)], &rates);
+    close(spot.cost_per_hour.unwrap(), 0.0138645);
     let strategy = [item("FARGATE", 1, 1), item("FARGATE_SPOT", 0, 3)];
     let tasks = split(&strategy, 9);
-    let rates = tokyo(&Pricing::default(), Architecture::X86_64);
     assert_eq!(rates.spot_discount, DEFAULT_FARGATE_SPOT_DISCOUNT);
     let u = usage(&small(Architecture::X86_64), &tasks, &rates);
     assert_eq!((u.vcpu_per_hour, u.gib_per_hour), (2.25, 4.5));
@@ -311,6 +314,8 @@ fn a_month_of_a_schedule() {
     close(monthly(0.046215, 1.0), 33.73695);
     assert_eq!(monthly(0.046215, 0.0), 0.0);
     assert_eq!(fmt_money(monthly(0.046215, 98.0 / 168.0), "USD"), "$19.68");
+    // In yen at usd_rate 150: $19.6798875 × 150 = ¥2,951.98, shown as ¥2,952.
+    assert_eq!(fmt_money(monthly(0.046215 * 150.0, 98.0 / 168.0), "JPY"), "¥2,952");
 }
 
 #[test]
