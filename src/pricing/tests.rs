@@ -425,6 +425,14 @@ fn a_discount_of_one_or_more_is_refused() {
 fn a_currency_other_than_usd_needs_a_rate_unless_every_price_is_its_own() {
     let message = "s.yaml:2:13: currency JPY needs `usd_rate` (JPY per USD) to convert the price table's USD prices, or prices of your own for both `fargate.x86_64` and `fargate.arm64`";
     assert_eq!(problems("pricing:\n  currency: JPY\n"), vec![message]);
+    // Problems come in the order of the file, this one (found last) first.
+    assert_eq!(
+        problems("pricing:\n  currency: JPY\n  fargate_spot_discount: 1.2\n"),
+        vec![
+            message.to_string(),
+            "s.yaml:3:26: `fargate_spot_discount` is the fraction off Fargate's price that FARGATE_SPOT tasks get: at least 0 and less than 1 (0.7 is 70% off), not 1.2".to_string(),
+        ]
+    );
     // Prices for one architecture leave the other to the table, which needs the rate.
     assert_eq!(
         problems("pricing:\n  currency: JPY\n  fargate:\n    x86_64: { vcpu_hour: 7.6, gb_hour: 0.83 }\n"),

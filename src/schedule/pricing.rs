@@ -69,7 +69,10 @@ pub(super) fn pricing(raw: Option<&Spanned<RawPricing>>, problems: &mut Vec<Prob
         own,
     )
     .unwrap_or_else(|found| {
-        problems.extend(found.into_iter().map(|p| r.place(p.field, whole, p.message)));
+        let mut found: Vec<Problem> = found.into_iter().map(|p| r.place(p.field, whole, p.message)).collect();
+        // In the order they are written, as a reader goes through the file.
+        found.sort_by_key(|p| (p.line, p.column));
+        problems.extend(found);
         Pricing::default()
     })
 }
