@@ -23,7 +23,7 @@ use crate::plan::{self, Plan, Planned};
 use crate::report::{self, Handled, Outcome, Report};
 use crate::schedule::{Schedule, ServiceRef};
 use crate::settings::Settings;
-use crate::state::Holder;
+use crate::state::{Holder, Placement};
 use crate::warm::Warm;
 use crate::{apply, observe};
 
@@ -80,11 +80,13 @@ pub async fn handle<A: Aws>(
 ) -> Result<Report, Error> {
     let input = Input::parse(input)?;
     // Boxed: each chain is a large future; boxing keeps `handle`'s own future small.
-    match crate::intent::intent(ctx.schedule, input, now, ctx.settings)? {
-        Intent::Environment(intent) => Box::pin(environment(ctx, intent, deadline)).await,
-        Intent::SpotTask(event) => Ok(Box::pin(spot_task(ctx, &event)).await),
-        Intent::SpotInstance(event) => Ok(Box::pin(spot_instance(ctx, &event)).await),
-    }
+    let mut report = match crate::intent::intent(ctx.schedule, input, now, ctx.settings)? {
+        Intent::Environment(intent) => Box::pin(environment(ctx, intent, deadline)).await?,
+        Intent::SpotTask(event) => Box::pin(spot_task(ctx, &event)).await,
+        Intent::SpotInstance(event) => Box::pin(spot_instance(ctx, &event)).await,
+    };
+    report.finish();
+    Ok(report)
 }
 
 /// A payload: every call paced to AWS's buckets and bounded by the deadline, from the first
@@ -95,6 +97,7 @@ async fn environment<A: Aws>(
     deadline: Instant,
 ) -> Result<Report, Error> {
     let aws = ctx.aws;
+    let began = std::time::Instant::now();
     // The wait for tasks ends a safety margin before the deadline; the registrations of its
     // last look still go, in the first half of the margin (the second is for the report).
     let calls_until = deadline.checked_sub(ctx.settings.safety_margin / 2).unwrap_or(deadline);
@@ -104,6 +107,7 @@ async fn environment<A: Aws>(
     aws.end_run();
     let mut report = report?;
     report.throttled = aws.throttled().saturating_sub(throttled);
+    report.time_to_ready_ms = report.ready_at.map(|at| at.saturating_duration_since(began).as_millis() as u64);
     Ok(report)
 }
 
@@ -141,6 +145,10 @@ async fn environment_paced<A: Aws>(
     let ids: Vec<ServiceRef> = intent.environment.services.iter().map(|c| c.id.clone()).collect();
     let table = settings.state_table.as_deref();
     let observed = observe::services(aws, &ids, &known, table, settings.concurrency).await;
+    let placements: BTreeMap<ServiceRef, Placement> = observed
+        .iter()
+        .filter_map(|(id, o)| o.service.as_ref().ok().map(|s| (id.clone(), s.placement.clone())))
+        .collect();
     let mut plan = plan::environment(&intent, effect, observed, settings.store(), settings.serial_runs);
     plan.notes.extend(resolved.notes);
     plan.services.extend(resolved.failed.into_iter().map(|(id, failure)| Planned::Unread { id, failure }));
@@ -153,13 +161,44 @@ async fn environment_paced<A: Aws>(
         }
     }
     tracing::info!(plan = %plan, "planned");
-    if plan.dry_run {
+    let mut report = if plan.dry_run {
         let mut report = dry_run(ctx, &plan).await;
         capacity::look(ctx, intent.environment, effect, &mut report).await;
-        Ok(report)
+        report
     } else {
-        run(ctx, &intent, plan, deadline).await
+        run(ctx, &intent, plan, deadline).await?
+    };
+    if matches!(effect, Action::Stop | Action::Status) {
+        costs(ctx, intent.environment, effect, placements, &mut report).await;
     }
+    Ok(report)
+}
+
+/// The cost figures of a stop or `status`: the task definitions of the services' primary
+/// deployments (one DescribeTaskDefinition per distinct revision), priced by the planner.
+async fn costs<A: Aws>(
+    ctx: &Context<'_, A>,
+    environment: &crate::schedule::Environment,
+    effect: Action,
+    placements: BTreeMap<ServiceRef, Placement>,
+    report: &mut Report,
+) {
+    let arns: BTreeSet<String> = placements.values().filter_map(|p| p.task_definition.clone()).collect();
+    let definitions = observe::task_definitions(ctx.aws, &arns, ctx.settings.concurrency).await;
+    let sizes: report::Sizes = placements
+        .into_iter()
+        .map(|(id, placement)| {
+            let size = match placement.task_definition.as_deref().map(|arn| definitions.get(arn)) {
+                None => Err("the service shows no task definition".to_string()),
+                Some(Some(Ok(definition))) => definition.size(),
+                Some(Some(Err(e))) => Err(e.to_string()),
+                Some(None) => Err("its task definition was not read".to_string()),
+            };
+            (id, (placement, size))
+        })
+        .collect();
+    let defaults = environment.services.iter().map(|c| (c.id.clone(), c.desired_count.unwrap_or(1))).collect();
+    report.record_costs(effect, &sizes, &defaults, &ctx.schedule.pricing, ctx.settings.region.as_deref());
 }
 
 /// A dry run: the plan as a report, with the targets registration would add now (one look at the
@@ -257,7 +296,9 @@ async fn run_paced<A: Aws>(
     let (ready, arrivals) = tokio::sync::mpsc::unbounded_channel::<Waiting>();
     let (up, ups) = tokio::sync::mpsc::unbounded_channel::<Up>();
     let groups = order_groups(plan, &intent.environment.start_order);
-    let registers = plan.registers;
+    let (registers, effect) = (plan.registers, plan.effect);
+    // Every service whose tasks are waited for: a start is ready when each of them is up.
+    let awaited = std::sync::Mutex::new(Vec::new());
     if registers {
         // Nothing to write first: their tasks are looked at now.
         for w in targets::waiting(plan, |id| failed(&report, id)) {
@@ -266,12 +307,15 @@ async fn run_paced<A: Aws>(
                 .iter()
                 .any(|s| matches!(s, Planned::Service(p) if p.id == w.id && p.decision == plan::Decision::Unchanged));
             if unchanged {
+                awaited.lock().unwrap().push(w.id.clone());
                 let _ = ready.send(w);
             }
         }
     }
+    let awaiting = &awaited;
     let done = move |p: &plan::ServicePlan, a: &apply::Applied| {
         if registers && a.failure.is_none() {
+            awaiting.lock().unwrap().push(p.id.clone());
             let _ = ready.send(Waiting { id: p.id.clone(), bindings: p.bindings.clone(), desired: p.after.desired });
         }
     };
@@ -297,6 +341,11 @@ async fn run_paced<A: Aws>(
     }
     for l in late {
         report.notes.push(l.note(&up));
+    }
+    let awaited = awaited.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if effect == Action::Start && report.failed() == 0 && !awaited.is_empty() {
+        let times: Option<Vec<Instant>> = awaited.iter().map(|id| up.get(id).map(|u| u.at)).collect();
+        report.ready_at = times.and_then(|t| t.into_iter().max()).map(Instant::into_std);
     }
     for event in registered {
         match event {

@@ -24,6 +24,7 @@ pub struct Schedule {
     pub timezone: Tz,
     pub holidays: Holidays,
     pub environments: BTreeMap<String, Environment>,
+    pub pricing: crate::pricing::Pricing,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -507,7 +508,11 @@ fn validate(raw: RawSchedule) -> Result<Schedule, Vec<Problem>> {
         );
     }
 
-    if problems.is_empty() { Ok(Schedule { timezone, holidays, environments }) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(Schedule { timezone, holidays, environments, pricing: Default::default() })
+    } else {
+        Err(problems)
+    }
 }
 
 fn crons(raw: &[Spanned<String>], problems: &mut Vec<Problem>) -> Vec<Cron> {
