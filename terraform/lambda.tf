@@ -104,7 +104,7 @@ resource "aws_lambda_function" "spot" {
   #checkov:skip=CKV_AWS_272:The package is built (scripts/package) and deployed by the same operator from a local zip whose hash Terraform pins; code signing needs an AWS Signer profile and a signing step that this tool's users do not have.
   function_name = local.spot_function_name
   description   = "ecs-cost-saver: takes Spot-interrupted tasks and instances of ${basename(var.schedule_file)}'s clusters out of their target groups"
-  role          = aws_iam_role.function.arn
+  role          = aws_iam_role.spot.arn
   runtime       = "provided.al2023"
   handler       = "bootstrap"
   architectures = [var.architecture]
@@ -132,7 +132,7 @@ resource "aws_lambda_function" "spot" {
 
   tags = var.tags
 
-  depends_on = [aws_iam_role_policy.function]
+  depends_on = [aws_iam_role_policy.spot]
 
   lifecycle {
     precondition {

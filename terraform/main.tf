@@ -5,7 +5,7 @@
 #   lambda.tf     the two functions (stop/start and Spot), their concurrency and async settings
 #   schedules.tf  the schedule groups, one schedule per cron, the role Scheduler invokes with
 #   spot.tf       the EventBridge rules for Fargate Spot and EC2 Spot interruptions
-#   iam.tf        the functions' role: exactly the calls the code makes (tests/iam.rs checks it)
+#   iam.tf        each function's role: exactly the calls its code path makes (tests/iam.rs)
 #   dlq.tf        the dead-letter queue shared by the schedules, the rules and the functions
 #   logs.tf       the log groups
 
