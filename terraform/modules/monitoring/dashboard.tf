@@ -5,13 +5,15 @@
 locals {
   namespace = "EcsCostSaver"
 
+  # The function and DLQ alarms, by the key the root module creates them with.
+  base_alarm_names = {
+    errors       = "${var.function_name}-errors"
+    spot-errors  = "${var.function_name}-spot-errors"
+    dlq-messages = "${var.function_name}-dlq-messages"
+  }
   alarm_names = concat(
-    var.create_alarms ? [
-      "${var.function_name}-errors",
-      "${var.function_name}-spot-errors",
-      "${var.function_name}-dlq-messages",
-    ] : [],
-    var.create_alarms ? [for env in sort(keys(local.missed_stop_alarms)) : local.missed_stop_alarms[env].name] : [],
+    var.create_alarms ? [for key in ["errors", "spot-errors", "dlq-messages"] : local.base_alarm_names[key]] : [],
+    var.create_alarms && var.missed_stop_alarms ? [for env in sort(keys(local.missed_stop_alarms)) : local.missed_stop_alarms[env].name] : [],
   )
   alarm_arns = [for name in local.alarm_names : "arn:${var.partition}:cloudwatch:${var.region}:${var.account}:alarm:${name}"]
 

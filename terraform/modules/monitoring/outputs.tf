@@ -33,6 +33,11 @@ output "missed_stop_skipped" {
   value       = local.missed_stop_skipped
 }
 
+output "base_alarm_names" {
+  description = "The names of the alarms on the functions' errors and the DLQ, by key: errors, spot-errors, dlq-messages."
+  value       = local.base_alarm_names
+}
+
 output "alarm_names" {
   description = "The names of every alarm the root module creates when create_alarms is on: the two functions' errors, the DLQ, then one missed-stop alarm per environment."
   value       = local.alarm_names

@@ -89,3 +89,9 @@ variable "create_alarms" {
   type        = bool
   default     = true
 }
+
+variable "missed_stop_alarms" {
+  description = "Whether the root module creates the missed-stop alarms (with create_alarms)."
+  type        = bool
+  default     = true
+}

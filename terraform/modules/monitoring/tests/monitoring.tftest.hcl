@@ -63,6 +63,29 @@ run "a_weekday_22_00_tokyo_stop_is_13_00_utc_monday_to_friday" {
   }
 }
 
+run "the_schedules_module_output_is_accepted_as_it_is" {
+  command = plan
+
+  # The root passes module.schedules.schedules, whose entries carry more than this module reads.
+  variables {
+    schedules = {
+      "staging-stop-1" = {
+        name        = "staging-stop-1"
+        environment = "staging"
+        action      = "stop"
+        expression  = "cron(0 22 ? * MON-FRI *)"
+        timezone    = "Asia/Tokyo"
+        input       = "{\"action\":\"stop\",\"environment\":\"staging\",\"scheduled\":true}"
+      }
+    }
+  }
+
+  assert {
+    condition     = length(output.missed_stop_alarms["staging"].stop_times) == 5
+    error_message = "stop_times: ${jsonencode(output.missed_stop_alarms["staging"].stop_times)}"
+  }
+}
+
 run "a_tuesday_to_saturday_00_30_stop_is_the_previous_day_in_utc" {
   command = plan
 
