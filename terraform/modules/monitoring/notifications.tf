@@ -8,9 +8,10 @@
 # does not also match NAME-spot.
 #
 # An input path that does not exist in the event leaves its placeholder empty. A failed run's
-# record has the error in responsePayload; a record without one (the event grew older than
-# max_event_age_seconds while the function was busy, or Lambda dropped a payload too large to
-# send) gets a rule and a text of its own rather than a message with blanks.
+# record has the error in responsePayload (errorType, errorMessage); a record without an error
+# message (the event grew older than max_event_age_seconds while the function was busy, or
+# Lambda dropped a payload too large to send) gets a rule and a text of its own rather than a
+# message with blanks.
 #
 # The templates are plain text: one double-quoted string per line, which EventBridge joins with
 # line breaks. The values are inserted as they are (EventBridge does not escape them).
@@ -54,7 +55,7 @@ locals {
         "detail-type" = [local.failure_type]
         detail = {
           requestContext  = { functionArn = local.function_arn_match }
-          responsePayload = { errorType = [{ exists = true }] }
+          responsePayload = { errorMessage = [{ exists = true }] }
         }
       }
       input_paths = merge(local.run_paths, local.error_paths)
@@ -75,7 +76,7 @@ locals {
         "detail-type" = [local.failure_type]
         detail = {
           requestContext  = { functionArn = local.function_arn_match }
-          responsePayload = { errorType = [{ exists = false }] }
+          responsePayload = { errorMessage = [{ exists = false }] }
         }
       }
       input_paths = local.run_paths
@@ -95,7 +96,7 @@ locals {
         "detail-type" = [local.failure_type]
         detail = {
           requestContext  = { functionArn = local.spot_arn_match }
-          responsePayload = { errorType = [{ exists = true }] }
+          responsePayload = { errorMessage = [{ exists = true }] }
         }
       }
       input_paths = merge(local.spot_paths, local.error_paths)
@@ -117,7 +118,7 @@ locals {
         "detail-type" = [local.failure_type]
         detail = {
           requestContext  = { functionArn = local.spot_arn_match }
-          responsePayload = { errorType = [{ exists = false }] }
+          responsePayload = { errorMessage = [{ exists = false }] }
         }
       }
       input_paths = local.spot_paths

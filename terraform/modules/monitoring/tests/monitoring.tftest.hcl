@@ -336,7 +336,7 @@ run "e_mail_addresses_turn_on_the_failure_rules" {
           "arn:aws:lambda:ap-northeast-1:123456789012:function:ecs-cost-saver",
           { prefix = "arn:aws:lambda:ap-northeast-1:123456789012:function:ecs-cost-saver:" },
         ] }
-        responsePayload = { errorType = [{ exists = true }] }
+        responsePayload = { errorMessage = [{ exists = true }] }
       }
     }
     error_message = "failed: ${output.notification_rules["failed"].event_pattern}"
@@ -345,8 +345,8 @@ run "e_mail_addresses_turn_on_the_failure_rules" {
   assert {
     condition = (
       jsondecode(output.notification_rules["spot-failed"].event_pattern).detail.requestContext.functionArn[1].prefix == "arn:aws:lambda:ap-northeast-1:123456789012:function:ecs-cost-saver-spot:" &&
-      jsondecode(output.notification_rules["spot-dropped"].event_pattern).detail.responsePayload.errorType == [{ exists = false }] &&
-      jsondecode(output.notification_rules["dropped"].event_pattern).detail.responsePayload.errorType == [{ exists = false }]
+      jsondecode(output.notification_rules["spot-dropped"].event_pattern).detail.responsePayload.errorMessage == [{ exists = false }] &&
+      jsondecode(output.notification_rules["dropped"].event_pattern).detail.responsePayload.errorMessage == [{ exists = false }]
     )
     error_message = "spot-failed: ${output.notification_rules["spot-failed"].event_pattern}"
   }
