@@ -143,11 +143,32 @@ resource "aws_lambda_function" "spot" {
 }
 
 # Scheduler and EventBridge invoke asynchronously: a failed run is retried by Lambda, then its
-# event goes to the DLQ (the functions' dead_letter_config).
+# event goes to the DLQ (the functions' dead_letter_config). With notifications on, Lambda also
+# puts a record of the result on the default event bus (a destination, in addition to the DLQ),
+# where the rules of notifications.tf turn it into a message: every failure for good, and the
+# stop/start function's successes with notify_on_start.
 resource "aws_lambda_function_event_invoke_config" "this" {
   function_name                = aws_lambda_function.this.function_name
   maximum_event_age_in_seconds = var.max_event_age_seconds
   maximum_retry_attempts       = 2
+
+  dynamic "destination_config" {
+    for_each = local.destinations_enabled ? [1] : []
+
+    content {
+      on_failure {
+        destination = local.destination_bus_arn
+      }
+
+      dynamic "on_success" {
+        for_each = var.notify_on_start ? [1] : []
+
+        content {
+          destination = local.destination_bus_arn
+        }
+      }
+    }
+  }
 }
 
 resource "aws_lambda_function_event_invoke_config" "spot" {
@@ -155,4 +176,14 @@ resource "aws_lambda_function_event_invoke_config" "spot" {
   # Two minutes after the warning the task or instance is gone: a later run has nothing to save.
   maximum_event_age_in_seconds = 120
   maximum_retry_attempts       = 2
+
+  dynamic "destination_config" {
+    for_each = local.destinations_enabled ? [1] : []
+
+    content {
+      on_failure {
+        destination = local.destination_bus_arn
+      }
+    }
+  }
 }
