@@ -186,7 +186,7 @@ async fn costs<A: Aws>(
 ) {
     let arns: BTreeSet<String> = placements.values().filter_map(|p| p.task_definition.clone()).collect();
     let definitions = observe::task_definitions(ctx.aws, &arns, ctx.settings.concurrency).await;
-    let sizes: report::Sizes = placements
+    let sizes: crate::report::Sizes = placements
         .into_iter()
         .map(|(id, placement)| {
             let size = match placement.task_definition.as_deref().map(|arn| definitions.get(arn)) {

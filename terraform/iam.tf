@@ -90,6 +90,14 @@ data "aws_iam_policy_document" "function" {
     }
   }
 
+  # The cost figures of a stop and of `status`: the size of each service's task definition.
+  # DescribeTaskDefinition has no resource-level permissions (IAM: resource types none).
+  statement {
+    sid       = "ReadTaskDefinitionSizes"
+    actions   = ["ecs:DescribeTaskDefinition"]
+    resources = ["*"]
+  }
+
   statement {
     sid       = "SetDesiredCountOfTheScheduledServices"
     actions   = ["ecs:UpdateService"]

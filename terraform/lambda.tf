@@ -152,6 +152,9 @@ resource "aws_lambda_function_event_invoke_config" "this" {
   maximum_event_age_in_seconds = var.max_event_age_seconds
   maximum_retry_attempts       = 2
 
+  # Lambda checks the role may send to the destination when it is configured: the grant first.
+  depends_on = [aws_iam_role_policy.function]
+
   dynamic "destination_config" {
     for_each = local.destinations_enabled ? [1] : []
 
@@ -176,6 +179,8 @@ resource "aws_lambda_function_event_invoke_config" "spot" {
   # Two minutes after the warning the task or instance is gone: a later run has nothing to save.
   maximum_event_age_in_seconds = 120
   maximum_retry_attempts       = 2
+
+  depends_on = [aws_iam_role_policy.spot]
 
   dynamic "destination_config" {
     for_each = local.destinations_enabled ? [1] : []
