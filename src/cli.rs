@@ -14,6 +14,7 @@ use crate::dispatch::{Context, handle};
 use crate::error::Error;
 use crate::event::Input;
 use crate::intent::environment_intent;
+use crate::report::Report;
 use crate::schedule::{Environment, Schedule};
 use crate::settings::Settings;
 
@@ -47,6 +48,20 @@ enum Command {
         count: usize,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Also read AWS (as `status` does: the services, their task definitions) and give the
+        /// month's saving from the crons and the real task sizes, at the file's `pricing`.
+        #[arg(long)]
+        observe: bool,
+    },
+    /// Every service of the file (or of one environment) as one table: state, counts,
+    /// snapshot, task size, cost per hour now, exclusion. Reads AWS, changes nothing.
+    Status {
+        #[arg(long, value_name = "FILE")]
+        schedule: PathBuf,
+        #[arg(long, value_name = "NAME")]
+        environment: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Run the Lambda handler locally against AWS (honours AWS_ENDPOINT_URL, AWS_PROFILE,
     /// AWS_REGION) and print the report.
@@ -73,6 +88,10 @@ enum Command {
         now: Option<DateTime<FixedOffset>>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Also print the run's metrics line (CloudWatch Embedded Metric Format), as the Lambda
+        /// logs it.
+        #[arg(long)]
+        emf: bool,
     },
     /// Create the DynamoDB state table (on demand, key `service`) if it does not exist, as
     /// Terraform makes it; then set ECS_COST_SAVER_STATE_TABLE to its name. Idempotent.
@@ -93,8 +112,8 @@ pub async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Validate { files } => validate(&files),
-        Command::Plan { file, environment, from, count, format } => {
-            match forecast(&file, environment, from, count, format) {
+        Command::Plan { file, environment, from, count, format, observe } => {
+            match forecast(&file, environment, from, count, format, observe).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -109,8 +128,16 @@ pub async fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Invoke { schedule, payload, event, dry_run, timeout, now, format } => {
-            match invoke(schedule, payload, event, dry_run, Duration::from_secs(timeout), now, format).await {
+        Command::Status { schedule, environment, format } => match status(&schedule, environment, format).await {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Invoke { schedule, payload, event, dry_run, timeout, now, format, emf } => {
+            let run = Run { dry_run, timeout: Duration::from_secs(timeout), now, format, emf };
+            match invoke(schedule, payload, event, run).await {
                 Ok(code) => code,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -143,16 +170,9 @@ fn validate(files: &[PathBuf]) -> ExitCode {
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
-/// The `plan` command: the schedule's forecast (no AWS, no relation to the planner).
-fn forecast(
-    file: &Path,
-    environment: Option<String>,
-    from: Option<DateTime<FixedOffset>>,
-    count: usize,
-    format: Format,
-) -> Result<(), Error> {
-    let schedule = Schedule::load(file)?;
-    let environments: Vec<&Environment> = match &environment {
+/// The environments a command names: one, or all of them.
+fn chosen<'s>(schedule: &'s Schedule, environment: &Option<String>) -> Result<Vec<&'s Environment>, Error> {
+    Ok(match environment {
         None => schedule.environments.values().collect(),
         Some(name) => vec![schedule.environments.get(name).ok_or_else(|| {
             Error::InvalidInput(format!(
@@ -161,9 +181,87 @@ fn forecast(
                 schedule.environment_names().join(", ")
             ))
         })?],
-    };
+    })
+}
+
+/// `status` of each environment, one after another, against AWS: what `status` and
+/// `plan --observe` print.
+async fn statuses(schedule: &Schedule, environments: &[&Environment]) -> Result<Vec<Report>, Error> {
+    let mut settings = Settings::from_env().map_err(Error::InvalidInput)?;
+    let aws = Sdk::from_env(&settings.limits).await.map_err(Error::InvalidInput)?;
+    settings.region = settings.region.or_else(|| aws.region());
+    let ctx = Context::new(&aws, schedule, &settings);
+    let mut reports = Vec::new();
+    for env in environments {
+        let payload = serde_json::json!({"action": "status", "environment": env.name});
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+        reports.push(handle(&ctx, payload, Utc::now(), deadline).await?);
+    }
+    Ok(reports)
+}
+
+/// The `status` command: one table of every chosen environment's services.
+async fn status(file: &Path, environment: Option<String>, format: Format) -> Result<ExitCode, Error> {
+    let schedule = Schedule::load(file)?;
+    let environments = chosen(&schedule, &environment)?;
+    let reports = statuses(&schedule, &environments).await?;
+    match format {
+        Format::Json => emit(format_args!("{}\n", serde_json::to_string(&reports).expect("reports serialize"))),
+        Format::Text => {
+            let all: Vec<&Report> = reports.iter().collect();
+            emit(format_args!("{}", crate::report::status_table(&all)));
+            for r in &reports {
+                let mut lines = Vec::new();
+                lines.extend(r.notes.iter().map(|n| format!("  note: {n}")));
+                for g in &r.capacity {
+                    let sizes = g.before.map_or("?".to_string(), |b| b.to_string());
+                    let saved = g.snapshot.map_or(String::new(), |s| format!(", snapshot {}", s.to_tag()));
+                    lines.push(format!("  group {} {}: {sizes}{saved}", g.group, g.outcome));
+                    lines.extend(g.notes.iter().map(|n| format!("    note: {n}")));
+                }
+                if let Some(cost) = &r.cost {
+                    let up = r.cost_when_up.as_ref().map_or(String::new(), |u| format!("; when up {}", u));
+                    lines.push(format!("  now {}{up}", cost));
+                }
+                if !lines.is_empty() {
+                    emit(format_args!("{}:\n{}\n", r.environment, lines.join("\n")));
+                }
+            }
+        }
+    }
+    let failed = reports.iter().filter_map(Report::error).map(|e| eprintln!("error: {e}")).count();
+    Ok(if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// The `plan` command: the schedule's forecast (no AWS, no relation to the planner); with
+/// `observe`, each environment's `status` too, for the real sizes and prices.
+async fn forecast(
+    file: &Path,
+    environment: Option<String>,
+    from: Option<DateTime<FixedOffset>>,
+    count: usize,
+    format: Format,
+    observe: bool,
+) -> Result<(), Error> {
+    let schedule = Schedule::load(file)?;
+    let environments = chosen(&schedule, &environment)?;
     let from = from.map(|t| t.with_timezone(&Utc)).unwrap_or_else(Utc::now);
-    let forecast = crate::forecast::forecast(&schedule, &environments, from, count);
+    let mut forecast = crate::forecast::forecast(&schedule, &environments, from, count);
+    if observe {
+        for (env, report) in forecast.environments.iter_mut().zip(statuses(&schedule, &environments).await?) {
+            let when_up = report.cost_when_up.clone().unwrap_or_else(|| crate::plan::cost::total(&[]));
+            let mut notes: Vec<String> = report
+                .notes
+                .iter()
+                .filter(|n| n.starts_with("cost:") || n.starts_with("no task size"))
+                .cloned()
+                .collect();
+            if let Some(e) = report.error() {
+                notes.push(e.to_string());
+            }
+            env.observe(report.services.len(), when_up, notes);
+        }
+    }
     match format {
         Format::Text => emit(format_args!("{forecast}")),
         Format::Json => {
@@ -185,17 +283,25 @@ async fn init_state(table: &str) -> Result<(), Error> {
     Ok(())
 }
 
-async fn invoke(
-    schedule: PathBuf,
-    payload: Option<String>,
-    event: Option<PathBuf>,
+/// How `invoke` runs the handler and prints its report.
+struct Run {
     dry_run: bool,
     timeout: Duration,
     now: Option<DateTime<FixedOffset>>,
     format: Format,
+    emf: bool,
+}
+
+async fn invoke(
+    schedule: PathBuf,
+    payload: Option<String>,
+    event: Option<PathBuf>,
+    run: Run,
 ) -> Result<ExitCode, Error> {
+    let Run { dry_run, timeout, now, format, emf } = run;
     let now = now.map(|t| t.with_timezone(&Utc)).unwrap_or_else(Utc::now);
-    let deadline = tokio::time::Instant::now() + timeout;
+    let began = tokio::time::Instant::now();
+    let deadline = began + timeout;
     let schedule = Schedule::load(&schedule)?;
     let text = match (payload, event) {
         (Some(p), _) => p,
@@ -209,11 +315,12 @@ async fn invoke(
     }
     // Reject a bad input before looking for credentials or a region: the answer to a typo
     // should not be "no AWS region".
-    let settings = Settings::from_env().map_err(Error::InvalidInput)?;
+    let mut settings = Settings::from_env().map_err(Error::InvalidInput)?;
     if let Input::Payload(payload) = Input::parse(input.clone())? {
         environment_intent(&schedule, payload, now, &settings)?;
     }
     let aws = Sdk::from_env(&settings.limits).await.map_err(Error::InvalidInput)?;
+    settings.region = settings.region.or_else(|| aws.region());
     if settings.state_table.is_none() {
         eprintln!("note: {}", Settings::NO_STATE_TABLE);
     }
@@ -221,6 +328,9 @@ async fn invoke(
     match format {
         Format::Text => emit(format_args!("{report}\n")),
         Format::Json => emit(format_args!("{}\n", report.to_json_line())),
+    }
+    if emf && let Some(line) = crate::metrics::line(&report, began.elapsed(), Utc::now().timestamp_millis()) {
+        emit(format_args!("{line}\n"));
     }
     Ok(match report.error() {
         Some(e) => {

@@ -3,6 +3,7 @@
 //! functions below only wire those stages together, each decision is the planner's.
 
 mod capacity;
+mod spot;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,17 +16,17 @@ use tokio::time::Instant;
 use crate::action::Action;
 use crate::aws::Aws;
 use crate::error::Error;
-use crate::event::{Input, SpotWarning, TaskStateChange};
+use crate::event::Input;
 use crate::intent::{EnvironmentIntent, Intent, override_name};
-use crate::plan::spot::{self as spot_plan, TaskReads};
 use crate::plan::targets::{self, Waiting};
 use crate::plan::{self, Plan, Planned};
-use crate::report::{self, Handled, Outcome, Report};
+use crate::report::{Outcome, Report};
 use crate::schedule::{Schedule, ServiceRef};
 use crate::settings::Settings;
-use crate::state::Holder;
+use crate::state::{Holder, Placement};
 use crate::warm::Warm;
 use crate::{apply, observe};
+use spot::{spot_instance, spot_task};
 
 /// What outlives one invocation: the AWS clients, the schedule, the settings and a warm
 /// container's memory. The Lambda runtime loop owns one and lends it to every invocation; the
@@ -80,11 +81,13 @@ pub async fn handle<A: Aws>(
 ) -> Result<Report, Error> {
     let input = Input::parse(input)?;
     // Boxed: each chain is a large future; boxing keeps `handle`'s own future small.
-    match crate::intent::intent(ctx.schedule, input, now, ctx.settings)? {
-        Intent::Environment(intent) => Box::pin(environment(ctx, intent, deadline)).await,
-        Intent::SpotTask(event) => Ok(Box::pin(spot_task(ctx, &event)).await),
-        Intent::SpotInstance(event) => Ok(Box::pin(spot_instance(ctx, &event)).await),
-    }
+    let mut report = match crate::intent::intent(ctx.schedule, input, now, ctx.settings)? {
+        Intent::Environment(intent) => Box::pin(environment(ctx, intent, deadline)).await?,
+        Intent::SpotTask(event) => Box::pin(spot_task(ctx, &event)).await,
+        Intent::SpotInstance(event) => Box::pin(spot_instance(ctx, &event)).await,
+    };
+    report.finish();
+    Ok(report)
 }
 
 /// A payload: every call paced to AWS's buckets and bounded by the deadline, from the first
@@ -95,6 +98,7 @@ async fn environment<A: Aws>(
     deadline: Instant,
 ) -> Result<Report, Error> {
     let aws = ctx.aws;
+    let began = std::time::Instant::now();
     // The wait for tasks ends a safety margin before the deadline; the registrations of its
     // last look still go, in the first half of the margin (the second is for the report).
     let calls_until = deadline.checked_sub(ctx.settings.safety_margin / 2).unwrap_or(deadline);
@@ -104,6 +108,7 @@ async fn environment<A: Aws>(
     aws.end_run();
     let mut report = report?;
     report.throttled = aws.throttled().saturating_sub(throttled);
+    report.time_to_ready_ms = report.ready_at.map(|at| at.saturating_duration_since(began).as_millis() as u64);
     Ok(report)
 }
 
@@ -141,6 +146,10 @@ async fn environment_paced<A: Aws>(
     let ids: Vec<ServiceRef> = intent.environment.services.iter().map(|c| c.id.clone()).collect();
     let table = settings.state_table.as_deref();
     let observed = observe::services(aws, &ids, &known, table, settings.concurrency).await;
+    let placements: BTreeMap<ServiceRef, Placement> = observed
+        .iter()
+        .filter_map(|(id, o)| o.service.as_ref().ok().map(|s| (id.clone(), s.placement.clone())))
+        .collect();
     let mut plan = plan::environment(&intent, effect, observed, settings.store(), settings.serial_runs);
     plan.notes.extend(resolved.notes);
     plan.services.extend(resolved.failed.into_iter().map(|(id, failure)| Planned::Unread { id, failure }));
@@ -153,13 +162,44 @@ async fn environment_paced<A: Aws>(
         }
     }
     tracing::info!(plan = %plan, "planned");
-    if plan.dry_run {
+    let mut report = if plan.dry_run {
         let mut report = dry_run(ctx, &plan).await;
         capacity::look(ctx, intent.environment, effect, &mut report).await;
-        Ok(report)
+        report
     } else {
-        run(ctx, &intent, plan, deadline).await
+        run(ctx, &intent, plan, deadline).await?
+    };
+    if matches!(effect, Action::Stop | Action::Status) {
+        costs(ctx, intent.environment, effect, placements, &mut report).await;
     }
+    Ok(report)
+}
+
+/// The cost figures of a stop or `status`: the task definitions of the services' primary
+/// deployments (one DescribeTaskDefinition per distinct revision), priced by the planner.
+async fn costs<A: Aws>(
+    ctx: &Context<'_, A>,
+    environment: &crate::schedule::Environment,
+    effect: Action,
+    placements: BTreeMap<ServiceRef, Placement>,
+    report: &mut Report,
+) {
+    let arns: BTreeSet<String> = placements.values().filter_map(|p| p.task_definition.clone()).collect();
+    let definitions = observe::task_definitions(ctx.aws, &arns, ctx.settings.concurrency).await;
+    let sizes: crate::report::Sizes = placements
+        .into_iter()
+        .map(|(id, placement)| {
+            let size = match placement.task_definition.as_deref().map(|arn| definitions.get(arn)) {
+                None => Err("the service shows no task definition".to_string()),
+                Some(Some(Ok(definition))) => definition.size(),
+                Some(Some(Err(e))) => Err(e.to_string()),
+                Some(None) => Err("its task definition was not read".to_string()),
+            };
+            (id, (placement, size))
+        })
+        .collect();
+    let defaults = environment.services.iter().map(|c| (c.id.clone(), c.desired_count.unwrap_or(1))).collect();
+    report.record_costs(effect, &sizes, &defaults, &ctx.schedule.pricing, ctx.settings.region.as_deref());
 }
 
 /// A dry run: the plan as a report, with the targets registration would add now (one look at the
@@ -257,7 +297,9 @@ async fn run_paced<A: Aws>(
     let (ready, arrivals) = tokio::sync::mpsc::unbounded_channel::<Waiting>();
     let (up, ups) = tokio::sync::mpsc::unbounded_channel::<Up>();
     let groups = order_groups(plan, &intent.environment.start_order);
-    let registers = plan.registers;
+    let (registers, effect) = (plan.registers, plan.effect);
+    // Every service whose tasks are waited for: a start is ready when each of them is up.
+    let awaited = std::sync::Mutex::new(Vec::new());
     if registers {
         // Nothing to write first: their tasks are looked at now.
         for w in targets::waiting(plan, |id| failed(&report, id)) {
@@ -266,12 +308,15 @@ async fn run_paced<A: Aws>(
                 .iter()
                 .any(|s| matches!(s, Planned::Service(p) if p.id == w.id && p.decision == plan::Decision::Unchanged));
             if unchanged {
+                awaited.lock().unwrap().push(w.id.clone());
                 let _ = ready.send(w);
             }
         }
     }
+    let awaiting = &awaited;
     let done = move |p: &plan::ServicePlan, a: &apply::Applied| {
         if registers && a.failure.is_none() {
+            awaiting.lock().unwrap().push(p.id.clone());
             let _ = ready.send(Waiting { id: p.id.clone(), bindings: p.bindings.clone(), desired: p.after.desired });
         }
     };
@@ -297,6 +342,11 @@ async fn run_paced<A: Aws>(
     }
     for l in late {
         report.notes.push(l.note(&up));
+    }
+    let awaited = awaited.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if effect == Action::Start && report.failed() == 0 && !awaited.is_empty() {
+        let times: Option<Vec<Instant>> = awaited.iter().map(|id| up.get(id).map(|u| u.at)).collect();
+        report.ready_at = times.and_then(|t| t.into_iter().max()).map(Instant::into_std);
     }
     for event in registered {
         match event {
@@ -738,83 +788,4 @@ async fn observe_facts<A: Aws>(
         }
     }
     observe::targets(ctx.aws, &target_groups, &container_instances, ctx.settings.concurrency).await
-}
-
-/// A Fargate Spot (or EC2) task about to be stopped: out of all its target groups, now. The
-/// target groups known before anything is read go first, while the rest is read.
-async fn spot_task<A: Aws>(ctx: &Context<'_, A>, event: &TaskStateChange) -> Report {
-    let aws = ctx.aws;
-    let mut report = Report::new(Handled::SpotInterruption, String::new(), false);
-    let memory = spot_plan::Memory {
-        handled: ctx.warm.handled(&event.task_arn, event.version),
-        remembered: event
-            .service()
-            .and_then(|s| ctx.warm.bindings(&ServiceRef { cluster: event.cluster().to_string(), service: s.into() })),
-    };
-    let plan = match spot_plan::task(ctx.schedule, event, memory, std::time::Instant::now()) {
-        Ok(plan) => plan,
-        Err(reason) => {
-            report.skipped_reason = Some(reason);
-            return report;
-        }
-    };
-    report.environment = plan.environment.clone().unwrap_or_default();
-    let (early, reads) = tokio::join!(
-        apply::deregister(aws, plan.early.clone()),
-        observe::interrupted_task(aws, &plan.id, plan.known.is_none(), plan.instance_lookup.as_deref())
-    );
-    let reads = TaskReads { service: reads.0, instance: reads.1 };
-    if let Some(Ok(Some(state))) = &reads.service {
-        ctx.warm.remember_bindings(&plan.id, &spot_plan::service_bindings(state), std::time::Instant::now());
-    }
-    let (rest, rest_problems, note) = spot_plan::task_rest(&plan, &reads);
-    let (early, early_failures) = report::deregistrations(&plan.id, early);
-    let (more, more_failures) = report::deregistrations(&plan.id, apply::deregister(aws, rest).await);
-    report.targets = early.into_iter().chain(more).collect();
-    let problems = [plan.problems.clone(), early_failures, rest_problems, more_failures].concat();
-    report.notes.extend(note);
-    report.record_spot_service(&plan.id, problems);
-    if report.error().is_none() {
-        ctx.warm.mark_handled(&event.task_arn, event.version);
-    }
-    report
-}
-
-/// An EC2 Spot instance about to be reclaimed: DRAINING, and out of its instance target groups.
-async fn spot_instance<A: Aws>(ctx: &Context<'_, A>, event: &SpotWarning) -> Report {
-    let (aws, concurrency) = (ctx.aws, ctx.settings.concurrency);
-    let mut report = Report::new(Handled::SpotInstanceWarning, String::new(), false);
-    let clusters = spot_plan::clusters(ctx.schedule);
-    let found = observe::container_instance_of(aws, &clusters, &event.instance_id).await;
-    let (hits, mut problems) = match spot_plan::instance_hits(&event.instance_id, &clusters, found) {
-        Ok(hits) => (hits.found, hits.problems),
-        Err(reason) => {
-            report.skipped_reason = Some(reason);
-            return report;
-        }
-    };
-    for (cluster, ci) in hits {
-        let (drained, on_instance) =
-            tokio::join!(apply::drain(aws, &cluster, &ci), observe::on_instance(aws, &cluster, &ci));
-        match drained {
-            Ok(()) => report.notes.push(format!("container instance {ci} set to DRAINING")),
-            Err(e) => problems.push(crate::error::Failure::aws(&e, format!("cannot set {ci} to DRAINING: {e}"))),
-        }
-        problems.extend(on_instance.problems);
-        let groups = spot_plan::instance_target_groups(&on_instance.types);
-        let registered = observe::registered(aws, &groups, concurrency).await;
-        let (per_service, p) =
-            spot_plan::instance_targets(&cluster, &event.instance_id, &on_instance.services, &registered);
-        problems.extend(p);
-        for (id, targets) in per_service {
-            let (reports, failures) = report::deregistrations(&id, apply::deregister(aws, targets).await);
-            report.targets.extend(reports);
-            report.record_spot_service(&id, failures);
-        }
-    }
-    if !problems.is_empty() {
-        let id = ServiceRef { cluster: "-".into(), service: format!("instance {}", event.instance_id) };
-        report.record_spot_service(&id, problems);
-    }
-    report
 }

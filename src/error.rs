@@ -26,10 +26,11 @@ pub enum Error {
         #[source]
         source: AwsError,
     },
-    /// The report was produced, but at least one service failed. `retryable` when at least one
-    /// of the failures could go away on a later run.
-    #[error("{failed} of {total} services failed: {summary}")]
-    ServicesFailed { failed: usize, total: usize, summary: String, retryable: bool },
+    /// The report was produced, but at least one service (or Auto Scaling group) failed.
+    /// `run` is `ACTION ENVIRONMENT`; `summary` names each failure with its kind. `retryable`
+    /// when at least one of the failures could go away on a later run.
+    #[error("{run}: {failed} of {total} failed: {summary}")]
+    ServicesFailed { run: String, failed: usize, total: usize, summary: String, retryable: bool },
 }
 
 impl Error {
@@ -214,7 +215,13 @@ mod tests {
 
     #[test]
     fn services_failed_says_whether_a_retry_can_help() {
-        let failed = |retryable| Error::ServicesFailed { failed: 1, total: 2, summary: "c/s: x".into(), retryable };
+        let failed = |retryable| Error::ServicesFailed {
+            run: "stop staging".into(),
+            failed: 1,
+            total: 2,
+            summary: "c/s [throttled]: x".into(),
+            retryable,
+        };
         assert_eq!((failed(true).kind(), failed(true).is_retryable()), ("ServicesFailed", true));
         assert_eq!((failed(false).kind(), failed(false).is_retryable()), ("ServicesFailedPermanently", false));
     }

@@ -51,6 +51,38 @@ pub struct EnvironmentForecast {
     /// `status` and dry runs show them).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub capacity: Vec<String>,
+    /// `plan --observe`: the services' real task sizes and prices, read from AWS now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed: Option<Observed>,
+}
+
+/// What the environment's services are, as `status` read them now, and what the crons'
+/// stopped hours save with them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Observed {
+    pub services: usize,
+    /// Every service up (its count now, else its snapshot's, else the file's): per hour.
+    pub when_up: crate::pricing::Usage,
+    /// The stopped share of the week times AWS's pricing month (730 hours).
+    pub stopped_hours_per_month: Option<f64>,
+    /// What those hours save, in `when_up`'s currency (None: a service is not priced).
+    pub saved_per_month: Option<f64>,
+    /// What could not be read or priced.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl EnvironmentForecast {
+    /// Add what `status` observed: the month's saving from the crons and the real sizes.
+    pub fn observe(&mut self, services: usize, when_up: crate::pricing::Usage, notes: Vec<String>) {
+        let down = self.up_fraction.map(|up| 1.0 - up);
+        let saved = match (when_up.cost_per_hour, down) {
+            (Some(cost), Some(down)) => Some(crate::pricing::monthly(cost, down)),
+            _ => None,
+        };
+        let stopped_hours_per_month = down.map(|d| crate::pricing::monthly(1.0, d));
+        self.observed = Some(Observed { services, when_up, stopped_hours_per_month, saved_per_month: saved, notes });
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -134,6 +166,7 @@ pub fn forecast(schedule: &Schedule, environments: &[&Environment], from: DateTi
                 selectors: env.selectors.iter().map(ToString::to_string).collect(),
                 start_order: env.start_order.clone(),
                 capacity: env.capacity.iter().map(capacity_entry).collect(),
+                observed: None,
             }
         })
         .collect();
@@ -257,6 +290,22 @@ impl fmt::Display for Forecast {
                     writeln!(f, "{text}")?;
                 }
                 _ => writeln!(f, "  up: unknown (no transition in the last year)")?,
+            }
+            if let Some(o) = &env.observed {
+                write!(f, "  observed now: {} service(s), up: {}", o.services, &o.when_up)?;
+                match (o.saved_per_month, o.stopped_hours_per_month) {
+                    (Some(saved), Some(stopped)) => writeln!(
+                        f,
+                        "; stopped {} h a month (of 730): saves {} a month",
+                        hours(stopped),
+                        crate::pricing::fmt_money(saved, &o.when_up.currency)
+                    )?,
+                    (None, Some(stopped)) => writeln!(f, "; stopped {} h a month (of 730)", hours(stopped))?,
+                    _ => writeln!(f)?,
+                }
+                for n in &o.notes {
+                    writeln!(f, "    note: {n}")?;
+                }
             }
             env.fmt_selection(f)?;
         }

@@ -21,8 +21,9 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
         PathBuf::from(root).join("schedule.yaml")
     });
     let schedule = Schedule::load(&path)?;
-    let settings = Settings::from_env()?;
+    let mut settings = Settings::from_env()?;
     let aws = Sdk::from_env(&settings.limits).await?;
+    settings.region = settings.region.or_else(|| aws.region());
     if settings.state_table.is_none() {
         tracing::warn!("{}", Settings::NO_STATE_TABLE);
     }
@@ -33,12 +34,19 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
 async fn invocation(ctx: &Context<'_, Sdk>, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
     let remaining = Duration::from_millis(event.context.deadline.saturating_sub(now_ms));
-    let deadline = tokio::time::Instant::now() + remaining;
+    let began = tokio::time::Instant::now();
+    let deadline = began + remaining;
     let report = handle(ctx, event.payload, chrono::Utc::now(), deadline).await.inspect_err(
         |e| tracing::error!(error = %e, kind = e.kind(), retryable = e.is_retryable(), "input rejected"),
     )?;
-    // The report is the invocation's log record: one JSON line, whatever the log format.
+    // The report is the invocation's log record: one JSON line, whatever the log format. The
+    // metrics are a second line, in Embedded Metric Format: Lambda passes a line that is a JSON
+    // object on as it is (JSON log format), and CloudWatch Logs extracts its metrics.
     println!("{}", report.to_json_line());
+    let stamp = chrono::Utc::now().timestamp_millis();
+    if let Some(line) = crate::metrics::line(&report, began.elapsed(), stamp) {
+        println!("{line}");
+    }
     match report.error() {
         Some(e) => Err(e),
         None => Ok(serde_json::to_value(&report).expect("a report always serializes")),

@@ -15,6 +15,7 @@ pub mod event;
 pub mod forecast;
 pub mod intent;
 pub mod lambda;
+pub mod metrics;
 pub mod observe;
 pub mod pace;
 pub mod plan;

@@ -10,7 +10,7 @@ use futures_util::stream::{self, StreamExt};
 
 use crate::aws::{
     DESCRIBE_SCALABLE_TARGETS_BATCH, DESCRIBE_SERVICES_BATCH, DESCRIBE_TARGET_GROUPS_BATCH, DESCRIBE_TASKS_BATCH,
-    ScalableTargets, Schedules, Services, SnapshotTable, TargetGroups, Tasks, resource_id,
+    ScalableTargets, Schedules, Services, SnapshotTable, TargetGroups, TaskDefinitions, Tasks, resource_id,
 };
 use crate::error::{AwsError, ErrorKind};
 use crate::schedule::ServiceRef;
@@ -31,6 +31,19 @@ fn by_cluster<'a>(ids: impl IntoIterator<Item = &'a ServiceRef>) -> BTreeMap<&'a
 /// The expression of the schedule `name` in `group`, if it still exists (GetSchedule).
 pub async fn pending_schedule<A: Schedules>(aws: &A, group: &str, name: &str) -> Result<Option<String>, AwsError> {
     aws.schedule_expression(group, name).await
+}
+
+/// The task definitions of these ARNs (DescribeTaskDefinition, one call per distinct revision,
+/// up to `concurrency` at once): each one's own answer.
+pub async fn task_definitions<A: TaskDefinitions>(
+    aws: &A,
+    arns: &BTreeSet<String>,
+    concurrency: usize,
+) -> BTreeMap<String, Result<crate::state::TaskDefinition, AwsError>> {
+    stream::iter(arns.iter().map(|arn| async move { (arn.clone(), aws.describe_task_definition(arn).await) }))
+        .buffer_unordered(concurrency)
+        .collect()
+        .await
 }
 
 /// What the state table holds for one DescribeServices batch: per key its entry, or the read's

@@ -4,6 +4,7 @@
 //! returns the plan instead.
 
 pub mod capacity;
+pub mod cost;
 pub mod exclusion;
 pub mod order;
 pub mod select;

@@ -693,7 +693,8 @@ fn grouped(digits: &str) -> String {
 }
 
 /// A resource figure without a needless fraction: `1.5`, `2`, `0.75`.
-fn number(x: f64) -> String {
+/// A figure without trailing zeros: `1.5`, `0.25`, `3`.
+pub fn number(x: f64) -> String {
     let text = format!("{x:.4}");
     text.trim_end_matches('0').trim_end_matches('.').to_string()
 }

@@ -10,8 +10,10 @@ use crate::apply::{Applied, Registered};
 use crate::error::{Error, ErrorKind, Failure};
 use crate::intent::EnvironmentIntent;
 use crate::plan::capacity::{GroupDecision, GroupPlan};
+use crate::plan::cost::SizeReport;
 use crate::plan::targets::ServiceRegistration;
 use crate::plan::{Counts, Decision, Plan, Planned, Step};
+use crate::pricing::Usage;
 use crate::schedule::ServiceRef;
 use crate::state::{GroupSize, Snapshot, Target};
 
@@ -43,7 +45,7 @@ impl Serialize for Handled {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub action: Handled,
     pub environment: String,
@@ -70,6 +72,24 @@ pub struct Report {
     /// The environment's Auto Scaling groups (`capacity`), in the file's order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub capacity: Vec<GroupReport>,
+    /// A stop: what the environment's stopped services save per hour while stopped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saving: Option<Usage>,
+    /// `status`: what the environment's services cost per hour now, and when they are all up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Usage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_when_up: Option<Usage>,
+    /// A start: from the beginning of the run until every task of its started services was
+    /// RUNNING and registered (absent when they were not all by the end).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_to_ready_ms: Option<u64>,
+    /// When the last started service was ready (what `time_to_ready_ms` is measured to).
+    #[serde(skip)]
+    pub ready_at: Option<std::time::Instant>,
+    /// One line for people (notifications, the dashboard's log widget): the outcome counts,
+    /// the time to ready, the saving or the cost.
+    pub summary: String,
 }
 
 /// One Auto Scaling group's line of a report.
@@ -176,7 +196,7 @@ impl fmt::Display for Outcome {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServiceReport {
     pub cluster: String,
     pub service: String,
@@ -210,6 +230,12 @@ pub struct ServiceReport {
     /// The selector entry that chose the service this run (absent: listed by name).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub selected_by: Option<String>,
+    /// Its task size, read on stop and `status` (one DescribeTaskDefinition per revision).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_size: Option<SizeReport>,
+    /// A stop: what it saves per hour while stopped; `status`: what it costs per hour now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_per_hour: Option<f64>,
 }
 
 impl ServiceReport {
@@ -229,6 +255,8 @@ impl ServiceReport {
             notes: Vec::new(),
             tasks_not_running: Vec::new(),
             selected_by: None,
+            task_size: None,
+            cost_per_hour: None,
         }
     }
 
@@ -273,6 +301,12 @@ impl Report {
             throttled: 0,
             exclusions: Vec::new(),
             capacity: Vec::new(),
+            saving: None,
+            cost: None,
+            cost_when_up: None,
+            time_to_ready_ms: None,
+            ready_at: None,
+            summary: String::new(),
         }
     }
 
@@ -429,19 +463,151 @@ impl Report {
     pub fn error(&self) -> Option<Error> {
         let failed: Vec<&ServiceReport> = self.services.iter().filter(|s| s.outcome == Outcome::Failed).collect();
         let groups: Vec<&GroupReport> = self.capacity.iter().filter(|g| g.outcome == Outcome::Failed).collect();
+        let kind = |k: Option<ErrorKind>| k.map_or("failed", ErrorKind::as_str);
         let summary: Vec<String> = failed
             .iter()
-            .map(|s| format!("{}/{}: {}", s.cluster, s.service, s.error.as_deref().unwrap_or("failed")))
-            .chain(groups.iter().map(|g| format!("group {}: {}", g.group, g.error.as_deref().unwrap_or("failed"))))
+            .map(|s| {
+                format!(
+                    "{}/{} [{}]: {}",
+                    s.cluster,
+                    s.service,
+                    kind(s.error_kind),
+                    s.error.as_deref().unwrap_or("failed")
+                )
+            })
+            .chain(groups.iter().map(|g| {
+                format!("group {} [{}]: {}", g.group, kind(g.error_kind), g.error.as_deref().unwrap_or("failed"))
+            }))
             .collect();
         let kinds = failed.iter().map(|s| s.error_kind).chain(groups.iter().map(|g| g.error_kind));
         (!summary.is_empty()).then(|| Error::ServicesFailed {
+            run: format!("{} {}", self.action.as_str(), self.environment).trim_end().to_string(),
             failed: summary.len(),
             total: self.services.len() + self.capacity.len(),
             summary: summary.join("; "),
             retryable: kinds.collect::<Vec<_>>().into_iter().any(|k| k.is_some_and(ErrorKind::is_retryable)),
         })
     }
+}
+
+/// A service's task size as read (or why it could not be), and where its tasks run.
+pub type Sizes =
+    std::collections::BTreeMap<ServiceRef, (crate::state::Placement, Result<crate::pricing::TaskSize, String>)>;
+
+impl Report {
+    /// The task sizes and the run's cost figures: a stop's saving per hour while stopped (the
+    /// tasks it stopped, and those of services already stopped: their snapshots' counts);
+    /// `status`'s cost per hour now and when every service is up. `defaults` are the file's
+    /// `desired_count`s (what a start without a snapshot gives). Problems become one note each.
+    pub fn record_costs(
+        &mut self,
+        effect: Action,
+        sizes: &Sizes,
+        defaults: &std::collections::BTreeMap<ServiceRef, u32>,
+        pricing: &crate::pricing::Pricing,
+        region: Option<&str>,
+    ) {
+        use crate::plan::cost;
+        let mut saved = Vec::new();
+        let (mut now, mut up) = (Vec::new(), Vec::new());
+        let mut notes = std::collections::BTreeSet::new();
+        for s in &mut self.services {
+            let id = ServiceRef { cluster: s.cluster.clone(), service: s.service.clone() };
+            let Some((placement, size)) = sizes.get(&id) else { continue };
+            let size = match size {
+                Ok(size) => size,
+                Err(why) => {
+                    notes.insert(format!("no task size for {}/{}: {why}", s.cluster, s.service));
+                    continue;
+                }
+            };
+            let mut price = |tasks: u32| {
+                let (usage, report, note) = cost::usage(size, placement, tasks, pricing, region);
+                if let Some(note) = note {
+                    notes.insert(format!("cost: {note}"));
+                }
+                (usage, report)
+            };
+            match effect {
+                Action::Stop => {
+                    let (usage, report) = price(cost::saved_tasks(s.before, s.after, s.snapshot.as_ref()));
+                    s.cost_per_hour = usage.cost_per_hour;
+                    s.task_size = Some(report);
+                    saved.push(usage);
+                }
+                Action::Status => {
+                    let (usage, report) = price(s.before.map_or(0, |c| c.desired));
+                    let default = defaults.get(&id).copied().unwrap_or(1);
+                    let (when_up, _) = price(cost::up_tasks(s.before, s.snapshot.as_ref(), default));
+                    s.cost_per_hour = usage.cost_per_hour;
+                    s.task_size = Some(report);
+                    now.push(usage);
+                    up.push(when_up);
+                }
+                _ => {}
+            }
+        }
+        self.notes.extend(notes);
+        match effect {
+            Action::Stop => self.saving = Some(cost::total(&saved)),
+            Action::Status => {
+                self.cost = Some(cost::total(&now));
+                self.cost_when_up = Some(cost::total(&up));
+            }
+            _ => {}
+        }
+    }
+
+    /// The outcome counts: `3 services: 1 changed, 2 unchanged, 0 skipped, 0 failed`, and the
+    /// groups' when there are any.
+    fn counts_line(&self) -> String {
+        let count = |o: Outcome| self.services.iter().filter(|s| s.outcome == o).count();
+        let mut line = format!(
+            "{} {}: {} changed, {} unchanged, {} skipped, {} failed",
+            self.services.len(),
+            plural(self.services.len(), "service", "services"),
+            count(Outcome::Changed),
+            count(Outcome::Unchanged),
+            count(Outcome::Skipped),
+            count(Outcome::Failed)
+        );
+        if !self.capacity.is_empty() {
+            let groups = |o: Outcome| self.capacity.iter().filter(|g| g.outcome == o).count();
+            line.push_str(&format!(
+                "; {} {}: {} changed, {} unchanged, {} skipped, {} failed",
+                self.capacity.len(),
+                plural(self.capacity.len(), "group", "groups"),
+                groups(Outcome::Changed),
+                groups(Outcome::Unchanged),
+                groups(Outcome::Skipped),
+                groups(Outcome::Failed)
+            ));
+        }
+        line
+    }
+
+    /// Set [`Report::summary`] from what the report holds now: the last thing done to it.
+    pub fn finish(&mut self) {
+        let head = format!("{} {}", self.action.as_str(), self.environment);
+        let mut line = format!("{}: {}", head.trim_end(), self.counts_line());
+        if let Some(ms) = self.time_to_ready_ms {
+            line.push_str(&format!("; ready in {:.0} s", ms as f64 / 1000.0));
+        }
+        if let Some(saving) = &self.saving {
+            line.push_str(&format!("; saves {} while stopped", saving));
+        }
+        if let Some(cost) = &self.cost {
+            line.push_str(&format!("; costs {} now", cost));
+        }
+        if self.throttled > 0 {
+            line.push_str(&format!("; {} throttled answers retried", self.throttled));
+        }
+        self.summary = line;
+    }
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
 }
 
 /// One service's line of a plan's report.
@@ -596,7 +762,11 @@ impl fmt::Display for Report {
             let until = e.until.as_deref().map_or("until the tag is removed".to_string(), |u| format!("until {u}"));
             writeln!(f, "  excluded: {}/{} by {} {until}", e.cluster, e.service, e.tag)?;
         }
-        for s in &self.services {
+        let table = self.action == Handled::Payload(Action::Status);
+        if table {
+            write!(f, "{}", status_table(&[self]))?;
+        }
+        for s in self.services.iter().filter(|_| !table) {
             let name = format!("{}/{}", s.cluster, s.service);
             write!(f, "  {name:<32} {:<9}", s.outcome.to_string())?;
             if s.before.is_some() && s.before != s.after && s.after.is_some() {
@@ -647,33 +817,115 @@ impl fmt::Display for Report {
                 t.service
             )?;
         }
-        let count = |o: Outcome| self.services.iter().filter(|s| s.outcome == o).count();
-        write!(
-            f,
-            "{} services: {} changed, {} unchanged, {} skipped, {} failed",
-            self.services.len(),
-            count(Outcome::Changed),
-            count(Outcome::Unchanged),
-            count(Outcome::Skipped),
-            count(Outcome::Failed)
-        )?;
-        if !self.capacity.is_empty() {
-            let groups = |o: Outcome| self.capacity.iter().filter(|g| g.outcome == o).count();
-            write!(
-                f,
-                "; {} groups: {} changed, {} unchanged, {} skipped, {} failed",
-                self.capacity.len(),
-                groups(Outcome::Changed),
-                groups(Outcome::Unchanged),
-                groups(Outcome::Skipped),
-                groups(Outcome::Failed)
-            )?;
+        if let Some(ms) = self.time_to_ready_ms {
+            writeln!(f, "  ready in {:.0} s: every started task RUNNING and registered", ms as f64 / 1000.0)?;
         }
+        if let Some(saving) = &self.saving {
+            writeln!(f, "  saving while stopped: {}", saving)?;
+        }
+        if let Some(cost) = &self.cost {
+            write!(f, "  cost now: {}", cost)?;
+            if let Some(up) = &self.cost_when_up {
+                write!(f, "; when up: {}", up)?;
+            }
+            writeln!(f)?;
+        }
+        write!(f, "{}", self.counts_line())?;
         if self.throttled > 0 {
             write!(f, "; {} throttled answers retried", self.throttled)?;
         }
         Ok(())
     }
+}
+
+/// `status` as a table, one row per service of every report (README, "The CLI"): its
+/// environment, state, counts, snapshot, task size, cost per hour now and exclusion; then each
+/// failed service's error.
+pub fn status_table(reports: &[&Report]) -> String {
+    const HEAD: [&str; 9] =
+        ["ENVIRONMENT", "SERVICE", "STATE", "DESIRED", "MIN/MAX", "SNAPSHOT", "TASK SIZE", "COST/H", "EXCLUSION"];
+    let mut rows: Vec<[String; 9]> = Vec::new();
+    let mut errors = Vec::new();
+    for r in reports {
+        for s in &r.services {
+            let exclusion = r
+                .exclusions
+                .iter()
+                .find(|e| e.cluster == s.cluster && e.service == s.service)
+                .map(|e| match &e.until {
+                    Some(until) => format!("{} {until}", e.tag),
+                    None => e.tag.to_string(),
+                })
+                .unwrap_or_else(|| "-".into());
+            let state = match (s.outcome, s.before) {
+                (Outcome::Failed, _) => "failed",
+                (Outcome::Skipped, _) => "skipped",
+                (_, Some(c)) if c.desired > 0 => "running",
+                (_, Some(_)) if s.snapshot.is_some() => "stopped",
+                (_, Some(_)) => "at 0",
+                (_, None) => "?",
+            };
+            let min_max = match s.before {
+                Some(Counts { min: Some(min), max: Some(max), .. }) => format!("{min}/{max}"),
+                _ => "-".into(),
+            };
+            let size = s.task_size.as_ref().map_or("-".into(), |z| {
+                let arch = match z.architecture {
+                    crate::pricing::Architecture::X86_64 => "X86_64",
+                    crate::pricing::Architecture::Arm64 => "ARM64",
+                };
+                format!(
+                    "{} vCPU/{} GiB {arch} {}",
+                    crate::pricing::number(z.vcpu),
+                    crate::pricing::number(z.gib),
+                    z.capacity
+                )
+            });
+            let currency = r.cost.as_ref().map_or("", |c| c.currency.as_str());
+            let cost = s.cost_per_hour.map_or("-".into(), |c| crate::pricing::fmt_money(c, currency));
+            rows.push([
+                r.environment.clone(),
+                format!("{}/{}", s.cluster, s.service),
+                state.into(),
+                s.before.map_or("?".into(), |c| c.desired.to_string()),
+                min_max,
+                s.snapshot.as_ref().map_or("-".into(), Snapshot::encode),
+                size,
+                cost,
+                exclusion,
+            ]);
+            if let Some(e) = &s.error {
+                errors.push(format!(
+                    "  {}/{} [{}]: {e}",
+                    s.cluster,
+                    s.service,
+                    s.error_kind.map_or("failed", ErrorKind::as_str)
+                ));
+            }
+        }
+    }
+    let mut widths = HEAD.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: &[&str], out: &mut String| {
+        out.push_str("  ");
+        let text: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        out.push_str(text.join("  ").trim_end());
+        out.push('\n');
+    };
+    line(&HEAD, &mut out);
+    for row in &rows {
+        line(&row.iter().map(String::as_str).collect::<Vec<_>>(), &mut out);
+    }
+    for e in errors {
+        out.push_str(&e);
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]
@@ -718,6 +970,12 @@ mod tests {
             }),
             throttled: 3,
             exclusions: vec![],
+            saving: None,
+            cost: None,
+            cost_when_up: None,
+            time_to_ready_ms: None,
+            ready_at: None,
+            summary: String::new(),
             capacity: vec![GroupReport {
                 group: "shop-ecs".into(),
                 outcome: Outcome::Changed,
@@ -752,7 +1010,7 @@ start staging
       restored from snapshot: min=1 desired=2 max=4
       note: its 2 instances registered in the environment's clusters 41 s after it was restored
   registered 10.0.1.7:8080 in web-tg/0123 (shop/web)
-2 services: 1 changed, 0 unchanged, 0 skipped, 1 failed; 1 groups: 1 changed, 0 unchanged, 0 skipped, 0 failed; 3 throttled answers retried"
+2 services: 1 changed, 0 unchanged, 0 skipped, 1 failed; 1 group: 1 changed, 0 unchanged, 0 skipped, 0 failed; 3 throttled answers retried"
         );
     }
 }

@@ -31,6 +31,8 @@ pub struct Settings {
     /// How long a started service's tasks are expected to take to be RUNNING and registered:
     /// what a start keeps back from the deadline for each service it restores.
     pub task_start: Duration,
+    /// The region the function runs in (`AWS_REGION`): the cost figures' price table row.
+    pub region: Option<String>,
 }
 
 impl Default for Settings {
@@ -48,6 +50,7 @@ impl Default for Settings {
             state_table: None,
             limits: Limits::default(),
             task_start: Duration::from_secs(60),
+            region: None,
         }
     }
 }
@@ -106,6 +109,7 @@ impl Settings {
             s.schedule_group = group;
         }
         s.state_table = text("ECS_COST_SAVER_STATE_TABLE");
+        s.region = text("AWS_REGION").or_else(|| text("AWS_DEFAULT_REGION"));
         if let Some(v) = text("ECS_COST_SAVER_SERIAL_RUNS") {
             s.serial_runs = match v.as_str() {
                 "true" | "1" => true,

@@ -236,6 +236,76 @@ pub struct ServiceState {
     pub capacity: Option<Capacity>,
     /// Its snapshot in the state table, when there is a table and it holds one.
     pub entry: Option<Entry>,
+    /// What its tasks are and where they run: only the cost figures use it.
+    pub placement: Placement,
+}
+
+/// The task definition of a service's primary deployment and where its tasks run, as
+/// DescribeServices shows them: its `launchType`, or its capacity provider strategy.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Placement {
+    pub task_definition: Option<String>,
+    pub launch_type: Option<String>,
+    pub strategy: Vec<crate::pricing::StrategyItem>,
+}
+
+impl Placement {
+    /// How the service's `tasks` are spread over Fargate, Fargate Spot and EC2: its strategy's
+    /// split, else its launch type (EXTERNAL counts as EC2: not priced either), else (neither
+    /// set: the cluster's default strategy, which DescribeServices does not show) Fargate.
+    pub fn split(&self, tasks: u32) -> Vec<(crate::pricing::LaunchCapacity, u32)> {
+        use crate::pricing::LaunchCapacity;
+        if !self.strategy.is_empty() {
+            return crate::pricing::split(&self.strategy, tasks);
+        }
+        let capacity = match self.launch_type.as_deref() {
+            Some("FARGATE") | None => LaunchCapacity::Fargate,
+            Some(_) => LaunchCapacity::Ec2,
+        };
+        vec![(capacity, tasks)]
+    }
+}
+
+/// A task definition as DescribeTaskDefinition gives it, reduced to its size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskDefinition {
+    /// The task-level `cpu` and `memory` as registered: `256` (units, MiB), or `0.25 vCPU`,
+    /// `0.5 GB`; absent on EC2 task definitions that size only their containers.
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+    /// The containers' `cpu` units and `memory` (else `memoryReservation`) MiB, summed.
+    pub containers_cpu: u32,
+    pub containers_memory: u32,
+    /// `runtimePlatform.cpuArchitecture` (absent: X86_64).
+    pub architecture: Option<String>,
+}
+
+impl TaskDefinition {
+    /// Its size: the task level where it is set, else what its containers reserve. `Err` names
+    /// a value that is neither units nor a vCPU/GB figure.
+    pub fn size(&self) -> Result<crate::pricing::TaskSize, String> {
+        let cpu = match &self.cpu {
+            Some(text) => units(text, "vcpu").ok_or_else(|| format!("task cpu `{text}` is not units or vCPU"))?,
+            None => self.containers_cpu,
+        };
+        let memory = match &self.memory {
+            Some(text) => units(text, "gb").ok_or_else(|| format!("task memory `{text}` is not MiB or GB"))?,
+            None => self.containers_memory,
+        };
+        let architecture = crate::pricing::Architecture::from_ecs(self.architecture.as_deref())?;
+        Ok(crate::pricing::TaskSize::from_units(cpu, memory, architecture))
+    }
+}
+
+/// `256` -> 256; `0.25 vCPU` / `1 GB` (the `unit`, any case) -> ×1024.
+fn units(text: &str, unit: &str) -> Option<u32> {
+    let text = text.trim();
+    if let Ok(n) = text.parse::<u32>() {
+        return Some(n);
+    }
+    let lower = text.to_ascii_lowercase();
+    let number = lower.strip_suffix(unit)?.trim().parse::<f64>().ok()?;
+    (number.is_finite() && number >= 0.0).then(|| (number * 1024.0).round() as u32)
 }
 
 /// A container port that belongs in a target group.
@@ -447,4 +517,30 @@ pub struct CapacityProvider {
     pub group_arn: String,
     pub managed_scaling: bool,
     pub managed_termination_protection: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn definition(cpu: Option<&str>, memory: Option<&str>) -> TaskDefinition {
+        TaskDefinition {
+            cpu: cpu.map(str::to_string),
+            memory: memory.map(str::to_string),
+            containers_cpu: 128,
+            containers_memory: 300,
+            architecture: Some("ARM64".into()),
+        }
+    }
+
+    #[test]
+    fn a_task_size_is_the_task_level_else_what_its_containers_reserve() {
+        let size = definition(Some("256"), Some("512")).size().unwrap();
+        assert_eq!((size.vcpu, size.gib, size.architecture), (0.25, 0.5, crate::pricing::Architecture::Arm64));
+        let size = definition(Some("0.5 vCPU"), Some("1 GB")).size().unwrap();
+        assert_eq!((size.vcpu, size.gib), (0.5, 1.0));
+        let size = definition(None, None).size().unwrap();
+        assert_eq!((size.vcpu, size.gib), (0.125, 300.0 / 1024.0));
+        assert_eq!(definition(Some("lots"), None).size().unwrap_err(), "task cpu `lots` is not units or vCPU");
+    }
 }

@@ -1,6 +1,7 @@
 # One dead-letter queue for everything that could not run: schedules Scheduler could not deliver,
-# Spot events EventBridge could not deliver, and invocations that still failed after Lambda's
-# retries or grew older than their maximum age. Messages are kept for the maximum 14 days.
+# Spot events EventBridge could not deliver, invocations that still failed after Lambda's
+# retries or grew older than their maximum age, and notifications EventBridge could not publish.
+# Messages are kept for the maximum 14 days.
 
 resource "aws_sqs_queue" "dlq" {
   name                      = "${var.function_name}-dlq"
@@ -9,14 +10,22 @@ resource "aws_sqs_queue" "dlq" {
   tags                      = var.tags
 }
 
-# Scheduler (schedules.tf) and Lambda (iam.tf) send with their roles; the EventBridge rules send
-# as the events service, which this queue policy allows for those rules only.
+# Scheduler (schedules.tf) and Lambda (iam.tf) send with their roles; the EventBridge rules (the
+# Spot rules' deliveries to the function, the notification rules' to SNS) send as the events
+# service, which this queue policy allows for those rules only.
+locals {
+  dead_letter_rule_arns = concat(
+    [for rule in aws_cloudwatch_event_rule.spot : rule.arn],
+    [for rule in aws_cloudwatch_event_rule.notifications : rule.arn],
+  )
+}
+
 data "aws_iam_policy_document" "dlq" {
   dynamic "statement" {
-    for_each = length(aws_cloudwatch_event_rule.spot) > 0 ? [1] : []
+    for_each = length(local.dead_letter_rule_arns) > 0 ? [1] : []
 
     content {
-      sid       = "SpotRulesDeadLetters"
+      sid       = "EventBridgeRulesDeadLetters"
       actions   = ["sqs:SendMessage"]
       resources = [aws_sqs_queue.dlq.arn]
 
@@ -28,7 +37,7 @@ data "aws_iam_policy_document" "dlq" {
       condition {
         test     = "ArnEquals"
         variable = "aws:SourceArn"
-        values   = [for rule in aws_cloudwatch_event_rule.spot : rule.arn]
+        values   = local.dead_letter_rule_arns
       }
     }
   }

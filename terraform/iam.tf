@@ -1,7 +1,17 @@
-# The role of both functions. Its actions are exactly the AWS calls in src/aws/sdk.rs, plus
-# what Lambda itself does with the role (logs, dead letters) and the iam:PassRole that Scheduler
-# requires of whoever creates a schedule with a role. tests/iam.rs compares the "function" policy
-# below with the code, so neither can change without the other.
+# Each function its own role (lambda.tf):
+#
+# - `function` (the stop/start function): the calls of the stop, start, register, reconcile and
+#   status paths, the override schedules and the iam:PassRole that Scheduler requires of whoever
+#   creates a schedule with a role. Not the Spot handlers' calls (DeregisterTargets,
+#   UpdateContainerInstancesState): Spot events go only to the Spot function (spot.tf).
+# - `spot` (the Spot function): the calls of the Spot handlers (src/dispatch/spot.rs) only:
+#   reads, deregistering targets and draining container instances. It cannot change a service,
+#   a scalable target, a group, a snapshot or a schedule.
+#
+# Each policy's actions are exactly the AWS calls its function's code path reaches, plus what
+# Lambda itself does with the role (logs, dead letters, destination records). tests/iam.rs
+# derives both from the code and compares them with the documents below, so neither side can
+# change without the other.
 #
 # Scope: whatever changes something is limited to the schedule file's services and clusters
 # (ECS) and Auto Scaling groups (EC2 Auto Scaling), to this account and region (ELB, Application
@@ -9,6 +19,7 @@
 # an interrupted task may belong to a service of a configured cluster that the file does not
 # list, and it is still deregistered.
 
+# Lambda alone assumes either role.
 data "aws_iam_policy_document" "function_trust" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -32,12 +43,26 @@ resource "aws_iam_role_policy" "function" {
   policy = data.aws_iam_policy_document.function.json
 }
 
+resource "aws_iam_role" "spot" {
+  name               = local.spot_function_name
+  assume_role_policy = data.aws_iam_policy_document.function_trust.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "spot" {
+  name   = "ecs-cost-saver-spot"
+  role   = aws_iam_role.spot.id
+  policy = data.aws_iam_policy_document.spot.json
+}
+
 locals {
   arn_prefix = "arn:${local.partition}"
   # ECS ARNs of the configured clusters: services (any, for Spot), container instances, tasks.
   cluster_services            = [for c in module.schedules.clusters : "${local.arn_prefix}:ecs:${local.region}:${local.account}:service/${c}/*"]
   cluster_container_instances = [for c in module.schedules.clusters : "${local.arn_prefix}:ecs:${local.region}:${local.account}:container-instance/${c}/*"]
   cluster_tasks               = [for c in module.schedules.clusters : "${local.arn_prefix}:ecs:${local.region}:${local.account}:task/${c}/*"]
+  # Any target group of this account and region (the services' are not in the file).
+  target_groups = "${local.arn_prefix}:elasticloadbalancing:${local.region}:${local.account}:targetgroup/*/*"
   # The `capacity` groups. A group's ARN carries a random id before its name, hence the `*`.
   autoscaling_group_arns = [for g in module.schedules.autoscaling_groups : "${local.arn_prefix}:autoscaling:${local.region}:${local.account}:autoScalingGroup:*:autoScalingGroupName/${g}"]
 }
@@ -63,6 +88,14 @@ data "aws_iam_policy_document" "function" {
       variable = "ecs:cluster"
       values   = local.cluster_arns
     }
+  }
+
+  # The cost figures of a stop and of `status`: the size of each service's task definition.
+  # DescribeTaskDefinition has no resource-level permissions (IAM: resource types none).
+  statement {
+    sid       = "ReadTaskDefinitionSizes"
+    actions   = ["ecs:DescribeTaskDefinition"]
+    resources = ["*"]
   }
 
   statement {
@@ -112,18 +145,12 @@ data "aws_iam_policy_document" "function" {
     resources = local.cluster_container_instances
   }
 
-  # ListContainerInstances is authorized on the cluster: the Spot path looks an EC2 instance up
-  # in it, `capacity` and `status` read which instances serve it.
+  # ListContainerInstances is authorized on the cluster: `capacity` and `status` read which
+  # instances serve it.
   statement {
     sid       = "ListContainerInstancesOfTheClusters"
     actions   = ["ecs:ListContainerInstances"]
     resources = local.cluster_arns
-  }
-
-  statement {
-    sid       = "DrainSpotInstancesOfTheClusters"
-    actions   = ["ecs:UpdateContainerInstancesState"]
-    resources = local.cluster_container_instances
   }
 
   # Which Auto Scaling groups back the clusters' capacity providers (and whether ECS manages
@@ -226,11 +253,12 @@ data "aws_iam_policy_document" "function" {
   }
 
   # The services' target groups are not in the schedule file (only extra ones are): any target
-  # group of this account and region.
+  # group of this account and region. A start registers its tasks; deregistering is the Spot
+  # function's.
   statement {
-    sid       = "RegisterAndDeregisterTasks"
-    actions   = ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"]
-    resources = ["${local.arn_prefix}:elasticloadbalancing:${local.region}:${local.account}:targetgroup/*/*"]
+    sid       = "RegisterStartedTasks"
+    actions   = ["elasticloadbalancing:RegisterTargets"]
+    resources = [local.target_groups]
   }
 
   # --- EventBridge Scheduler: `until` overrides and continuations (`impl Schedules`) ---
@@ -266,13 +294,121 @@ data "aws_iam_policy_document" "function" {
   statement {
     sid       = "WriteOwnLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.function.arn}:*", "${aws_cloudwatch_log_group.spot.arn}:*"]
+    resources = ["${aws_cloudwatch_log_group.function.arn}:*"]
   }
 
-  # Lambda delivers the functions' dead letters (lambda.tf dead_letter_config) with their role.
+  # Lambda delivers the function's dead letters (lambda.tf dead_letter_config) with its role.
   statement {
     sid       = "DeadLetters"
     actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.dlq.arn]
+  }
+
+  # With notifications on (notifications.tf), Lambda sends the invocations' destination records
+  # to the default event bus with the function's role.
+  dynamic "statement" {
+    for_each = local.destinations_enabled ? [1] : []
+
+    content {
+      sid       = "DestinationRecords"
+      actions   = ["events:PutEvents"]
+      resources = [local.destination_bus_arn]
+    }
+  }
+}
+
+# The Spot function: what src/dispatch/spot.rs reaches, scoped as the stop/start function's
+# policy scopes the same actions.
+data "aws_iam_policy_document" "spot" {
+  # --- The interrupted task's service (`impl Services`) ---
+
+  # An interrupted task may belong to any service of a configured cluster.
+  statement {
+    sid       = "DescribeServicesOfTheClusters"
+    actions   = ["ecs:DescribeServices"]
+    resources = local.cluster_services
+  }
+
+  # --- The tasks and container instances (`impl Tasks`) ---
+
+  # ListTasks (the tasks on a reclaimed instance) is authorized on the cluster through the
+  # ecs:cluster condition key.
+  statement {
+    sid       = "ListTasksOfTheClusters"
+    actions   = ["ecs:ListTasks"]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = local.cluster_arns
+    }
+  }
+
+  statement {
+    sid       = "DescribeTasksOfTheClusters"
+    actions   = ["ecs:DescribeTasks"]
+    resources = local.cluster_tasks
+  }
+
+  statement {
+    sid       = "DescribeContainerInstancesOfTheClusters"
+    actions   = ["ecs:DescribeContainerInstances"]
+    resources = local.cluster_container_instances
+  }
+
+  # ListContainerInstances is authorized on the cluster: the EC2 Spot warning's instance is
+  # looked up in each configured cluster.
+  statement {
+    sid       = "ListContainerInstancesOfTheClusters"
+    actions   = ["ecs:ListContainerInstances"]
+    resources = local.cluster_arns
+  }
+
+  statement {
+    sid       = "DrainSpotInstancesOfTheClusters"
+    actions   = ["ecs:UpdateContainerInstancesState"]
+    resources = local.cluster_container_instances
+  }
+
+  # --- Elastic Load Balancing (`impl TargetGroups`) ---
+
+  # Describe* calls have no resource-level permissions.
+  statement {
+    sid       = "DescribeTargetGroupsAndHealth"
+    actions   = ["elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth"]
+    resources = ["*"]
+  }
+
+  # The interrupted tasks' and instances' target groups are their services', which the schedule
+  # file does not name: any target group of this account and region.
+  statement {
+    sid       = "DeregisterInterruptedTargets"
+    actions   = ["elasticloadbalancing:DeregisterTargets"]
+    resources = [local.target_groups]
+  }
+
+  # --- What Lambda does with this role ---
+
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.spot.arn}:*"]
+  }
+
+  statement {
+    sid       = "DeadLetters"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dlq.arn]
+  }
+
+  dynamic "statement" {
+    for_each = local.destinations_enabled ? [1] : []
+
+    content {
+      sid       = "DestinationRecords"
+      actions   = ["events:PutEvents"]
+      resources = [local.destination_bus_arn]
+    }
   }
 }

@@ -104,7 +104,7 @@ resource "aws_lambda_function" "spot" {
   #checkov:skip=CKV_AWS_272:The package is built (scripts/package) and deployed by the same operator from a local zip whose hash Terraform pins; code signing needs an AWS Signer profile and a signing step that this tool's users do not have.
   function_name = local.spot_function_name
   description   = "ecs-cost-saver: takes Spot-interrupted tasks and instances of ${basename(var.schedule_file)}'s clusters out of their target groups"
-  role          = aws_iam_role.function.arn
+  role          = aws_iam_role.spot.arn
   runtime       = "provided.al2023"
   handler       = "bootstrap"
   architectures = [var.architecture]
@@ -132,7 +132,7 @@ resource "aws_lambda_function" "spot" {
 
   tags = var.tags
 
-  depends_on = [aws_iam_role_policy.function]
+  depends_on = [aws_iam_role_policy.spot]
 
   lifecycle {
     precondition {
@@ -143,11 +143,35 @@ resource "aws_lambda_function" "spot" {
 }
 
 # Scheduler and EventBridge invoke asynchronously: a failed run is retried by Lambda, then its
-# event goes to the DLQ (the functions' dead_letter_config).
+# event goes to the DLQ (the functions' dead_letter_config). With notifications on, Lambda also
+# puts a record of the result on the default event bus (a destination, in addition to the DLQ),
+# where the rules of notifications.tf turn it into a message: every failure for good, and the
+# stop/start function's successes with notify_on_start.
 resource "aws_lambda_function_event_invoke_config" "this" {
   function_name                = aws_lambda_function.this.function_name
   maximum_event_age_in_seconds = var.max_event_age_seconds
   maximum_retry_attempts       = 2
+
+  # Lambda checks the role may send to the destination when it is configured: the grant first.
+  depends_on = [aws_iam_role_policy.function]
+
+  dynamic "destination_config" {
+    for_each = local.destinations_enabled ? [1] : []
+
+    content {
+      on_failure {
+        destination = local.destination_bus_arn
+      }
+
+      dynamic "on_success" {
+        for_each = var.notify_on_start ? [1] : []
+
+        content {
+          destination = local.destination_bus_arn
+        }
+      }
+    }
+  }
 }
 
 resource "aws_lambda_function_event_invoke_config" "spot" {
@@ -155,4 +179,16 @@ resource "aws_lambda_function_event_invoke_config" "spot" {
   # Two minutes after the warning the task or instance is gone: a later run has nothing to save.
   maximum_event_age_in_seconds = 120
   maximum_retry_attempts       = 2
+
+  depends_on = [aws_iam_role_policy.spot]
+
+  dynamic "destination_config" {
+    for_each = local.destinations_enabled ? [1] : []
+
+    content {
+      on_failure {
+        destination = local.destination_bus_arn
+      }
+    }
+  }
 }

@@ -1,17 +1,50 @@
 # ecs-cost-saver: the Lambda that stops and starts the ECS services of a schedule file, the
 # EventBridge Scheduler schedules generated from that file, the Spot interruption rules, and the
-# IAM, DLQ and logs around them. One file per concern:
+# IAM, DLQ, logs, notifications, alarms and dashboard around them. One file per concern:
 #
-#   lambda.tf     the two functions (stop/start and Spot), their concurrency and async settings
-#   schedules.tf  the schedule groups, one schedule per cron, the role Scheduler invokes with
-#   spot.tf       the EventBridge rules for Fargate Spot and EC2 Spot interruptions
-#   iam.tf        the functions' role: exactly the calls the code makes (tests/iam.rs checks it)
-#   dlq.tf        the dead-letter queue shared by the schedules, the rules and the functions
-#   logs.tf       the log groups
+#   lambda.tf         the two functions (stop/start and Spot), their concurrency and async settings
+#   schedules.tf      the schedule groups, one schedule per cron, the role Scheduler invokes with
+#   spot.tf           the EventBridge rules for Fargate Spot and EC2 Spot interruptions
+#   iam.tf            each function's role: exactly the calls its code path makes (tests/iam.rs)
+#   state.tf          the DynamoDB state table of the stopped services' snapshots
+#   dlq.tf            the dead-letter queue shared by the schedules, the rules and the functions
+#   logs.tf           the log groups
+#   notifications.tf  optional: the SNS topic, and the EventBridge rules that turn the functions'
+#                     asynchronous results (Lambda destinations) into text messages
+#   alarms.tf         the CloudWatch alarms: the functions' errors, the DLQ, missed stops
+#   dashboard.tf      the CloudWatch dashboard
+#
+# The provider-free submodules hold what `terraform test` can check offline: modules/schedules
+# (the YAML -> schedules) and modules/monitoring (the notification rules and texts, the
+# missed-stop alarm's cron arithmetic, the dashboard's body).
 
 module "schedules" {
   source        = "./modules/schedules"
   schedule_file = var.schedule_file
+}
+
+module "monitoring" {
+  source = "./modules/monitoring"
+
+  schedules          = module.schedules.schedules
+  environments       = module.schedules.environments
+  timezone           = module.schedules.timezone
+  currency           = module.schedules.currency
+  function_name      = var.function_name
+  spot_function_name = local.spot_function_name
+  dlq_name           = aws_sqs_queue.dlq.name
+  partition          = local.partition
+  region             = local.region
+  account            = local.account
+
+  max_event_age_seconds = var.max_event_age_seconds
+  timeout               = var.timeout
+
+  notification_emails = var.notification_emails
+  sns_topic_arn       = var.sns_topic_arn
+  notify_on_start     = var.notify_on_start
+  create_alarms       = var.create_alarms
+  missed_stop_alarms  = var.create_missed_stop_alarms
 }
 
 data "aws_partition" "current" {}

@@ -52,3 +52,38 @@ output "state_table_name" {
   description = "The DynamoDB state table that holds the stopped services' snapshots (the function's ECS_COST_SAVER_STATE_TABLE)."
   value       = aws_dynamodb_table.state.name
 }
+
+output "notification_topic_arn" {
+  description = "The SNS topic the notifications and alarms go to: the created NAME-notifications, the sns_topic_arn given, or null when notifications are off."
+  value       = local.notification_topic_arn
+}
+
+output "notification_rule_names" {
+  description = "The EventBridge rules (default bus) that turn the functions' asynchronous results into messages."
+  value       = sort([for rule in aws_cloudwatch_event_rule.notifications : rule.name])
+}
+
+output "notification_topic_policy" {
+  description = "With sns_topic_arn: the statements to add to that topic's access policy so that these rules and alarms may publish to it (null otherwise; a created topic gets them itself). A topic encrypted with KMS also needs its key policy to let events.amazonaws.com and cloudwatch.amazonaws.com use the key (kms:GenerateDataKey*, kms:Decrypt)."
+  value       = local.destinations_enabled && !local.create_topic ? data.aws_iam_policy_document.notifications[0].json : null
+}
+
+output "alarm_names" {
+  description = "The CloudWatch alarms created: the functions' errors, the DLQ, and one missed-stop alarm per environment that has one."
+  value       = sort([for arn in local.alarm_arns : element(split(":alarm:", arn), 1)])
+}
+
+output "missed_stop_alarm_skipped" {
+  description = "The environments without a missed-stop alarm, with the reason (no stop crons, a time zone with daylight saving time, a cron the module cannot read)."
+  value       = module.monitoring.missed_stop_skipped
+}
+
+output "dashboard_name" {
+  description = "The CloudWatch dashboard (null with create_dashboard = false)."
+  value       = one(aws_cloudwatch_dashboard.this[*].dashboard_name)
+}
+
+output "dashboard_url" {
+  description = "The dashboard in the CloudWatch console."
+  value       = var.create_dashboard ? "https://${local.region}.console.aws.amazon.com/cloudwatch/home?region=${local.region}#dashboards/dashboard/${var.function_name}" : null
+}

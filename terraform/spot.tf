@@ -1,5 +1,5 @@
 # EventBridge rules that send Spot interruptions to the Spot function (lambda.tf). The function
-# decides what to do (src/spot.rs); the patterns only keep other events from invoking it.
+# decides what to do (src/dispatch/spot.rs); the patterns only keep other events from invoking it.
 
 locals {
   spot_rule_definitions = {

@@ -138,3 +138,51 @@ variable "state_table_deletion_protection" {
   type        = bool
   default     = true
 }
+
+# --- Notifications, alarms and the dashboard (notifications.tf, alarms.tf, dashboard.tf) ---
+
+variable "notification_emails" {
+  description = "E-mail addresses to notify when a run fails for good (and, with notify_on_start, when a start is ready). Creates an SNS topic (NAME-notifications) with one e-mail subscription each; every address gets a confirmation mail first. Empty (the default) and no sns_topic_arn: no notifications."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for address in var.notification_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", address))])
+    error_message = "notification_emails must be e-mail addresses (name@example.com)."
+  }
+}
+
+variable "sns_topic_arn" {
+  description = "An existing standard SNS topic to notify instead of notification_emails (not both). Its policy must let EventBridge and CloudWatch publish: see the output notification_topic_policy."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.sns_topic_arn == null || can(regex("^arn:aws[a-zA-Z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", var.sns_topic_arn))
+    error_message = "sns_topic_arn must be the ARN of a standard (not FIFO) SNS topic, arn:aws:sns:REGION:ACCOUNT:NAME."
+  }
+}
+
+variable "notify_on_start" {
+  description = "Also notify when a scheduled (asynchronous) start is ready: every task RUNNING and registered, with its time to ready. Needs notification_emails or sns_topic_arn."
+  type        = bool
+  default     = false
+}
+
+variable "create_alarms" {
+  description = "Create the CloudWatch alarms: each function's errors, messages in the DLQ, and a missed-stop alarm per environment (see create_missed_stop_alarms). They notify the topic when there is one. $0.10 a month each."
+  type        = bool
+  default     = true
+}
+
+variable "create_missed_stop_alarms" {
+  description = "With create_alarms: one alarm per environment that goes off when a scheduled stop was not followed by a successful one within the grace (ceil((max_event_age_seconds + timeout) / 3600) hours). Environments whose crons or time zone it cannot read get none: see the output missed_stop_alarm_skipped."
+  type        = bool
+  default     = true
+}
+
+variable "create_dashboard" {
+  description = "Create the CloudWatch dashboard NAME: per environment the services stopped, started and failed, the time to ready, the saving per hour; the functions' errors and duration and the DLQ. $3 a month beyond the account's first three dashboards."
+  type        = bool
+  default     = true
+}

@@ -26,14 +26,14 @@ use std::time::Duration;
 
 use ecs_cost_saver::aws::{
     AutoScalingGroups, DescribedServices, Paced, ScalableTargets, Schedules, Sdk, Services, SnapshotTable,
-    TargetGroups, Tasks,
+    TargetGroups, TaskDefinitions, Tasks,
 };
 use ecs_cost_saver::error::AwsError;
 use ecs_cost_saver::report::{Outcome, Report};
 use ecs_cost_saver::schedule::Schedule;
 use ecs_cost_saver::state::{
     AutoScalingGroup, Capacity, CapacityProvider, Container, ContainerInstance, Entry, GroupSize, Holder,
-    OneTimeSchedule, RegisteredTarget, ScheduledAction, Snapshot, Target, TargetType, Task,
+    OneTimeSchedule, RegisteredTarget, ScheduledAction, Snapshot, Target, TargetType, Task, TaskDefinition,
 };
 use serde_json::{Value, json};
 use support::{Moto, e2e_run as run};
@@ -96,6 +96,12 @@ impl Services for Ecs<'_> {
     }
     async fn list_services(&self, cluster: &str) -> Result<Vec<String>, AwsError> {
         self.sdk.list_services(cluster).await
+    }
+}
+
+impl TaskDefinitions for Ecs<'_> {
+    async fn describe_task_definition(&self, arn: &str) -> Result<TaskDefinition, AwsError> {
+        self.sdk.describe_task_definition(arn).await
     }
 }
 

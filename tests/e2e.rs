@@ -193,8 +193,8 @@ async fn one_failing_service_does_not_stop_the_others() {
     assert_eq!(error.kind(), "ServicesFailedPermanently");
     assert_eq!(
         error.to_string(),
-        "2 of 5 services failed: alpha/svc-gone: service svc-gone not found in cluster alpha (DescribeServices: MISSING); \
-         nowhere/svc-x: cluster nowhere not found in this account and region (DescribeServices: ClusterNotFoundException: Cluster not found.)"
+        "stop staging: 2 of 5 failed: alpha/svc-gone [not_found]: service svc-gone not found in cluster alpha (DescribeServices: MISSING); \
+         nowhere/svc-x [not_found]: cluster nowhere not found in this account and region (DescribeServices: ClusterNotFoundException: Cluster not found.)"
     );
 }
 

@@ -140,7 +140,7 @@ async fn the_lambda_answers_each_event_and_logs_the_report_as_one_json_line() {
     assert_eq!(answers[2].body["errorType"], "ServicesFailedPermanently");
     assert_eq!(
         answers[2].body["errorMessage"],
-        "1 of 1 services failed: alpha/svc-gone: service svc-gone not found in cluster alpha (DescribeServices: MISSING)"
+        "stop broken: 1 of 1 failed: alpha/svc-gone [not_found]: service svc-gone not found in cluster alpha (DescribeServices: MISSING)"
     );
 
     // 4. An event this version does not handle: a clear, non-retryable error.

@@ -1017,7 +1017,7 @@ async fn one_retryable_failure_makes_the_run_retryable() {
     assert_eq!((error.kind(), error.is_retryable()), ("ServicesFailed", true));
     assert_eq!(
         error.to_string(),
-        "2 of 2 services failed: c/api: set desiredCount 0 failed: UpdateService: AccessDeniedException: AccessDeniedException for api; c/web: set desiredCount 0 failed: UpdateService: ThrottlingException: ThrottlingException for web"
+        "stop env: 2 of 2 failed: c/api [access_denied]: set desiredCount 0 failed: UpdateService: AccessDeniedException: AccessDeniedException for api; c/web [throttled]: set desiredCount 0 failed: UpdateService: ThrottlingException: ThrottlingException for web"
     );
 }
 

@@ -52,7 +52,7 @@ use std::time::Duration;
 
 use ecs_cost_saver::aws::{
     AutoScalingGroups, DescribedServices, Paced, ScalableTargets, Schedules, Sdk, Services, SnapshotTable,
-    TargetGroups, Tasks,
+    TargetGroups, TaskDefinitions, Tasks,
 };
 use ecs_cost_saver::error::AwsError;
 use ecs_cost_saver::pace::Limits;
@@ -60,7 +60,7 @@ use ecs_cost_saver::report::{Outcome, Report};
 use ecs_cost_saver::schedule::Schedule;
 use ecs_cost_saver::state::{
     Capacity, Entry, Holder, OneTimeSchedule, RegisteredTarget, SNAPSHOT_TAG, ScheduledAction, Snapshot, Target,
-    TargetType, Task,
+    TargetType, Task, TaskDefinition,
 };
 use ecs_cost_saver::{Context, Settings, handle};
 use serde_json::json;
@@ -153,6 +153,12 @@ impl Services for Gated<'_> {
     }
     async fn list_services(&self, cluster: &str) -> Result<Vec<String>, AwsError> {
         self.call("ListServices", self.sdk.list_services(cluster)).await
+    }
+}
+
+impl TaskDefinitions for Gated<'_> {
+    async fn describe_task_definition(&self, arn: &str) -> Result<TaskDefinition, AwsError> {
+        self.call("DescribeTaskDefinition", self.sdk.describe_task_definition(arn)).await
     }
 }
 

@@ -65,6 +65,15 @@ pub trait Services: Sync {
     fn list_services(&self, cluster: &str) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
 }
 
+/// Reading ECS task definitions (their size, for the cost figures).
+pub trait TaskDefinitions: Sync {
+    /// DescribeTaskDefinition of one ARN (family:revision).
+    fn describe_task_definition(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<crate::state::TaskDefinition, AwsError>> + Send;
+}
+
 /// Reading ECS tasks and the instances they run on.
 pub trait Tasks: Sync {
     /// Task ARNs whose desired status is RUNNING (all pages).
@@ -290,11 +299,28 @@ pub trait Paced: Sync {
 
 /// Everything the handler needs.
 pub trait Aws:
-    Services + Tasks + ScalableTargets + AutoScalingGroups + TargetGroups + Schedules + SnapshotTable + Paced
+    Services
+    + Tasks
+    + TaskDefinitions
+    + ScalableTargets
+    + AutoScalingGroups
+    + TargetGroups
+    + Schedules
+    + SnapshotTable
+    + Paced
 {
 }
-impl<T: Services + Tasks + ScalableTargets + AutoScalingGroups + TargetGroups + Schedules + SnapshotTable + Paced> Aws
-    for T
+impl<
+    T: Services
+        + Tasks
+        + TaskDefinitions
+        + ScalableTargets
+        + AutoScalingGroups
+        + TargetGroups
+        + Schedules
+        + SnapshotTable
+        + Paced,
+> Aws for T
 {
 }
 

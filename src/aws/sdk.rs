@@ -13,12 +13,17 @@ use aws_sdk_ecs::types::{DesiredStatus, ServiceField};
 use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum, TargetTypeEnum};
 
 use super::paced::Pace;
-use super::{AutoScalingGroups, DescribedServices, Paced, ScalableTargets, Schedules, Services, TargetGroups, Tasks};
+use super::{
+    AutoScalingGroups, DescribedServices, Paced, ScalableTargets, Schedules, Services, TargetGroups, TaskDefinitions,
+    Tasks,
+};
 use crate::error::{AwsError, ErrorKind};
 use crate::pace::{Buckets, Limits};
+use crate::pricing::StrategyItem;
 use crate::state::{
-    AutoScalingGroup, Capacity, CapacityProvider, Container, ContainerInstance, GroupSize, OneTimeSchedule,
+    AutoScalingGroup, Capacity, CapacityProvider, Container, ContainerInstance, GroupSize, OneTimeSchedule, Placement,
     RegisteredTarget, ScheduledAction, ServiceState, Suspended, Target, TargetBinding, TargetHealth, TargetType, Task,
+    TaskDefinition,
 };
 
 /// The retry policy every client uses: standard (exponential back-off with jitter), 5 attempts.
@@ -67,6 +72,11 @@ impl Sdk {
             return Err("no AWS region: set AWS_REGION or use a profile that has one".into());
         }
         Ok(Sdk::paced(&config, limits))
+    }
+
+    /// The region the clients call, as the configuration found it (environment, profile).
+    pub fn region(&self) -> Option<String> {
+        self.ecs.config().region().map(ToString::to_string)
     }
 
     /// Clients from one loaded configuration (region, credentials, `AWS_ENDPOINT_URL`, retries),
@@ -198,6 +208,19 @@ impl Services for Sdk {
                 task_set_load_balancers: bindings(s.task_sets().iter().flat_map(|t| t.load_balancers()))?,
                 capacity: None,
                 entry: None,
+                placement: Placement {
+                    task_definition: s.task_definition().map(str::to_string),
+                    launch_type: s.launch_type().map(|l| l.as_str().to_string()),
+                    strategy: s
+                        .capacity_provider_strategy()
+                        .iter()
+                        .map(|c| StrategyItem {
+                            provider: c.capacity_provider().to_string(),
+                            base: count(c.base()),
+                            weight: count(c.weight()),
+                        })
+                        .collect(),
+                },
             };
             described.found.push((s.service_name().unwrap_or_default().to_string(), state));
         }
@@ -276,6 +299,40 @@ impl Services for Sdk {
             })
             .await?;
         Ok(())
+    }
+}
+
+impl TaskDefinitions for Sdk {
+    async fn describe_task_definition(&self, arn: &str) -> Result<TaskDefinition, AwsError> {
+        let out = self
+            .pace
+            .call("DescribeTaskDefinition", || async {
+                self.ecs
+                    .describe_task_definition()
+                    .task_definition(arn)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("DescribeTaskDefinition", e))
+            })
+            .await?;
+        let Some(def) = out.task_definition() else {
+            return Err(AwsError::in_response(
+                "DescribeTaskDefinition",
+                ErrorKind::NotFound,
+                format!("no task definition in the answer for {arn}"),
+            ));
+        };
+        let containers = def.container_definitions();
+        Ok(TaskDefinition {
+            cpu: def.cpu().map(str::to_string),
+            memory: def.memory().map(str::to_string),
+            containers_cpu: containers.iter().map(|c| count(c.cpu())).sum(),
+            containers_memory: containers
+                .iter()
+                .map(|c| count(c.memory().or(c.memory_reservation()).unwrap_or(0)))
+                .sum(),
+            architecture: def.runtime_platform().and_then(|p| p.cpu_architecture()).map(|a| a.as_str().to_string()),
+        })
     }
 }
 

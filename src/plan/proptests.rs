@@ -156,6 +156,7 @@ fn running() -> impl Strategy<Value = ServiceState> {
             task_set_load_balancers: vec![],
             capacity,
             entry: None,
+            placement: Default::default(),
         })
 }
 
@@ -339,6 +340,7 @@ fn any_state() -> impl Strategy<Value = ServiceState> {
                 task_set_load_balancers: vec![],
                 capacity,
                 entry: None,
+                placement: Default::default(),
             }
         })
 }
@@ -424,6 +426,7 @@ fn service(desired: u32, min: u32, max: u32) -> ServiceState {
         task_set_load_balancers: vec![],
         capacity: Some(Capacity::new(min, max)),
         entry: None,
+        placement: Default::default(),
     }
 }
 

@@ -177,6 +177,7 @@ mod tests {
             task_set_load_balancers: Vec::new(),
             capacity: None,
             entry: None,
+            placement: Default::default(),
         }
     }
 

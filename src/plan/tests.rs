@@ -37,6 +37,7 @@ fn state(desired: u32, capacity: Option<(u32, u32)>, snapshot: Option<&str>) -> 
         // min 0 max 0 as a stop leaves it: every kind of scaling suspended too.
         capacity: capacity.map(|(min, max)| if (min, max) == (0, 0) { ZERO } else { Capacity::new(min, max) }),
         entry: None,
+        placement: Default::default(),
     }
 }
 

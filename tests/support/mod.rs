@@ -251,6 +251,7 @@ pub fn e2e_settings() -> ecs_cost_saver::Settings {
         concurrency: 8,
         poll_interval: Duration::from_millis(100),
         safety_margin: Duration::ZERO,
+        region: Some(REGION.into()),
         ..ecs_cost_saver::Settings::default()
     }
 }

@@ -174,6 +174,7 @@ fn service_state(lbs: Vec<TargetBinding>, task_set_lbs: Vec<TargetBinding>) -> S
         task_set_load_balancers: task_set_lbs,
         capacity: None,
         entry: None,
+        placement: Default::default(),
     }
 }
 

@@ -48,6 +48,18 @@ module "ecs_cost_saver" {
   lambda_zip    = "${path.root}/../../../dist/ecs-cost-saver-${var.architecture}.zip"
   architecture  = var.architecture
 
+  # Notifications are off until you name where they go: e-mail addresses (a topic is created
+  # for them; each address confirms a mail from AWS first) or your own topic, not both.
+  # notification_emails = ["sre@example.com"]
+  # sns_topic_arn       = "arn:aws:sns:ap-northeast-1:123456789012:ops-alerts"
+  # notify_on_start     = true # also a message when a start is ready
+  #
+  # Alarms and the dashboard are on by default ($0.10 a month per alarm, $3 per dashboard
+  # beyond the account's first three):
+  # create_alarms             = true
+  # create_missed_stop_alarms = true
+  # create_dashboard          = true
+
   tags = {
     project = "ecs-cost-saver"
   }
@@ -67,4 +79,20 @@ output "dlq_url" {
 
 output "log_group_names" {
   value = module.ecs_cost_saver.log_group_names
+}
+
+output "notification_topic_arn" {
+  value = module.ecs_cost_saver.notification_topic_arn
+}
+
+output "alarm_names" {
+  value = module.ecs_cost_saver.alarm_names
+}
+
+output "missed_stop_alarm_skipped" {
+  value = module.ecs_cost_saver.missed_stop_alarm_skipped
+}
+
+output "dashboard_url" {
+  value = module.ecs_cost_saver.dashboard_url
 }

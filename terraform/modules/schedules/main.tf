@@ -10,6 +10,8 @@ locals {
   document     = try(yamldecode(file(var.schedule_file)), null)
   timezone     = try(coalesce(local.document.timezone), "Asia/Tokyo")
   environments = try(merge(local.document.environments), {})
+  # Only a label here (the dashboard's); the function validates and applies `pricing`.
+  currency = try(coalesce(tostring(local.document.pricing.currency)), "USD")
 
   # Environment names become schedule names, so they must already be valid ones.
   environment_pattern = "^[a-z0-9-]{1,32}$"

@@ -23,6 +23,11 @@ output "timezone" {
   value       = local.timezone
 }
 
+output "currency" {
+  description = "The currency of the saving the function reports (YAML `pricing.currency`, default USD): the dashboard's label for SavedCostPerHour."
+  value       = local.currency
+}
+
 output "environments" {
   description = "The environment names, sorted."
   value       = sort(keys(local.environments))

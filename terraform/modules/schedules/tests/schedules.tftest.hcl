@@ -248,3 +248,29 @@ run "a_group_name_that_is_no_single_arn_is_refused" {
 
   expect_failures = [output.autoscaling_groups]
 }
+
+run "the_currency_defaults_to_usd" {
+  command = plan
+
+  variables {
+    schedule_file = "../../../schedules/example.yaml"
+  }
+
+  assert {
+    condition     = output.currency == "USD"
+    error_message = "currency: ${output.currency}"
+  }
+}
+
+run "pricing_names_the_currency" {
+  command = plan
+
+  variables {
+    schedule_file = "tests/fixtures/pricing.yaml"
+  }
+
+  assert {
+    condition     = output.currency == "JPY"
+    error_message = "currency: ${output.currency}"
+  }
+}
