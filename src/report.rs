@@ -547,7 +547,6 @@ impl Report {
                 _ => {}
             }
         }
-        self.notes.extend(notes);
         match effect {
             Action::Stop => self.saving = Some(cost::total(&saved)),
             Action::Status => {
@@ -556,6 +555,9 @@ impl Report {
             }
             _ => {}
         }
+        let unpriced = self.saving.as_ref().or(self.cost_when_up.as_ref()).and_then(Usage::note);
+        notes.extend(unpriced.map(|n| format!("cost: {n}")));
+        self.notes.extend(notes);
     }
 
     /// The outcome counts: `3 services: 1 changed, 2 unchanged, 0 skipped, 0 failed`, and the
@@ -591,7 +593,7 @@ impl Report {
         let head = format!("{} {}", self.action.as_str(), self.environment);
         let mut line = format!("{}: {}", head.trim_end(), self.counts_line());
         if let Some(ms) = self.time_to_ready_ms {
-            line.push_str(&format!("; ready in {:.0} s", ms as f64 / 1000.0));
+            line.push_str(&format!("; ready in {}", seconds(ms)));
         }
         if let Some(saving) = &self.saving {
             line.push_str(&format!("; saves {} while stopped", saving));
@@ -604,6 +606,11 @@ impl Report {
         }
         self.summary = line;
     }
+}
+
+/// `41 s`, `2.3 s` under ten seconds.
+fn seconds(ms: u64) -> String {
+    if ms < 10_000 { format!("{:.1} s", ms as f64 / 1000.0) } else { format!("{:.0} s", ms as f64 / 1000.0) }
 }
 
 fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
@@ -818,7 +825,7 @@ impl fmt::Display for Report {
             )?;
         }
         if let Some(ms) = self.time_to_ready_ms {
-            writeln!(f, "  ready in {:.0} s: every started task RUNNING and registered", ms as f64 / 1000.0)?;
+            writeln!(f, "  ready in {}: every started task RUNNING and registered", seconds(ms))?;
         }
         if let Some(saving) = &self.saving {
             writeln!(f, "  saving while stopped: {}", saving)?;

@@ -267,3 +267,61 @@ async fn register_only_registers_and_status_only_reads() {
     assert_eq!(targets(&sdk, world["target_groups"]["svc-b-tg"].as_str().unwrap()).await, ips(&b, 9090));
     assert_eq!(service(&sdk, "alpha", "svc-a").await, (3, None));
 }
+
+/// The cost figures: one DescribeTaskDefinition per distinct revision (two services share one
+/// here), the saving a stop reports from the real task sizes (0.25 vCPU, 0.5 GB on Fargate in
+/// ap-northeast-1), and `status`'s cost now and when up.
+#[tokio::test]
+async fn a_stop_reads_each_task_definition_once_and_says_what_it_saves() {
+    let moto = Moto::start();
+    let world = moto.seed(&["e2e"]);
+    let sdk = moto.sdk().await;
+    // A fourth service on svc-a's task definition revision, 2 tasks.
+    let a = sdk.ecs.describe_services().cluster("alpha").services("svc-a").send().await.unwrap();
+    let a = &a.services()[0];
+    sdk.ecs
+        .create_service()
+        .cluster("alpha")
+        .service_name("svc-d")
+        .task_definition(world["services"]["svc-a"]["task_definition"].as_str().unwrap())
+        .desired_count(2)
+        .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+        .set_network_configuration(a.network_configuration().cloned())
+        .send()
+        .await
+        .unwrap();
+    let schedule = schedule(&world, "      - { cluster: alpha, service: svc-d }\n");
+
+    let (report, ops) = moto
+        .recording(run(&sdk, &schedule, json!({"action": "stop", "environment": "staging"}), Duration::from_secs(5)))
+        .await;
+    assert!(report.error().is_none(), "{report}");
+    assert_eq!(
+        ops.iter().filter(|op| *op == "DescribeTaskDefinition").count(),
+        3,
+        "svc-a and svc-d share a revision: {ops:?}"
+    );
+    // A task: 0.25 x 0.05056 + 0.5 x 0.00553 = 0.015405 USD an hour; svc-a 3 tasks, svc-b 2,
+    // svc-c 1, svc-d 2: 8 tasks, 2 vCPU, 4 GiB, 0.12324 USD an hour.
+    let task = 0.25 * 0.05056 + 0.5 * 0.00553;
+    let saving = report.saving.clone().unwrap();
+    assert_eq!((saving.vcpu_per_hour, saving.gib_per_hour, saving.currency.as_str()), (2.0, 4.0, "USD"));
+    assert!((saving.cost_per_hour.unwrap() - 8.0 * task).abs() < 1e-9, "{saving:?}");
+    let a = &report.services[0];
+    let size = a.task_size.as_ref().unwrap();
+    assert_eq!((a.service.as_str(), size.vcpu, size.gib, size.capacity.as_str()), ("svc-a", 0.25, 0.5, "FARGATE"));
+    assert!((a.cost_per_hour.unwrap() - 3.0 * task).abs() < 1e-9);
+    assert!(report.summary.contains("saves 2 vCPU, 4 GiB, $0.1232/hour while stopped"), "{}", report.summary);
+
+    // Status while stopped: nothing runs; up again (the snapshots' counts) it costs the same.
+    let status =
+        run(&sdk, &schedule, json!({"action": "status", "environment": "staging"}), Duration::from_secs(5)).await;
+    let (now, up) = (status.cost.clone().unwrap(), status.cost_when_up.clone().unwrap());
+    assert_eq!((now.vcpu_per_hour, now.cost_per_hour), (0.0, Some(0.0)));
+    assert!((up.cost_per_hour.unwrap() - 8.0 * task).abs() < 1e-9, "{up:?}");
+    let table = status.to_string();
+    assert!(
+        table.contains("staging      alpha/svc-a  stopped  0        0/0      desired=3 min=1 max=4  0.25 vCPU/0.5 GiB X86_64 FARGATE"),
+        "{table}"
+    );
+}

@@ -165,4 +165,22 @@ async fn the_lambda_answers_each_event_and_logs_the_report_as_one_json_line() {
     assert_eq!(logged[0], report);
     assert_eq!(logged[1]["environment"], "broken");
     assert_eq!(logged[1]["services"][0]["outcome"], "failed");
+
+    // Each report is followed by its metrics line (Embedded Metric Format): the good stop's
+    // and the failed one's, which says so; the refusals have none.
+    let metrics: Vec<&Value> = lines.iter().filter(|l| l.get("_aws").is_some()).collect();
+    assert_eq!(metrics.len(), 2, "{stdout}");
+    for (m, (environment, succeeded, changed)) in metrics.iter().zip([("staging", 1.0, 2.0), ("broken", 0.0, 0.0)]) {
+        assert_eq!(m["_aws"]["CloudWatchMetrics"][0]["Namespace"], "EcsCostSaver");
+        assert_eq!((m["Environment"].as_str(), m["Action"].as_str()), (Some(environment), Some("stop")));
+        assert_eq!((m["RunSucceeded"].as_f64(), m["ServicesChanged"].as_f64()), (Some(succeeded), Some(changed)));
+        assert!(m["DurationMs"].as_f64().is_some_and(|ms| ms > 0.0), "{m}");
+    }
+    let position = |v: &Value| lines.iter().position(|l| l == v).unwrap();
+    assert_eq!(position(metrics[0]), position(logged[0]) + 1, "the metrics line follows its report");
+    // The function returns the report with its one-line summary (what a notification shows).
+    assert_eq!(
+        report["summary"].as_str().unwrap().split(';').next(),
+        Some("stop staging: 2 services: 2 changed, 0 unchanged, 0 skipped, 0 failed")
+    );
 }

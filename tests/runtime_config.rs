@@ -79,7 +79,7 @@ async fn a_service_missing_from_aws_fails_alone() {
         assert_e2e_services(&sdk, stopped).await;
         assert_eq!(
             report.error().map(|e| e.to_string()),
-            Some(format!("stop staging: 1 of 4 failed: alpha/svc-typo [not_found]: {missing}"))
+            Some(format!("{action} staging: 1 of 4 failed: alpha/svc-typo [not_found]: {missing}"))
         );
     }
 }

@@ -22,6 +22,7 @@ fn settings() -> Settings {
         safety_margin: Duration::ZERO,
         function_arn: Some(FUNCTION.into()),
         scheduler_role_arn: Some(ROLE.into()),
+        region: Some(support::REGION.into()),
         ..Settings::default()
     }
 }

@@ -40,9 +40,8 @@ pub fn up_tasks(now: Option<Counts>, snapshot: Option<&Snapshot>, default: u32) 
 }
 
 /// `tasks` of a service of this size and placement, per hour, at `pricing`'s prices for
-/// `region`. Its cost is `None` when a Fargate task has no price there (the reason is the
-/// `Err` of the second value), or some of its tasks run on EC2 (the instances cost, not the
-/// tasks: the group's line says what stopping them saves).
+/// `region`, and why it has no cost: a Fargate task with no price there. Tasks on EC2 are
+/// counted in `unpriced_tasks` (the instances cost, not the tasks).
 pub fn usage(
     size: &TaskSize,
     placement: &Placement,
@@ -59,9 +58,8 @@ pub fn usage(
     };
     match rates {
         Ok(rates) => {
-            let usage = pricing::usage(size, &split, &rates);
-            let note = usage.note();
-            (usage, report, note)
+            // Its EC2 tasks are the total's note, once (`Usage::note`).
+            (pricing::usage(size, &split, &rates), report, None)
         }
         Err(why) => {
             let usage = Usage {
@@ -166,8 +164,8 @@ mod tests {
         let ec2 = Placement { launch_type: Some("EC2".into()), ..spot.clone() };
         let ec2 = Placement { strategy: vec![], ..ec2 };
         let (used, report, note) = usage(&size, &ec2, 2, &Pricing::default(), Some("ap-northeast-1"));
-        assert_eq!((report.capacity.as_str(), used.unpriced_tasks), ("EC2", 2));
-        assert!(note.unwrap().contains("EC2"));
+        assert_eq!((report.capacity.as_str(), used.unpriced_tasks, note), ("EC2", 2, None));
+        assert!(used.note().unwrap().contains("EC2"));
 
         let (used, _, note) = usage(&size, &spot, 2, &Pricing::default(), Some("sa-east-1"));
         assert_eq!((used.cost_per_hour, used.vcpu_per_hour), (None, 0.5));
