@@ -161,6 +161,14 @@ fn clients(sdk_rs: &str) -> Vec<(String, String)> {
     found
 }
 
+/// Methods of an SDK client that send no request, and why: not IAM actions.
+const CLIENT_ACCESSORS: &[(&str, &str)] =
+    &[("config", "the client's own configuration (the region the figures are priced in)")];
+
+fn is_operation(method: &str) -> bool {
+    !CLIENT_ACCESSORS.iter().any(|(m, _)| *m == method)
+}
+
 /// `prefix:Operation` for every `.FIELD .operation(` (whitespace allowed between) in `text`:
 /// every call in the sources, whoever makes it.
 fn calls_in(text: &str, clients: &[(String, String)]) -> BTreeSet<String> {
@@ -174,7 +182,7 @@ fn calls_in(text: &str, clients: &[(String, String)]) -> BTreeSet<String> {
             }
             let Some(rest) = rest.trim_start().strip_prefix('.') else { continue };
             let op: String = rest.chars().take_while(|&c| is_ident(c)).collect();
-            if !op.is_empty() && rest[op.len()..].starts_with('(') {
+            if !op.is_empty() && rest[op.len()..].starts_with('(') && is_operation(&op) {
                 calls.insert(format!("{prefix}:{}", pascal(&op)));
             }
         }
@@ -899,6 +907,7 @@ impl<'c> Graph<'c> {
                         && next == "."
                         && let Some(op) = body.get(i + 2).and_then(Tok::ident)
                         && body.get(i + 3).is_some_and(|t| t.is("("))
+                        && is_operation(op)
                     {
                         ops.insert(format!("{prefix}:{}", pascal(op)));
                     }
@@ -1530,7 +1539,9 @@ fn drift_on_either_side_is_reported() {
 fn names_are_read_as_iam_spells_them() {
     assert_eq!(pascal("update_container_instances_state"), "UpdateContainerInstancesState");
     let clients = [("elb".to_string(), "elasticloadbalancing".to_string())];
-    let text = "self.elb.deregister_targets().x; self.elbow.foo(); self.elb\n  .describe_target_health()";
+    // `.config()` reads the client's configuration: no request, no action.
+    let text =
+        "self.elb.deregister_targets().x; self.elbow.foo(); self.elb.config(); self.elb\n  .describe_target_health()";
     assert_eq!(
         calls_in(text, &clients).into_iter().collect::<Vec<_>>(),
         ["elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:DescribeTargetHealth"]
