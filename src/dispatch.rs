@@ -708,6 +708,8 @@ async fn register<A: Aws>(
 ) -> Vec<Registering> {
     let (aws, settings) = (ctx.aws, ctx.settings);
     let mut events = Vec::new();
+    // Per service, how many of its tasks the last look that read them saw RUNNING.
+    let mut running: BTreeMap<ServiceRef, usize> = BTreeMap::new();
     let mut waiting: Vec<Waiting> = Vec::new();
     let mut open = true;
     loop {
@@ -737,12 +739,14 @@ async fn register<A: Aws>(
         // is reported unconfirmed, not failed. Any other failure fails the service (`changed`
         // says its targets are right).
         for (w, failure) in look.unreadable {
-            if w.bindings.is_empty() && failure.cause.as_ref().is_some_and(|c| c.out_of_time) {
-                events.push(Registering::Unconfirmed(w.id, unconfirmed(&failure)));
+            let before = running.get(&w.id).copied();
+            if targets::cut_short_is_unconfirmed(&w, &failure, before) {
+                events.push(Registering::Unconfirmed(w.id, unconfirmed(&failure, before)));
             } else {
                 events.push(Registering::Unreadable(w.id, failure));
             }
         }
+        running.extend(look.running);
         if !look.ready.is_empty() {
             let facts = observe_facts(ctx, &look.ready).await;
             let facts = &facts;
@@ -769,8 +773,13 @@ async fn register<A: Aws>(
 }
 
 /// What the report says of a started service whose tasks could not be read before the deadline.
-fn unconfirmed(failure: &crate::error::Failure) -> String {
-    format!("{}: its tasks are not confirmed RUNNING", failure.message)
+fn unconfirmed(failure: &crate::error::Failure, running_before: Option<usize>) -> String {
+    match running_before {
+        Some(0) => {
+            format!("{}: its tasks are not confirmed RUNNING (the look before saw none RUNNING)", failure.message)
+        }
+        _ => format!("{}: its tasks are not confirmed RUNNING", failure.message),
+    }
 }
 
 /// The target facts of the ready services: their target groups' types and targets, and the EC2

@@ -1212,7 +1212,8 @@ async fn a_start_whose_last_look_at_the_tasks_the_deadline_cut_short_is_changed_
     assert_eq!(
         api.notes,
         vec![
-            "could not read tasks: ListTasks: ThrottlingException: Rate exceeded: its tasks are not confirmed RUNNING"
+            "could not read tasks: ListTasks: ThrottlingException: Rate exceeded: its tasks are not confirmed RUNNING \
+             (the look before saw none RUNNING)"
         ],
         "{report}"
     );

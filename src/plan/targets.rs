@@ -217,6 +217,17 @@ pub struct Look {
     pub again: Vec<Waiting>,
     /// Their tasks could not be read.
     pub unreadable: Vec<(Waiting, Failure)>,
+    /// How many tasks were RUNNING of each service looked at again (none of them registered).
+    pub running: Vec<(ServiceRef, usize)>,
+}
+
+/// Whether a service whose look the deadline cut short (the pacing had no time left to try
+/// again) is only unconfirmed rather than failed: its writes are done, and no target of it is
+/// known to be missing, because it has no target group or because the look before
+/// (`running_before`) saw none of its tasks RUNNING. As with tasks not RUNNING when the wait
+/// ends, a task that came up since is not registered by this run.
+pub fn cut_short_is_unconfirmed(w: &Waiting, failure: &Failure, running_before: Option<usize>) -> bool {
+    failure.cause.as_ref().is_some_and(|c| c.out_of_time) && (w.bindings.is_empty() || running_before == Some(0))
 }
 
 /// One look at the waiting services' tasks: a service is ready when it has settled, or on the
@@ -227,7 +238,10 @@ pub fn look(waiting: Vec<Waiting>, observed: &ObservedTasks, last_look: bool) ->
         match tasks_of(&w.id, observed) {
             Err(failure) => look.unreadable.push((w, failure)),
             Ok(tasks) if last_look || settled(&tasks, w.desired) => look.ready.push((w, tasks)),
-            Ok(_) => look.again.push(w),
+            Ok(tasks) => {
+                look.running.push((w.id.clone(), tasks.iter().filter(|t| t.is_running()).count()));
+                look.again.push(w);
+            }
         }
     }
     look

@@ -947,3 +947,29 @@ fn a_selector_leaves_daemon_and_deleted_services_alone() {
     );
     assert!(matches!(named.decision, Decision::Fail(_)), "{:?}", named.decision);
 }
+
+/// A look the deadline cut short leaves a service unconfirmed, not failed, only when no target
+/// of it is known to be missing: it has no target group, or the look before saw none of its
+/// tasks RUNNING (so none was left unregistered); a look cut short for another reason, or after
+/// RUNNING tasks were seen, still fails it.
+#[test]
+fn a_look_cut_short_after_seeing_no_task_running_is_only_unconfirmed() {
+    let id = ServiceRef { cluster: "c".into(), service: "s".into() };
+    let with_tg = Waiting { id: id.clone(), bindings: vec![binding("tg", 80)], desired: 2 };
+    let observed = ObservedTasks {
+        list_failures: HashMap::new(),
+        clusters: HashMap::from([("c".to_string(), Ok(vec![task("t1", "PENDING", Some("10.0.0.1"), None, vec![])]))]),
+    };
+    let look = look(vec![with_tg.clone()], &observed, false);
+    assert_eq!((look.again.len(), look.running.clone()), (1, vec![(id.clone(), 0)]));
+
+    let throttled = AwsError::in_response("ListTasks", ErrorKind::Throttled, "no answer in time".into());
+    let cut = Failure::aws(&throttled.clone().out_of_time(), "could not read tasks");
+    let refused = Failure::aws(&throttled, "could not read tasks");
+    assert!(cut_short_is_unconfirmed(&with_tg, &cut, Some(0)));
+    assert!(!cut_short_is_unconfirmed(&with_tg, &cut, Some(1)), "a RUNNING task seen may be unregistered");
+    assert!(!cut_short_is_unconfirmed(&with_tg, &cut, None), "never seen: its targets are not known");
+    assert!(!cut_short_is_unconfirmed(&with_tg, &refused, Some(0)), "not the deadline: a failure");
+    let no_tg = Waiting { bindings: vec![], ..with_tg };
+    assert!(cut_short_is_unconfirmed(&no_tg, &cut, None));
+}
