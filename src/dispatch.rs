@@ -6,6 +6,7 @@ mod capacity;
 mod spot;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
@@ -26,7 +27,6 @@ use crate::settings::Settings;
 use crate::state::{Holder, Placement};
 use crate::warm::Warm;
 use crate::{apply, observe};
-use spot::{spot_instance, spot_task};
 
 /// What outlives one invocation: the AWS clients, the schedule, the settings and a warm
 /// container's memory. The Lambda runtime loop owns one and lends it to every invocation; the
@@ -35,9 +35,9 @@ pub struct Context<'a, A> {
     pub aws: &'a A,
     pub schedule: &'a Schedule,
     pub settings: &'a Settings,
-    pub warm: Warm,
+    pub warm: Arc<Warm>,
     /// Runs so far, to tell this process's runs apart in the state table.
-    runs: AtomicU64,
+    runs: Arc<AtomicU64>,
 }
 
 /// How long a run may hold a snapshot in the state table should it die before it lets go: longer
@@ -47,7 +47,12 @@ pub const HOLD_SECONDS: u64 = 16 * 60;
 impl<'a, A> Context<'a, A> {
     /// A cold start: nothing remembered.
     pub fn new(aws: &'a A, schedule: &'a Schedule, settings: &'a Settings) -> Self {
-        Context { aws, schedule, settings, warm: Warm::default(), runs: AtomicU64::new(0) }
+        Context { aws, schedule, settings, warm: Arc::default(), runs: Arc::default() }
+    }
+
+    /// The same container's context with another place's clients and settings.
+    fn at<'b>(&'b self, aws: &'b A, settings: &'b Settings) -> Context<'b, A> {
+        Context { aws, schedule: self.schedule, settings, warm: self.warm.clone(), runs: self.runs.clone() }
     }
 
     /// This run, as the state table records it: a new id, the time on the clock (not the
@@ -82,15 +87,65 @@ pub async fn handle<A: Aws>(
     let input = Input::parse(input)?;
     // Boxed: each chain is a large future; boxing keeps `handle`'s own future small.
     let mut report = match crate::intent::intent(ctx.schedule, input, now, ctx.settings)? {
-        Intent::Environment(intent) => Box::pin(environment(ctx, intent, deadline)).await?,
-        Intent::SpotTask(event) => Box::pin(spot_task(ctx, &event)).await,
-        Intent::SpotInstance(event) => Box::pin(spot_instance(ctx, &event)).await,
+        Intent::Environment(intent) => Box::pin(places(ctx, intent, deadline)).await?,
+        Intent::SpotTask(event) => Box::pin(spot::spot_task_at(ctx, &event)).await,
+        Intent::SpotInstance(event) => Box::pin(spot::spot_instance_at(ctx, &event)).await,
     };
     report.finish();
     Ok(report)
 }
 
-/// A payload: every call paced to AWS's buckets and bounded by the deadline, from the first
+/// A payload: the environment's services of each account and region run with that place's
+/// clients, all places at once (each has its own buckets), in one report. A place whose role
+/// cannot be assumed fails its services with `access_denied`; the others go on.
+async fn places<A: Aws>(ctx: &Context<'_, A>, intent: EnvironmentIntent<'_>, deadline: Instant) -> Result<Report, Error> {
+    let parts = plan::place::split(intent.environment);
+    if let [only] = parts.as_slice()
+        && only.place.is_home()
+    {
+        return environment(ctx, intent, deadline).await;
+    }
+    let runs = parts.iter().enumerate().map(|(i, part)| {
+        let intent = EnvironmentIntent {
+            environment: part,
+            // One override schedule for the environment, put by the first part's run.
+            override_schedule: if i == 0 { intent.override_schedule.clone() } else { None },
+            ..intent.clone()
+        };
+        async move {
+            if part.place.is_home() {
+                return environment(ctx, intent, deadline).await;
+            }
+            if let Err(reason) = &intent.effect {
+                return Ok(Report::skipped(&intent, reason.clone()));
+            }
+            let role = part.place.account.as_deref().and_then(|id| ctx.schedule.account(id));
+            let session = session_name(ctx.schedule, "ecs-cost-saver", &part.place);
+            match ctx.aws.at(&part.place, role, &session).await {
+                Ok(aws) => {
+                    let settings = Settings { region: part.place.region.clone().or(ctx.settings.region.clone()), ..ctx.settings.clone() };
+                    environment(&ctx.at(&aws, &settings), intent, deadline).await
+                }
+                Err(e) => Ok(Report::unreachable(&intent, &e)),
+            }
+        }
+    });
+    let reports = futures_util::future::join_all(runs).await.into_iter().collect::<Result<Vec<Report>, Error>>()?;
+    Ok(Report::merge(reports).unwrap_or_else(|| Report::skipped(&intent, "no services".into())))
+}
+
+/// The session name of a place's role: the environments of the file that act in its account.
+fn session_name(schedule: &Schedule, prefix: &str, place: &crate::schedule::Place) -> String {
+    let names: Vec<&str> = schedule
+        .environments
+        .values()
+        .filter(|e| plan::place::split(e).iter().any(|p| p.place.account == place.account))
+        .map(|e| e.name.as_str())
+        .collect();
+    crate::aws::spokes::session_name(prefix, &names)
+}
+
+/// One place's part of a payload: every call paced to AWS's buckets and bounded by the deadline, from the first
 /// read to the last write; the report counts the throttled answers.
 async fn environment<A: Aws>(
     ctx: &Context<'_, A>,
@@ -140,7 +195,7 @@ async fn environment_paced<A: Aws>(
         observe::listings(aws, &clusters, settings.concurrency).await
     };
     let resolved = plan::select::resolve(ctx.schedule, intent.environment, &listings);
-    let known = plan::select::described(listings);
+    let known = plan::select::described(listings, &intent.environment.place);
     let environment = crate::schedule::Environment { services: resolved.services, ..intent.environment.clone() };
     let intent = EnvironmentIntent { environment: &environment, ..intent };
     let ids: Vec<ServiceRef> = intent.environment.services.iter().map(|c| c.id.clone()).collect();

@@ -69,13 +69,18 @@ impl Input {
                 let at = json_path("detail", e.path());
                 Error::InvalidInput(format!("invalid event at `{at}`: {}", one_line(&e.inner().to_string())))
             };
+            let origin = Origin {
+                account: object.get("account").and_then(Value::as_str).map(str::to_string),
+                region: object.get("region").and_then(Value::as_str).map(str::to_string),
+            };
             match (field("source").as_str(), field("detail-type").as_str()) {
                 ("aws.ecs", "ECS Task State Change") => {
-                    let d = serde_path_to_error::deserialize(detail()?).map_err(typed)?;
-                    return Ok(Input::TaskStateChange(Box::new(d)));
+                    let d: TaskStateChange = serde_path_to_error::deserialize(detail()?).map_err(typed)?;
+                    return Ok(Input::TaskStateChange(Box::new(TaskStateChange { origin, ..d })));
                 }
                 ("aws.ec2", "EC2 Spot Instance Interruption Warning") => {
-                    return Ok(Input::SpotWarning(serde_path_to_error::deserialize(detail()?).map_err(typed)?));
+                    let d: SpotWarning = serde_path_to_error::deserialize(detail()?).map_err(typed)?;
+                    return Ok(Input::SpotWarning(SpotWarning { origin, ..d }));
                 }
                 _ => {}
             }
@@ -116,10 +121,21 @@ impl Input {
     }
 }
 
+/// Where an EventBridge event comes from: its `account` and `region`, when it says (an event
+/// forwarded from a target account keeps them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub account: Option<String>,
+    pub region: Option<String>,
+}
+
 /// The `detail` of an `ECS Task State Change` event (the fields this function reads).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskStateChange {
+    /// The event's `account` and `region` (outside `detail`).
+    #[serde(skip)]
+    pub origin: Origin,
     pub cluster_arn: String,
     pub task_arn: String,
     #[serde(default)]
@@ -183,6 +199,8 @@ pub struct EventDetail {
 /// The `detail` of an `EC2 Spot Instance Interruption Warning` event.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct SpotWarning {
+    #[serde(skip)]
+    pub origin: Origin,
     #[serde(rename = "instance-id")]
     pub instance_id: String,
     #[serde(default, rename = "instance-action")]

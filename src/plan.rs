@@ -7,6 +7,7 @@ pub mod capacity;
 pub mod cost;
 pub mod exclusion;
 pub mod order;
+pub mod place;
 pub mod select;
 pub mod service;
 pub mod spot;

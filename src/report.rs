@@ -14,7 +14,7 @@ use crate::plan::cost::SizeReport;
 use crate::plan::targets::ServiceRegistration;
 use crate::plan::{Counts, Decision, Plan, Planned, Step};
 use crate::pricing::Usage;
-use crate::schedule::ServiceRef;
+use crate::schedule::{Place, ServiceRef};
 use crate::state::{GroupSize, Snapshot, Target};
 
 pub use crate::state::TargetChange;
@@ -198,6 +198,9 @@ impl fmt::Display for Outcome {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServiceReport {
+    /// `account` and `region` away from the function's own (absent at home).
+    #[serde(flatten)]
+    pub place: Place,
     pub cluster: String,
     pub service: String,
     pub outcome: Outcome,
@@ -239,10 +242,16 @@ pub struct ServiceReport {
 }
 
 impl ServiceReport {
-    pub fn new(cluster: &str, service: &str, outcome: Outcome) -> ServiceReport {
+    /// The service it is about.
+    pub fn id(&self) -> ServiceRef {
+        ServiceRef::at(&self.place, self.cluster.clone(), self.service.clone())
+    }
+
+    pub fn new(id: &ServiceRef, outcome: Outcome) -> ServiceReport {
         ServiceReport {
-            cluster: cluster.to_string(),
-            service: service.to_string(),
+            place: id.place.clone(),
+            cluster: id.cluster.clone(),
+            service: id.service.clone(),
             outcome,
             before: None,
             after: None,
@@ -310,6 +319,76 @@ impl Report {
         }
     }
 
+    /// One report of an environment whose services live in several places, from one report per
+    /// place (each run with that place's clients): services, targets, groups, notes and figures
+    /// together, in the order of `parts`.
+    pub fn merge(parts: Vec<Report>) -> Option<Report> {
+        let mut parts = parts.into_iter();
+        let mut whole = parts.next()?;
+        for part in parts {
+            // A start is ready when every part with started services is.
+            let started = |r: &Report| r.services.iter().any(|s| s.outcome == Outcome::Changed);
+            whole.time_to_ready_ms = match (whole.time_to_ready_ms, part.time_to_ready_ms) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (None, b) if !started(&whole) => b,
+                (a, None) if !started(&part) => a,
+                _ => None,
+            };
+            whole.ready_at = whole.ready_at.max(part.ready_at);
+            whole.services.extend(part.services);
+            whole.targets.extend(part.targets);
+            whole.skipped_reason = match (whole.skipped_reason.take(), part.skipped_reason) {
+                (Some(a), Some(b)) if a == b => Some(a),
+                (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+                _ => None,
+            };
+            for note in part.notes {
+                if !whole.notes.contains(&note) {
+                    whole.notes.push(note);
+                }
+            }
+            whole.override_schedule = whole.override_schedule.or(part.override_schedule);
+            whole.handed_on = match (whole.handed_on.take(), part.handed_on) {
+                (Some(mut a), Some(b)) => {
+                    a.services.extend(b.services);
+                    Some(a)
+                }
+                (a, b) => a.or(b),
+            };
+            whole.throttled += part.throttled;
+            whole.exclusions.extend(part.exclusions);
+            whole.capacity.extend(part.capacity);
+            let add = |a: Option<Usage>, b: Option<Usage>| match (a, b) {
+                (Some(a), Some(b)) => Some(a + b),
+                (a, b) => a.or(b),
+            };
+            whole.saving = add(whole.saving.take(), part.saving);
+            whole.cost = add(whole.cost.take(), part.cost);
+            whole.cost_when_up = add(whole.cost_when_up.take(), part.cost_when_up);
+        }
+        Some(whole)
+    }
+
+    /// The part of an environment in a place whose clients could not be had (its role cannot be
+    /// assumed): each of its services failed, each selector's too (named `CLUSTER/[ENTRY]`),
+    /// nothing was called there.
+    pub fn unreachable(intent: &EnvironmentIntent<'_>, error: &crate::error::AwsError) -> Report {
+        let env = intent.environment;
+        let mut report = Report::new(Handled::Payload(intent.action), env.name.clone(), intent.dry_run);
+        let ids = env.services.iter().map(|c| c.id.clone()).chain(env.selectors.iter().map(crate::plan::select::unread_selector));
+        for id in ids {
+            let mut s = ServiceReport::new(&id, Outcome::Failed);
+            s.fail(Failure::aws(error, error.to_string()));
+            report.services.push(s);
+        }
+        if !env.capacity.is_empty() {
+            let groups: Vec<&str> = env.capacity.iter().map(|g| g.name.as_str()).collect();
+            report.notes.push(format!("Auto Scaling groups {} not read: {error}", groups.join(", ")));
+        }
+        report.notes.extend(intent.notes.iter().cloned());
+        report
+    }
+
     /// Nothing was done for `reason` (a holiday, a pending override, a manual-only schedule).
     pub fn skipped(intent: &EnvironmentIntent<'_>, reason: String) -> Report {
         let mut report = Report::new(Handled::Payload(intent.action), intent.environment.name.clone(), intent.dry_run);
@@ -318,7 +397,7 @@ impl Report {
             .services
             .iter()
             .map(|c| {
-                let mut s = ServiceReport::new(&c.id.cluster, &c.id.service, Outcome::Skipped);
+                let mut s = ServiceReport::new(&c.id, Outcome::Skipped);
                 s.reason = Some(reason.clone());
                 s
             })
@@ -352,7 +431,7 @@ impl Report {
     }
 
     fn service_mut(&mut self, id: &ServiceRef) -> Option<&mut ServiceReport> {
-        self.services.iter_mut().find(|s| s.cluster == id.cluster && s.service == id.service)
+        self.services.iter_mut().find(|s| s.place == id.place && s.cluster == id.cluster && s.service == id.service)
     }
 
     /// What each service's program did: the calls made replace the calls planned.
@@ -378,7 +457,7 @@ impl Report {
             report.reason = Some(format!("handed on: {continuation}"));
         }
         self.handed_on = Some(HandedOn {
-            services: services.iter().map(|id| format!("{}/{}", id.cluster, id.service)).collect(),
+            services: services.iter().map(ServiceRef::to_string).collect(),
             to: continuation.to_string(),
         });
     }
@@ -468,9 +547,8 @@ impl Report {
             .iter()
             .map(|s| {
                 format!(
-                    "{}/{} [{}]: {}",
-                    s.cluster,
-                    s.service,
+                    "{} [{}]: {}",
+                    s.id(),
                     kind(s.error_kind),
                     s.error.as_deref().unwrap_or("failed")
                 )
@@ -512,12 +590,12 @@ impl Report {
         let (mut now, mut up) = (Vec::new(), Vec::new());
         let mut notes = std::collections::BTreeSet::new();
         for s in &mut self.services {
-            let id = ServiceRef { cluster: s.cluster.clone(), service: s.service.clone() };
+            let id = s.id();
             let Some((placement, size)) = sizes.get(&id) else { continue };
             let size = match size {
                 Ok(size) => size,
                 Err(why) => {
-                    notes.insert(format!("no task size for {}/{}: {why}", s.cluster, s.service));
+                    notes.insert(format!("no task size for {id}: {why}"));
                     continue;
                 }
             };
@@ -620,7 +698,7 @@ fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
 /// One service's line of a plan's report.
 fn service_planned(planned: &Planned) -> ServiceReport {
     let id = planned.id();
-    let mut report = ServiceReport::new(&id.cluster, &id.service, Outcome::Unchanged);
+    let mut report = ServiceReport::new(id, Outcome::Unchanged);
     match planned {
         Planned::Unread { failure, .. } => report.fail(failure.clone()),
         Planned::Service(plan) => {
@@ -673,7 +751,7 @@ impl Report {
     /// A Spot event's service: changed when one of its targets was deregistered, failed with
     /// every problem found.
     pub fn record_spot_service(&mut self, id: &ServiceRef, problems: Vec<Failure>) {
-        let mut s = ServiceReport::new(&id.cluster, &id.service, Outcome::Unchanged);
+        let mut s = ServiceReport::new(id, Outcome::Unchanged);
         if self
             .targets
             .iter()
@@ -774,7 +852,7 @@ impl fmt::Display for Report {
             write!(f, "{}", status_table(&[self]))?;
         }
         for s in self.services.iter().filter(|_| !table) {
-            let name = format!("{}/{}", s.cluster, s.service);
+            let name = s.id().to_string();
             write!(f, "  {name:<32} {:<9}", s.outcome.to_string())?;
             if s.before.is_some() && s.before != s.after && s.after.is_some() {
                 write!(f, " {} -> {}", counts(s.before), counts(s.after))?;
@@ -892,7 +970,7 @@ pub fn status_table(reports: &[&Report]) -> String {
             let cost = s.cost_per_hour.map_or("-".into(), |c| crate::pricing::fmt_money(c, currency));
             rows.push([
                 r.environment.clone(),
-                format!("{}/{}", s.cluster, s.service),
+                s.id().to_string(),
                 state.into(),
                 s.before.map_or("?".into(), |c| c.desired.to_string()),
                 min_max,
@@ -903,9 +981,8 @@ pub fn status_table(reports: &[&Report]) -> String {
             ]);
             if let Some(e) = &s.error {
                 errors.push(format!(
-                    "  {}/{} [{}]: {e}",
-                    s.cluster,
-                    s.service,
+                    "  {} [{}]: {e}",
+                    s.id(),
                     s.error_kind.map_or("failed", ErrorKind::as_str)
                 ));
             }
@@ -945,14 +1022,14 @@ mod tests {
 
     #[test]
     fn text_report_reads_at_a_glance() {
-        let mut web = ServiceReport::new("shop", "web", Outcome::Changed);
+        let mut web = ServiceReport::new(&ServiceRef::new("shop", "web"), Outcome::Changed);
         web.before = counts(0, Some((0, 0)));
         web.after = counts(2, Some((2, 6)));
         web.actions =
             vec!["set scalable target min 2 max 6".into(), "set desiredCount 2".into(), "clear snapshot".into()];
         web.snapshot = Snapshot::decode("desired=2 min=2 max=6").ok();
         web.tasks_not_running = vec!["0a1b (PROVISIONING)".into()];
-        let mut old = ServiceReport::new("shop", "old", Outcome::Failed);
+        let mut old = ServiceReport::new(&ServiceRef::new("shop", "old"), Outcome::Failed);
         old.before = counts(1, None);
         old.fail(Failure::new(ErrorKind::AccessDenied, "UpdateService: AccessDeniedException: no"));
         let report = Report {

@@ -31,8 +31,13 @@ pub struct Settings {
     /// How long a started service's tasks are expected to take to be RUNNING and registered:
     /// what a start keeps back from the deadline for each service it restores.
     pub task_start: Duration,
-    /// The region the function runs in (`AWS_REGION`): the cost figures' price table row.
+    /// The region the function runs in (`AWS_REGION`): the cost figures' price table row, and
+    /// the region of the services that name none.
     pub region: Option<String>,
+    /// The function's own account (`ECS_COST_SAVER_ACCOUNT_ID`, else the account of
+    /// `ECS_COST_SAVER_FUNCTION_ARN`): a Spot event from any other account not in `accounts` is
+    /// skipped. Unknown (the CLI): such an event is taken as the function's own.
+    pub account: Option<String>,
 }
 
 impl Default for Settings {
@@ -51,6 +56,7 @@ impl Default for Settings {
             limits: Limits::default(),
             task_start: Duration::from_secs(60),
             region: None,
+            account: None,
         }
     }
 }
@@ -110,6 +116,10 @@ impl Settings {
         }
         s.state_table = text("ECS_COST_SAVER_STATE_TABLE");
         s.region = text("AWS_REGION").or_else(|| text("AWS_DEFAULT_REGION"));
+        s.account = text("ECS_COST_SAVER_ACCOUNT_ID").or_else(|| {
+            // arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME
+            s.function_arn.as_deref().and_then(|arn| arn.split(':').nth(4)).filter(|a| !a.is_empty()).map(str::to_string)
+        });
         if let Some(v) = text("ECS_COST_SAVER_SERIAL_RUNS") {
             s.serial_runs = match v.as_str() {
                 "true" | "1" => true,

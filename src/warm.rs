@@ -80,10 +80,10 @@ mod tests {
         let warm = Warm::default();
         let at = Instant::now();
         for i in 0..=SERVICES {
-            warm.remember_bindings(&ServiceRef { cluster: "c".into(), service: format!("s{i}") }, &[], at);
+            warm.remember_bindings(&ServiceRef::new("c", format!("s{i}")), &[], at);
         }
-        assert!(warm.bindings(&ServiceRef { cluster: "c".into(), service: "s0".into() }).is_none());
-        assert!(warm.bindings(&ServiceRef { cluster: "c".into(), service: format!("s{SERVICES}") }).is_some());
+        assert!(warm.bindings(&ServiceRef::new("c", "s0")).is_none());
+        assert!(warm.bindings(&ServiceRef::new("c", format!("s{SERVICES}"))).is_some());
         for v in 0..=EVENTS as u64 {
             warm.mark_handled("t", v);
         }

@@ -259,6 +259,9 @@ impl SnapshotTable for Ecs<'_> {
     }
 }
 
+/// One account and region: no other place's clients.
+impl ecs_cost_saver::aws::Places for Ecs<'_> {}
+
 impl Paced for Ecs<'_> {
     fn begin_run(&self, left: Duration) {
         self.sdk.begin_run(left);

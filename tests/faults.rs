@@ -1114,6 +1114,7 @@ fn sdk_with(
         // The tag store: these runs have no state table.
         dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, Vec::<&Rule>::new()),
         pace: Default::default(),
+        spokes: None,
     }
 }
 
@@ -1471,6 +1472,7 @@ fn throttled_sdk(lab: &Arc<Lab>, time: &Arc<VirtualTime>, partition: &str, belie
         scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&Rule>::new()),
         dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, Vec::<&Rule>::new()),
         pace,
+        spokes: None,
     }
 }
 

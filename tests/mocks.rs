@@ -119,6 +119,7 @@ fn sdk(ecs_rules: &[&Rule], scaling_rules: &[&Rule], elb_rules: &[&Rule]) -> Sdk
         scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, Vec::<&Rule>::new()),
         dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, Vec::<&Rule>::new()),
         pace: Default::default(),
+        spokes: None,
     }
 }
 
@@ -394,6 +395,7 @@ fn paced_sdk(ecs_rules: &[&Rule], retries: aws_config::retry::RetryConfig) -> Sd
         dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, Vec::<&Rule>::new(), move |c| c
             .interceptor(c5.clone())),
         pace,
+        spokes: None,
     }
 }
 

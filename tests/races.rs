@@ -232,6 +232,9 @@ impl AutoScalingGroups for Gated<'_> {
 }
 
 /// Paced as the SDK adapter is.
+/// One account and region: no other place's clients.
+impl ecs_cost_saver::aws::Places for Gated<'_> {}
+
 impl Paced for Gated<'_> {
     fn begin_run(&self, left: Duration) {
         self.sdk.begin_run(left);

@@ -6,6 +6,7 @@
 mod error;
 mod paced;
 mod sdk;
+pub mod spokes;
 mod table;
 
 use std::future::Future;
@@ -13,7 +14,8 @@ use std::future::Future;
 pub use paced::{Pace, ThrottleCounter, is_throttle};
 pub use sdk::{Sdk, retry_concurrent_updates, retry_config, timeout_config};
 
-use crate::error::AwsError;
+use crate::error::{AwsError, ErrorKind};
+use crate::schedule::{Account, Place};
 use crate::state::{
     AutoScalingGroup, Capacity, CapacityProvider, ContainerInstance, Entry, GroupSize, Holder, OneTimeSchedule,
     RegisteredTarget, ScheduledAction, ServiceState, Snapshot, Target, TargetType, Task,
@@ -297,6 +299,22 @@ pub trait Paced: Sync {
     }
 }
 
+/// The clients of another account or region (`accounts` and `region` in the schedule file).
+pub trait Places: Sync + Sized {
+    /// Clients whose ECS, Application Auto Scaling, EC2 Auto Scaling and ELB calls act at
+    /// `place`, with `role` assumed (session `session`) when given; the state table and Scheduler
+    /// stay the function's own. The default reaches no other place: a test's stand-in for AWS.
+    fn at(
+        &self,
+        place: &Place,
+        _role: Option<&Account>,
+        _session: &str,
+    ) -> impl Future<Output = Result<Self, AwsError>> + Send {
+        let words = format!("no clients for {place}: these reach only the function's own account and region");
+        async move { Err(AwsError::in_response("AssumeRole", ErrorKind::AccessDenied, words)) }
+    }
+}
+
 /// Everything the handler needs.
 pub trait Aws:
     Services
@@ -308,6 +326,7 @@ pub trait Aws:
     + Schedules
     + SnapshotTable
     + Paced
+    + Places
 {
 }
 impl<
@@ -319,7 +338,8 @@ impl<
         + TargetGroups
         + Schedules
         + SnapshotTable
-        + Paced,
+        + Paced
+        + Places,
 > Aws for T
 {
 }

@@ -14,12 +14,13 @@ use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthState
 
 use super::paced::Pace;
 use super::{
-    AutoScalingGroups, DescribedServices, Paced, ScalableTargets, Schedules, Services, TargetGroups, TaskDefinitions,
-    Tasks,
+    AutoScalingGroups, DescribedServices, Paced, Places, ScalableTargets, Schedules, Services, TargetGroups,
+    TaskDefinitions, Tasks,
 };
 use crate::error::{AwsError, ErrorKind};
 use crate::pace::{Buckets, Limits};
 use crate::pricing::StrategyItem;
+use crate::schedule::{Account, Place};
 use crate::state::{
     AutoScalingGroup, Capacity, CapacityProvider, Container, ContainerInstance, GroupSize, OneTimeSchedule, Placement,
     RegisteredTarget, ScheduledAction, ServiceState, Suspended, Target, TargetBinding, TargetHealth, TargetType, Task,
@@ -56,6 +57,9 @@ pub struct Sdk {
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// The token buckets every call is paced by, and the count of throttled answers.
     pub pace: Pace,
+    /// The clients of the other accounts and regions, made as runs need them (`spokes.rs`);
+    /// None: these clients reach only their own.
+    pub spokes: Option<std::sync::Arc<super::spokes::Spokes>>,
 }
 
 impl Sdk {
@@ -71,7 +75,7 @@ impl Sdk {
         if config.region().is_none() {
             return Err("no AWS region: set AWS_REGION or use a profile that has one".into());
         }
-        Ok(Sdk::paced(&config, limits))
+        Ok(Sdk::with_spokes(&config, limits))
     }
 
     /// The region the clients call, as the configuration found it (environment, profile).
@@ -112,6 +116,28 @@ impl Sdk {
                 aws_sdk_dynamodb::config::Builder::from(config).interceptor(counter).build(),
             ),
             pace,
+            spokes: None,
+        }
+    }
+
+    /// The same, able to reach the other accounts and regions of a schedule file (the Lambda's
+    /// and the CLI's clients).
+    pub fn with_spokes(config: &SdkConfig, limits: &Limits) -> Sdk {
+        let mut sdk = Sdk::paced(config, limits);
+        sdk.spokes = Some(std::sync::Arc::new(super::spokes::Spokes::new(config, limits, &sdk)));
+        sdk
+    }
+}
+
+impl Places for Sdk {
+    async fn at(&self, place: &Place, role: Option<&Account>, session: &str) -> Result<Sdk, AwsError> {
+        match &self.spokes {
+            Some(spokes) => spokes.at(place, role, session).await,
+            None => Err(AwsError::in_response(
+                "AssumeRole",
+                ErrorKind::AccessDenied,
+                format!("no clients for {place}: these reach only their own account and region"),
+            )),
         }
     }
 }

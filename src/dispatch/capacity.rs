@@ -22,7 +22,8 @@ fn clusters(environment: &Environment) -> BTreeSet<String> {
 
 /// The services the report says this run stopped (or found stopped): their tasks are the
 /// environment's own on the groups' instances. Skipped (excluded) and failed services keep
-/// running: their tasks are someone else's to the guard.
+/// running: their tasks are someone else's to the guard. Named without their place: the groups and
+/// the tasks on them are of the environment's one account and region.
 fn stopped(report: &Report) -> BTreeSet<ServiceRef> {
     report
         .services
@@ -30,7 +31,7 @@ fn stopped(report: &Report) -> BTreeSet<ServiceRef> {
         .filter(|s| {
             matches!(s.outcome, Outcome::Changed | Outcome::Unchanged) && s.after.is_some_and(|a| a.desired == 0)
         })
-        .map(|s| ServiceRef { cluster: s.cluster.clone(), service: s.service.clone() })
+        .map(|s| ServiceRef::new(&s.cluster, &s.service))
         .collect()
 }
 

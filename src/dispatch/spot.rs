@@ -5,24 +5,81 @@
 
 use super::Context;
 use crate::aws::Aws;
-use crate::event::{SpotWarning, TaskStateChange};
+use crate::event::{Origin, SpotWarning, TaskStateChange};
 use crate::plan::spot::{self as spot_plan, TaskReads};
 use crate::report::{self, Handled, Report};
-use crate::schedule::ServiceRef;
+use crate::schedule::{Place, ServiceRef};
+use crate::settings::Settings;
 use crate::{apply, observe};
+
+/// The place of the file an event comes from (its `account` and `region`; one that says neither,
+/// sent by hand, is the function's own), or why it is skipped: nothing of the file lives there.
+fn origin_place(ctx: &Context<'_, impl Aws>, origin: &Origin) -> Result<Place, String> {
+    let home = Place { account: ctx.settings.account.clone(), region: ctx.settings.region.clone() };
+    match (&origin.account, &origin.region) {
+        (Some(account), Some(region)) => ctx.schedule.place_of(account, region, &home).ok_or_else(|| {
+            format!("the event comes from account {account} in {region}, where the schedule file has no services")
+        }),
+        _ => Ok(Place::default()),
+    }
+}
+
+/// Run `handler` with the clients of the event's place: the function's own, or the role of its
+/// account assumed (an unassumable role fails the event, naming the role, with no other call).
+async fn at_origin<'c, A: Aws, F>(ctx: &'c Context<'_, A>, origin: &Origin, handled: Handled, handler: F) -> Report
+where
+    F: for<'x> AsyncFnOnce(&'x Context<'x, A>, &'x Place) -> Report,
+{
+    let place = match origin_place(ctx, origin) {
+        Ok(place) => place,
+        Err(reason) => {
+            let mut report = Report::new(handled, String::new(), false);
+            report.skipped_reason = Some(reason);
+            return report;
+        }
+    };
+    if place.is_home() {
+        return handler(ctx, &place).await;
+    }
+    let role = place.account.as_deref().and_then(|id| ctx.schedule.account(id));
+    let session = super::session_name(ctx.schedule, "ecs-cost-saver-spot", &place);
+    match ctx.aws.at(&place, role, &session).await {
+        Ok(aws) => {
+            let settings = Settings { region: place.region.clone().or(ctx.settings.region.clone()), ..ctx.settings.clone() };
+            handler(&ctx.at(&aws, &settings), &place).await
+        }
+        Err(e) => {
+            let mut report = Report::new(handled, String::new(), false);
+            let id = ServiceRef::at(&place, "-", format!("role {}", role.map_or("-", |r| r.role_arn.as_str())));
+            report.record_spot_service(&id, vec![crate::error::Failure::aws(&e, e.to_string())]);
+            report
+        }
+    }
+}
+
+/// A task's interruption, with the clients of where it comes from.
+pub(super) async fn spot_task_at<A: Aws>(ctx: &Context<'_, A>, event: &TaskStateChange) -> Report {
+    at_origin(ctx, &event.origin, Handled::SpotInterruption, async |ctx, place| spot_task(ctx, event, place).await).await
+}
+
+/// An instance's warning, with the clients of where it comes from.
+pub(super) async fn spot_instance_at<A: Aws>(ctx: &Context<'_, A>, event: &SpotWarning) -> Report {
+    at_origin(ctx, &event.origin, Handled::SpotInstanceWarning, async |ctx, place| spot_instance(ctx, event, place).await)
+        .await
+}
 
 /// A Fargate Spot (or EC2) task about to be stopped: out of all its target groups, now. The
 /// target groups known before anything is read go first, while the rest is read.
-pub(super) async fn spot_task<A: Aws>(ctx: &Context<'_, A>, event: &TaskStateChange) -> Report {
+async fn spot_task<A: Aws>(ctx: &Context<'_, A>, event: &TaskStateChange, place: &Place) -> Report {
     let aws = ctx.aws;
     let mut report = Report::new(Handled::SpotInterruption, String::new(), false);
     let memory = spot_plan::Memory {
         handled: ctx.warm.handled(&event.task_arn, event.version),
         remembered: event
             .service()
-            .and_then(|s| ctx.warm.bindings(&ServiceRef { cluster: event.cluster().to_string(), service: s.into() })),
+            .and_then(|s| ctx.warm.bindings(&ServiceRef::at(place, event.cluster(), s))),
     };
-    let plan = match spot_plan::task(ctx.schedule, event, memory, std::time::Instant::now()) {
+    let plan = match spot_plan::task(ctx.schedule, event, place, memory, std::time::Instant::now()) {
         Ok(plan) => plan,
         Err(reason) => {
             report.skipped_reason = Some(reason);
@@ -52,10 +109,10 @@ pub(super) async fn spot_task<A: Aws>(ctx: &Context<'_, A>, event: &TaskStateCha
 }
 
 /// An EC2 Spot instance about to be reclaimed: DRAINING, and out of its instance target groups.
-pub(super) async fn spot_instance<A: Aws>(ctx: &Context<'_, A>, event: &SpotWarning) -> Report {
+async fn spot_instance<A: Aws>(ctx: &Context<'_, A>, event: &SpotWarning, place: &Place) -> Report {
     let (aws, concurrency) = (ctx.aws, ctx.settings.concurrency);
     let mut report = Report::new(Handled::SpotInstanceWarning, String::new(), false);
-    let clusters = spot_plan::clusters(ctx.schedule);
+    let clusters = spot_plan::clusters(ctx.schedule, place);
     let found = observe::container_instance_of(aws, &clusters, &event.instance_id).await;
     let (hits, mut problems) = match spot_plan::instance_hits(&event.instance_id, &clusters, found) {
         Ok(hits) => (hits.found, hits.problems),
@@ -75,7 +132,7 @@ pub(super) async fn spot_instance<A: Aws>(ctx: &Context<'_, A>, event: &SpotWarn
         let groups = spot_plan::instance_target_groups(&on_instance.types);
         let registered = observe::registered(aws, &groups, concurrency).await;
         let (per_service, p) =
-            spot_plan::instance_targets(&cluster, &event.instance_id, &on_instance.services, &registered);
+            spot_plan::instance_targets(place, &cluster, &event.instance_id, &on_instance.services, &registered);
         problems.extend(p);
         for (id, targets) in per_service {
             let (reports, failures) = report::deregistrations(&id, apply::deregister(aws, targets).await);
@@ -84,7 +141,7 @@ pub(super) async fn spot_instance<A: Aws>(ctx: &Context<'_, A>, event: &SpotWarn
         }
     }
     if !problems.is_empty() {
-        let id = ServiceRef { cluster: "-".into(), service: format!("instance {}", event.instance_id) };
+        let id = ServiceRef::at(place, "-", format!("instance {}", event.instance_id));
         report.record_spot_service(&id, problems);
     }
     report

@@ -127,7 +127,7 @@ fn counts(desired: u32) -> Option<Counts> {
 }
 
 fn service(name: &str, outcome: Outcome, before: u32, after: u32) -> ServiceReport {
-    let mut s = ServiceReport::new("shop-stg", name, outcome);
+    let mut s = ServiceReport::new(&crate::schedule::ServiceRef::new("shop-stg", name), outcome);
     s.before = counts(before);
     s.after = counts(after);
     s

@@ -110,7 +110,7 @@ async fn daemons_among<A: Services>(
     let mut by_cluster: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for (cluster, group) in tasks {
         if let Some(service) = group.as_deref().and_then(|g| g.strip_prefix("service:")) {
-            let id = ServiceRef { cluster: cluster.to_string(), service: service.to_string() };
+            let id = ServiceRef::new(*cluster, service);
             if !stopped.contains(&id) {
                 by_cluster.entry(cluster).or_default().insert(id.service);
             }
@@ -126,7 +126,7 @@ async fn daemons_among<A: Services>(
                     .found
                     .into_iter()
                     .filter(|(_, s)| s.daemon)
-                    .map(|(name, _)| ServiceRef { cluster: cluster.to_string(), service: name }),
+                    .map(|(name, _)| ServiceRef::new(cluster, name)),
             );
         }
     }

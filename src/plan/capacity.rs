@@ -76,7 +76,7 @@ pub fn occupants<'a>(
     for (cluster, group) in tasks {
         match group.and_then(|g| g.strip_prefix("service:")) {
             Some(service) => {
-                let id = ServiceRef { cluster: cluster.to_string(), service: service.to_string() };
+                let id = ServiceRef::new(cluster, service);
                 if stopped.contains(&id) {
                     found.ours += 1;
                     found.waiting_for.insert(id);

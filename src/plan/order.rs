@@ -84,7 +84,7 @@ mod tests {
 
     fn id(s: &str) -> ServiceRef {
         let (cluster, service) = s.split_once('/').unwrap();
-        ServiceRef { cluster: cluster.into(), service: service.into() }
+        ServiceRef::new(cluster, service)
     }
 
     fn order(groups: &[&[&str]]) -> Vec<Vec<String>> {

@@ -29,7 +29,7 @@ const ARN: &str = "arn:aws:ecs:ap-northeast-1:123456789012:service/c/s";
 
 fn config(desired: Option<u32>, min: Option<u32>, max: Option<u32>) -> ServiceConfig {
     ServiceConfig {
-        id: ServiceRef { cluster: "c".into(), service: "s".into() },
+        id: ServiceRef::new("c", "s"),
         desired_count: desired,
         min_capacity: min,
         max_capacity: max,

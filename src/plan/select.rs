@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::error::{AwsError, ErrorKind, Failure};
-use crate::schedule::{Environment, Schedule, Selector, ServiceConfig, ServiceRef};
+use crate::schedule::{Environment, Place, Schedule, Selector, ServiceConfig, ServiceRef};
 use crate::state::ServiceState;
 
 /// One cluster's services as read for the selectors: every name (ListServices), and, when a
@@ -22,7 +22,7 @@ pub type Listings = BTreeMap<String, Result<Listing, AwsError>>;
 
 /// The services the listings described (for tag selectors), by their id: the observation
 /// takes them instead of describing them again.
-pub fn described(listings: Listings) -> HashMap<ServiceRef, ServiceState> {
+pub fn described(listings: Listings, place: &Place) -> HashMap<ServiceRef, ServiceState> {
     listings
         .into_iter()
         .filter_map(|(cluster, listing)| Some((cluster, listing.ok()?)))
@@ -30,7 +30,7 @@ pub fn described(listings: Listings) -> HashMap<ServiceRef, ServiceState> {
             listing
                 .described
                 .into_iter()
-                .map(move |(service, state)| (ServiceRef { cluster: cluster.clone(), service }, state))
+                .map(move |(service, state)| (ServiceRef::at(place, cluster.clone(), service), state))
         })
         .collect()
 }
@@ -38,14 +38,17 @@ pub fn described(listings: Listings) -> HashMap<ServiceRef, ServiceState> {
 /// The clusters to read for `env`, each with whether its services' tags are needed: the
 /// clusters of its selectors, and the clusters of its named services where another
 /// environment has a selector (so a service claimed by both is found). Empty: nothing to read.
+/// `env` is one place's part of an environment (its `place`): clusters of other places are other
+/// clusters.
 pub fn clusters_to_read(schedule: &Schedule, env: &Environment) -> BTreeMap<String, bool> {
+    let here = |s: &Selector, cluster: &str| s.place == env.place && s.cluster == cluster;
     let needs_tags = |cluster: &str| {
-        schedule.environments.values().flat_map(|e| &e.selectors).any(|s| s.cluster == cluster && s.needs_tags())
+        schedule.environments.values().flat_map(|e| &e.selectors).any(|s| here(s, cluster) && s.needs_tags())
     };
     let mut clusters: BTreeMap<String, bool> = BTreeMap::new();
     let own = env.selectors.iter().map(|s| s.cluster.as_str());
     let shared = env.services.iter().map(|s| s.id.cluster.as_str()).filter(|c| {
-        schedule.environments.values().any(|e| e.name != env.name && e.selectors.iter().any(|s| s.cluster == *c))
+        schedule.environments.values().any(|e| e.name != env.name && e.selectors.iter().any(|s| here(s, c)))
     });
     for cluster in own.chain(shared) {
         clusters.insert(cluster.to_string(), needs_tags(cluster));
@@ -96,7 +99,7 @@ pub fn resolve(schedule: &Schedule, env: &Environment, listings: &Listings) -> R
             resolved.notes.push(format!("{selector} chooses no service"));
         }
         for name in names {
-            let id = ServiceRef { cluster: selector.cluster.clone(), service: name.clone() };
+            let id = ServiceRef::at(&selector.place, selector.cluster.clone(), name.clone());
             if chosen.insert(id.clone()) {
                 resolved.services.push(ServiceConfig::selected(id, selector));
             }
@@ -124,8 +127,8 @@ pub fn resolve(schedule: &Schedule, env: &Environment, listings: &Listings) -> R
 }
 
 /// The name a selector whose cluster could not be read is reported under.
-fn unread_selector(selector: &Selector) -> ServiceRef {
-    ServiceRef { cluster: selector.cluster.clone(), service: format!("[{}]", selector.entry) }
+pub fn unread_selector(selector: &Selector) -> ServiceRef {
+    ServiceRef::at(&selector.place, selector.cluster.clone(), format!("[{}]", selector.entry))
 }
 
 /// Whether `selector` chooses the listed service `name`; one chosen by tags must have been
@@ -151,7 +154,11 @@ fn claims(schedule: &Schedule, env: &Environment, id: &ServiceRef, listings: &Li
         if !listing.names.contains(&id.service) {
             continue;
         }
-        if let Some(s) = other.selectors.iter().find(|s| s.cluster == id.cluster && selects(s, &id.service, listing)) {
+        if let Some(s) = other
+            .selectors
+            .iter()
+            .find(|s| s.place == id.place && s.cluster == id.cluster && selects(s, &id.service, listing))
+        {
             found.push(format!("`{}` ({})", other.name, s.entry));
         }
     }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{AwsError, ErrorKind, Failure};
 use crate::event::TaskStateChange;
-use crate::schedule::{Schedule, ServiceRef};
+use crate::schedule::{Place, Schedule, ServiceRef};
 use crate::state::{RegisteredTarget, ServiceState, Target, TargetBinding, TargetChange, TargetType, Task};
 use crate::warm::Remembered;
 
@@ -78,7 +78,14 @@ pub struct TaskPlan {
 
 /// Plan a task interruption from the event, the schedule and the container's memory at `now`;
 /// or why nothing is done (not an interruption, a duplicate delivery, a task of no service).
-pub fn task(schedule: &Schedule, event: &TaskStateChange, memory: Memory, now: Instant) -> Result<TaskPlan, String> {
+/// `place`: where the event comes from, as the file names it (`dispatch::spot`).
+pub fn task(
+    schedule: &Schedule,
+    event: &TaskStateChange,
+    place: &Place,
+    memory: Memory,
+    now: Instant,
+) -> Result<TaskPlan, String> {
     if let Some(why) = not_an_interruption(event) {
         return Err(why);
     }
@@ -92,7 +99,7 @@ pub fn task(schedule: &Schedule, event: &TaskStateChange, memory: Memory, now: I
             event.group.as_deref().unwrap_or("none")
         ));
     };
-    let id = ServiceRef { cluster: event.cluster().to_string(), service: service.to_string() };
+    let id = ServiceRef::at(place, event.cluster(), service);
     let (environment, extra) = configured(schedule, &id);
     let task = event.task();
     let known = trusted(memory.remembered, now);
@@ -248,7 +255,7 @@ fn configured(schedule: &Schedule, id: &ServiceRef) -> (Option<String>, Vec<Targ
     }
     // A service `select: all` chooses (a selector by tags cannot be told without its tags).
     let chooses = |s: &crate::schedule::Selector| {
-        s.cluster == id.cluster && !s.needs_tags() && s.selects(&id.service, &Default::default())
+        s.place == id.place && s.cluster == id.cluster && !s.needs_tags() && s.selects(&id.service, &Default::default())
     };
     let environment = schedule.environments.values().find(|e| e.selectors.iter().any(chooses)).map(|e| e.name.clone());
     (environment, Vec::new())
@@ -256,10 +263,20 @@ fn configured(schedule: &Schedule, id: &ServiceRef) -> (Option<String>, Vec<Targ
 
 // ---- EC2 Spot instance warnings ----
 
-/// The clusters searched for the instance: every cluster the schedule names.
-pub fn clusters(schedule: &Schedule) -> Vec<&str> {
-    let named = schedule.environments.values().flat_map(|e| &e.services).map(|s| s.id.cluster.as_str());
-    let selected = schedule.environments.values().flat_map(|e| &e.selectors).map(|s| s.cluster.as_str());
+/// The clusters searched for the instance: every cluster the schedule names in its place.
+pub fn clusters<'a>(schedule: &'a Schedule, place: &Place) -> Vec<&'a str> {
+    let named = schedule
+        .environments
+        .values()
+        .flat_map(|e| &e.services)
+        .filter(|s| &s.id.place == place)
+        .map(|s| s.id.cluster.as_str());
+    let selected = schedule
+        .environments
+        .values()
+        .flat_map(|e| &e.selectors)
+        .filter(|s| &s.place == place)
+        .map(|s| s.cluster.as_str());
     let all: BTreeSet<&str> = named.chain(selected).collect();
     all.into_iter().collect()
 }
@@ -310,6 +327,7 @@ pub fn instance_target_groups(types: &HashMap<String, TargetType>) -> Vec<String
 /// registered on, so no task's host port can be missed), and the target groups that could not
 /// be read.
 pub fn instance_targets(
+    place: &Place,
     cluster: &str,
     instance_id: &str,
     services: &[(String, ServiceState)],
@@ -341,7 +359,7 @@ pub fn instance_targets(
                     targets.insert((b.target_group_arn.clone(), (*t).clone()));
                 }
             }
-            (ServiceRef { cluster: cluster.to_string(), service: name.clone() }, targets.into_iter().collect())
+            (ServiceRef::at(place, cluster, name.clone()), targets.into_iter().collect())
         })
         .collect();
     (per_service, problems)

@@ -12,7 +12,7 @@ use crate::state::{
 
 fn config() -> ServiceConfig {
     ServiceConfig {
-        id: ServiceRef { cluster: "c".into(), service: "s".into() },
+        id: ServiceRef::new("c", "s"),
         desired_count: None,
         min_capacity: None,
         max_capacity: None,
@@ -430,7 +430,7 @@ fn settled_needs_enough_running_and_none_starting() {
 // ---- what was observed ----
 
 fn id() -> ServiceRef {
-    ServiceRef { cluster: "c".into(), service: "s".into() }
+    ServiceRef::new("c", "s")
 }
 
 fn aws(operation: &'static str, kind: ErrorKind) -> AwsError {
@@ -954,7 +954,7 @@ fn a_selector_leaves_daemon_and_deleted_services_alone() {
 /// RUNNING tasks were seen, still fails it.
 #[test]
 fn a_look_cut_short_after_seeing_no_task_running_is_only_unconfirmed() {
-    let id = ServiceRef { cluster: "c".into(), service: "s".into() };
+    let id = ServiceRef::new("c", "s");
     let with_tg = Waiting { id: id.clone(), bindings: vec![binding("tg", 80)], desired: 2 };
     let observed = ObservedTasks {
         list_failures: HashMap::new(),

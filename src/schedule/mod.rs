@@ -3,6 +3,7 @@
 
 pub mod cron;
 pub mod eval;
+mod place;
 mod pricing;
 mod yaml_error;
 
@@ -19,6 +20,7 @@ use crate::pricing::Pricing;
 use crate::text::escaped;
 
 pub use cron::Cron;
+pub use place::{Account, Place, is_region, role_account};
 
 /// A validated schedule file.
 #[derive(Debug, Clone)]
@@ -29,6 +31,8 @@ pub struct Schedule {
     /// `pricing:`: the currency and prices savings are shown in (default: USD at the price
     /// table shipped with the binary).
     pub pricing: Pricing,
+    /// `accounts:`: the target accounts and the role to assume in each, by name.
+    pub accounts: BTreeMap<String, Account>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -46,6 +50,9 @@ pub enum HolidayCalendar {
 #[derive(Debug, Clone)]
 pub struct Environment {
     pub name: String,
+    /// `account` / `region`: where its services live unless an entry names its own, and where its
+    /// `capacity` groups are.
+    pub place: Place,
     pub stop: Vec<Cron>,
     pub start: Vec<Cron>,
     /// When to bring the environment back to the state its `stop`/`start` crons say (a service
@@ -76,6 +83,7 @@ pub struct GroupConfig {
 /// A `services:` entry that chooses services of a cluster when the function runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selector {
+    pub place: Place,
     pub cluster: String,
     pub select: Select,
     /// Service names left out.
@@ -125,16 +133,31 @@ impl fmt::Display for Selector {
     }
 }
 
-/// An ECS service as the schedule file names it.
+/// An ECS service: (account, region, cluster, service), everywhere a service is named (the
+/// report, duplicates, the warm container's memory).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct ServiceRef {
+    #[serde(flatten)]
+    pub place: Place,
     pub cluster: String,
     pub service: String,
 }
 
+impl ServiceRef {
+    /// A service of the function's own account and region.
+    pub fn new(cluster: impl Into<String>, service: impl Into<String>) -> ServiceRef {
+        ServiceRef { place: Place::default(), cluster: cluster.into(), service: service.into() }
+    }
+
+    pub fn at(place: &Place, cluster: impl Into<String>, service: impl Into<String>) -> ServiceRef {
+        ServiceRef { place: place.clone(), cluster: cluster.into(), service: service.into() }
+    }
+}
+
+/// `cluster/service`, after `ACCOUNT/REGION/` away from the function's own account and region.
 impl fmt::Display for ServiceRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.cluster, self.service)
+        write!(f, "{}{}/{}", self.place.prefix(), self.cluster, self.service)
     }
 }
 
@@ -194,6 +217,45 @@ impl Schedule {
 
     pub fn environment_names(&self) -> Vec<&str> {
         self.environments.keys().map(String::as_str).collect()
+    }
+
+    /// The `accounts` entry of an account id.
+    pub fn account(&self, id: &str) -> Option<&Account> {
+        self.accounts.values().find(|a| a.id == id)
+    }
+
+    /// Every place the file's services, selectors and groups live.
+    pub fn places(&self) -> BTreeSet<Place> {
+        let mut places = BTreeSet::new();
+        for env in self.environments.values() {
+            places.insert(env.place.clone());
+            places.extend(env.services.iter().map(|s| s.id.place.clone()));
+            places.extend(env.selectors.iter().map(|s| s.place.clone()));
+        }
+        places
+    }
+
+    /// The place of the file that an event from `account` in `region` concerns, None when the file
+    /// has nothing there. `home` is the function's own account and region, each when known: an
+    /// account that is not in `accounts` is the function's own when its own is not known (the CLI).
+    pub fn place_of(&self, account: &str, region: &str, home: &Place) -> Option<Place> {
+        let account = if self.account(account).is_some() {
+            Some(account.to_string())
+        } else if home.account.as_deref().is_none_or(|own| own == account) {
+            None
+        } else {
+            return None;
+        };
+        let places = self.places();
+        let named = Place { account: account.clone(), region: Some(region.to_string()) };
+        let own_region = Place { account, region: None };
+        if places.contains(&named) {
+            Some(named)
+        } else if home.region.as_deref().is_none_or(|own| own == region) && places.contains(&own_region) {
+            Some(own_region)
+        } else {
+            None
+        }
     }
 }
 
@@ -258,9 +320,10 @@ fn yaml_message(rendered: &str) -> String {
 #[serde(deny_unknown_fields)]
 struct RawSchedule {
     timezone: Option<Spanned<String>>,
+    accounts: Option<Ordered<place::RawAccount>>,
     holidays: Option<RawHolidays>,
     pricing: Option<Spanned<pricing::RawPricing>>,
-    environments: Spanned<RawEnvironments>,
+    environments: Spanned<Ordered<RawEnvironment>>,
 }
 
 #[derive(Deserialize)]
@@ -271,32 +334,34 @@ struct RawHolidays {
     dates: Vec<Spanned<String>>,
 }
 
-/// Environments in file order, keys with their positions.
-struct RawEnvironments(Vec<(Spanned<String>, RawEnvironment)>);
+/// A mapping in file order (environments, accounts), keys with their positions.
+struct Ordered<T>(Vec<(Spanned<String>, T)>);
 
-impl<'de> Deserialize<'de> for RawEnvironments {
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Ordered<T> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Entries;
-        impl<'de> serde::de::Visitor<'de> for Entries {
-            type Value = RawEnvironments;
+        struct Entries<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Entries<T> {
+            type Value = Ordered<T>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a mapping of environment names to environments")
+                f.write_str("a mapping of names to entries")
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut entries = Vec::new();
                 while let Some(entry) = map.next_entry()? {
                     entries.push(entry);
                 }
-                Ok(RawEnvironments(entries))
+                Ok(Ordered(entries))
             }
         }
-        d.deserialize_map(Entries)
+        d.deserialize_map(Entries(std::marker::PhantomData))
     }
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEnvironment {
+    account: Option<Spanned<String>>,
+    region: Option<Spanned<String>>,
     #[serde(default)]
     stop: Vec<Spanned<String>>,
     #[serde(default)]
@@ -334,6 +399,8 @@ struct RawService {
     max_capacity: Option<Spanned<u32>>,
     #[serde(default)]
     target_groups: Vec<RawTargetGroup>,
+    account: Option<Spanned<String>>,
+    region: Option<Spanned<String>>,
 }
 
 /// `select: all` or `select: { tags: { KEY: VALUE, … } }`.
@@ -432,6 +499,7 @@ fn validate(raw: RawSchedule) -> Result<Schedule, Vec<Problem>> {
     }
 
     let pricing = pricing::pricing(raw.pricing.as_ref(), &mut problems);
+    let accounts = place::accounts(raw.accounts.as_ref(), &mut problems);
 
     if raw.environments.value.0.is_empty() {
         problems.push(Problem::at(&raw.environments, "no environments: add at least one under `environments`"));
@@ -440,8 +508,8 @@ fn validate(raw: RawSchedule) -> Result<Schedule, Vec<Problem>> {
     let mut environments = BTreeMap::new();
     // Where each service was first listed, to point at duplicates.
     let mut seen: HashMap<ServiceRef, (String, u64)> = HashMap::new();
-    // Where each Auto Scaling group was first listed.
-    let mut groups_seen: HashMap<String, (String, u64)> = HashMap::new();
+    // Where each Auto Scaling group (of an account and region) was first listed.
+    let mut groups_seen: HashMap<(Place, String), (String, u64)> = HashMap::new();
     for (name, env) in &raw.environments.value.0 {
         if !is_environment_name(&name.value) {
             problems.push(Problem::at(
@@ -449,6 +517,12 @@ fn validate(raw: RawSchedule) -> Result<Schedule, Vec<Problem>> {
                 format!("environment name `{}` must be 1-32 characters of a-z, 0-9 and -", escaped(&name.value)),
             ));
         }
+        let env_place = place::place(
+            &place::RawPlace { account: env.account.as_ref(), region: env.region.as_ref() },
+            &Place::default(),
+            &accounts,
+            &mut problems,
+        );
         let stop = crons(&env.stop, &mut problems);
         let start = crons(&env.start, &mut problems);
         let reconcile = crons(&env.reconcile, &mut problems);
@@ -468,9 +542,11 @@ fn validate(raw: RawSchedule) -> Result<Schedule, Vec<Problem>> {
         let mut services = Vec::new();
         let mut selectors = Vec::new();
         for (index, s) in env.services.value.iter().enumerate() {
+            let raw_place = place::RawPlace { account: s.account.as_ref(), region: s.region.as_ref() };
+            let entry_place = place::place(&raw_place, &env_place, &accounts, &mut problems);
             match (&s.service, &s.select) {
                 (Some(service), None) => {
-                    let id = ServiceRef { cluster: s.cluster.value.clone(), service: service.value.clone() };
+                    let id = ServiceRef::at(&entry_place, s.cluster.value.clone(), service.value.clone());
                     match seen.get(&id) {
                         Some((other_env, line)) => problems.push(Problem::at(
                             service,
@@ -484,9 +560,9 @@ fn validate(raw: RawSchedule) -> Result<Schedule, Vec<Problem>> {
                             seen.insert(id, (name.value.clone(), service.referenced.line()));
                         }
                     }
-                    services.extend(service_config(s, service, &mut problems));
+                    services.extend(service_config(s, service, &entry_place, &mut problems));
                 }
-                (None, Some(select)) => selectors.extend(selector(s, select, index, &mut problems)),
+                (None, Some(select)) => selectors.extend(selector(s, select, index, &entry_place, &mut problems)),
                 (Some(service), Some(_)) => problems.push(Problem::at(
                     service,
                     "an entry has either `service` (one service) or `select` (services chosen when the function runs), not both",
@@ -498,12 +574,16 @@ fn validate(raw: RawSchedule) -> Result<Schedule, Vec<Problem>> {
             }
         }
         let start_order = start_order(env.start_order.as_ref(), &services, !selectors.is_empty(), &mut problems);
-        let capacity =
-            env.capacity.iter().filter_map(|g| group(g, &name.value, &mut groups_seen, &mut problems)).collect();
+        let capacity = env
+            .capacity
+            .iter()
+            .filter_map(|g| group(g, &name.value, &env_place, &mut groups_seen, &mut problems))
+            .collect();
         environments.insert(
             name.value.clone(),
             Environment {
                 name: name.value.clone(),
+                place: env_place,
                 stop,
                 start,
                 reconcile,
@@ -515,7 +595,11 @@ fn validate(raw: RawSchedule) -> Result<Schedule, Vec<Problem>> {
         );
     }
 
-    if problems.is_empty() { Ok(Schedule { timezone, holidays, environments, pricing }) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(Schedule { timezone, holidays, environments, pricing, accounts })
+    } else {
+        Err(problems)
+    }
 }
 
 fn crons(raw: &[Spanned<String>], problems: &mut Vec<Problem>) -> Vec<Cron> {
@@ -536,6 +620,7 @@ fn selector(
     s: &RawService,
     select: &Spanned<RawSelect>,
     index: usize,
+    place: &Place,
     problems: &mut Vec<Problem>,
 ) -> Option<Selector> {
     let before = problems.len();
@@ -573,6 +658,7 @@ fn selector(
         RawSelect::Tags(tags) => Select::Tags(tags.clone()),
     };
     (problems.len() == before).then(|| Selector {
+        place: place.clone(),
         cluster: s.cluster.value.clone(),
         select,
         except: s.except.iter().map(|e| e.value.clone()).collect(),
@@ -645,7 +731,12 @@ pub fn order_names(name: &str, id: &ServiceRef) -> bool {
     }
 }
 
-fn service_config(s: &RawService, service: &Spanned<String>, problems: &mut Vec<Problem>) -> Option<ServiceConfig> {
+fn service_config(
+    s: &RawService,
+    service: &Spanned<String>,
+    place: &Place,
+    problems: &mut Vec<Problem>,
+) -> Option<ServiceConfig> {
     let before = problems.len();
     if !s.except.is_empty() {
         problems.push(Problem::at(&s.except[0], "`except` belongs to a `select` entry, not to one service"));
@@ -688,7 +779,7 @@ fn service_config(s: &RawService, service: &Spanned<String>, problems: &mut Vec<
         });
     }
     (problems.len() == before).then(|| ServiceConfig {
-        id: ServiceRef { cluster: s.cluster.value.clone(), service: service.value.clone() },
+        id: ServiceRef::at(place, s.cluster.value.clone(), service.value.clone()),
         desired_count: s.desired_count.as_ref().map(|c| c.value),
         min_capacity: s.min_capacity.as_ref().map(|c| c.value),
         max_capacity: s.max_capacity.as_ref().map(|c| c.value),
@@ -715,7 +806,8 @@ fn check_ecs_name(what: &str, name: &Spanned<String>, problems: &mut Vec<Problem
 fn group(
     g: &RawGroup,
     environment: &str,
-    seen: &mut HashMap<String, (String, u64)>,
+    place: &Place,
+    seen: &mut HashMap<(Place, String), (String, u64)>,
     problems: &mut Vec<Problem>,
 ) -> Option<GroupConfig> {
     let before = problems.len();
@@ -728,7 +820,7 @@ fn group(
                 escaped(&name.value)
             ),
         ));
-    } else if let Some((other, line)) = seen.get(&name.value) {
+    } else if let Some((other, line)) = seen.get(&(place.clone(), name.value.clone())) {
         problems.push(Problem::at(
             name,
             format!(
@@ -738,7 +830,7 @@ fn group(
             ),
         ));
     } else {
-        seen.insert(name.value.clone(), (environment.to_string(), name.referenced.line()));
+        seen.insert((place.clone(), name.value.clone()), (environment.to_string(), name.referenced.line()));
     }
     let value = |s: &Option<Spanned<u32>>| s.as_ref().map(|s| s.value);
     if let (Some(desired), None) = (&g.desired, &g.min) {

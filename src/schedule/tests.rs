@@ -40,7 +40,7 @@ fn unknown_key_names_line_and_column() {
     assert_eq!(
         problems(yaml),
         vec![
-            "s.yaml:6:9: unknown field `desired_cuont`, expected one of cluster, service, select, except, desired_count, min_capacity, max_capacity, target_groups"
+            "s.yaml:6:9: unknown field `desired_cuont`, expected one of cluster, service, select, except, desired_count, min_capacity, max_capacity, target_groups, account, region"
         ]
     );
 }
@@ -146,7 +146,7 @@ fn an_unknown_key_with_a_newline_stays_on_one_line() {
     assert_eq!(
         problems(yaml),
         vec![
-            "s.yaml:3:41: unknown field `desired\\ncount`, expected one of cluster, service, select, except, desired_count, min_capacity, max_capacity, target_groups"
+            "s.yaml:3:41: unknown field `desired\\ncount`, expected one of cluster, service, select, except, desired_count, min_capacity, max_capacity, target_groups, account, region"
         ]
     );
 }

@@ -22,7 +22,7 @@ fn config(min: Option<u32>, desired: Option<u32>, max: Option<u32>) -> GroupConf
 }
 
 fn id(cluster: &str, service: &str) -> ServiceRef {
-    ServiceRef { cluster: cluster.into(), service: service.into() }
+    ServiceRef::new(cluster, service)
 }
 
 fn change(save: Option<GroupSize>, set: Option<GroupSize>, clear: bool) -> GroupDecision {

@@ -108,23 +108,23 @@ fn a_duplicate_delivery_or_a_task_of_no_service_is_skipped() {
     let s = schedule(PLAIN);
     let now = Instant::now();
     let e = task_event("fargate-spot-interruption");
-    let duplicate = task(&s, &e, Memory { handled: true, remembered: None }, now).unwrap_err();
+    let duplicate = task(&s, &e, &Place::default(), Memory { handled: true, remembered: None }, now).unwrap_err();
     assert_eq!(duplicate, format!("duplicate delivery of {} version 3", e.task_arn));
     let mut lone = e.clone();
     lone.group = Some("family:batch".into());
     assert_eq!(
-        task(&s, &lone, Memory::default(), now).unwrap_err(),
+        task(&s, &lone, &Place::default(), Memory::default(), now).unwrap_err(),
         format!("task {} belongs to no service (group family:batch)", e.task_arn)
     );
     let exit = task_event("task-essential-exit");
-    assert!(task(&s, &exit, Memory { handled: true, remembered: None }, now).unwrap_err().starts_with("not a Spot"));
+    assert!(task(&s, &exit, &Place::default(), Memory { handled: true, remembered: None }, now).unwrap_err().starts_with("not a Spot"));
 }
 
 #[test]
 fn cold_and_unlisted_nothing_goes_before_the_service_is_described() {
     let now = Instant::now();
-    let plan = task(&schedule(PLAIN), &task_event("fargate-spot-interruption"), Memory::default(), now).unwrap();
-    assert_eq!(plan.id, ServiceRef { cluster: "spot".into(), service: "web".into() });
+    let plan = task(&schedule(PLAIN), &task_event("fargate-spot-interruption"), &Place::default(), Memory::default(), now).unwrap();
+    assert_eq!(plan.id, ServiceRef::new("spot", "web"));
     assert_eq!(plan.environment.as_deref(), Some("spot"));
     assert!(plan.early.is_empty() && plan.known.is_none() && plan.instance_lookup.is_none());
 }
@@ -134,17 +134,17 @@ fn yaml_and_trusted_memory_go_first_stale_memory_does_not() {
     let now = Instant::now();
     let e = task_event("fargate-spot-interruption");
     let ip = |port| Target { id: "10.0.1.23".into(), port };
-    let listed = task(&schedule(LISTED), &e, Memory::default(), now).unwrap();
+    let listed = task(&schedule(LISTED), &e, &Place::default(), Memory::default(), now).unwrap();
     assert_eq!(listed.early, vec![(EXTRA.to_string(), ip(9000))]);
 
     let known = vec![binding("alb", "app", 8080)];
     let warm = Memory { handled: false, remembered: remembered(known.clone(), Duration::from_secs(599), now) };
-    let warm = task(&schedule(LISTED), &e, warm, now).unwrap();
+    let warm = task(&schedule(LISTED), &e, &Place::default(), warm, now).unwrap();
     assert_eq!(warm.known.as_deref(), Some(known.as_slice()), "trusted: no DescribeServices");
     assert_eq!(warm.early, vec![("alb".to_string(), ip(8080)), (EXTRA.to_string(), ip(9000))]);
 
     let stale = Memory { handled: false, remembered: remembered(known, TRUST_REMEMBERED, now) };
-    let stale = task(&schedule(PLAIN), &e, stale, now).unwrap();
+    let stale = task(&schedule(PLAIN), &e, &Place::default(), stale, now).unwrap();
     assert!(stale.known.is_none() && stale.early.is_empty(), "described again after {TRUST_REMEMBERED:?}");
 }
 
@@ -154,7 +154,7 @@ fn a_bridge_task_waits_for_its_instance_id() {
     let e = task_event("ec2-bridge-spot-task");
     let known =
         Memory { handled: false, remembered: remembered(vec![binding("inst", "app", 8080)], Duration::ZERO, now) };
-    let plan = task(&schedule(PLAIN), &e, known, now).unwrap();
+    let plan = task(&schedule(PLAIN), &e, &Place::default(), known, now).unwrap();
     assert!(plan.early.is_empty(), "an instance target needs the EC2 instance id first");
     assert_eq!(plan.instance_lookup, e.container_instance_arn);
     let reads = TaskReads { service: None, instance: Some(Ok(vec![("ci".into(), "i-0abc".into())])) };
@@ -182,7 +182,7 @@ fn service_state(lbs: Vec<TargetBinding>, task_set_lbs: Vec<TargetBinding>) -> S
 fn the_rest_is_every_target_group_of_the_service_once_minus_what_went_early() {
     let now = Instant::now();
     let e = task_event("fargate-spot-interruption");
-    let plan = task(&schedule(LISTED), &e, Memory::default(), now).unwrap();
+    let plan = task(&schedule(LISTED), &e, &Place::default(), Memory::default(), now).unwrap();
     let state = service_state(
         vec![binding("blue", "app", 8080)],
         vec![binding("blue", "app", 8080), binding("green", "app", 8080)],
@@ -200,7 +200,7 @@ fn the_rest_is_every_target_group_of_the_service_once_minus_what_went_early() {
     assert_eq!(problems[0].kind, ErrorKind::AccessDenied);
     assert_eq!(problems[0].message, "cannot read the service's target groups: DescribeServices: no");
 
-    let bare = task(&schedule(PLAIN), &e, Memory::default(), now).unwrap();
+    let bare = task(&schedule(PLAIN), &e, &Place::default(), Memory::default(), now).unwrap();
     let (_, _, note) = task_rest(&bare, &TaskReads { service: Some(Ok(None)), instance: None });
     assert_eq!(note.as_deref(), Some("the service has no target groups"));
 }
@@ -222,7 +222,7 @@ fn an_instance_is_searched_in_every_configured_cluster() {
     let s = schedule(
         "environments:\n  a:\n    services: [{cluster: c1, service: x}, {cluster: c2, service: y}]\n  b:\n    services: [{cluster: c1, service: z}]\n",
     );
-    assert_eq!(clusters(&s), ["c1", "c2"]);
+    assert_eq!(clusters(&s, &Place::default()), ["c1", "c2"]);
     let none = instance_hits("i-1", &["c1", "c2"], vec![("c1", Ok(None)), ("c2", Ok(None))]);
     assert_eq!(none.unwrap_err(), "instance i-1 is a container instance of none of the clusters c1, c2");
     let denied = AwsError::in_response("ListContainerInstances", ErrorKind::AccessDenied, "no".into());
@@ -245,12 +245,12 @@ fn an_instance_s_targets_are_its_live_registrations_in_instance_target_groups() 
         ]),
     )]);
     let services = vec![("legacy".to_string(), service_state(vec![binding("inst", "app", 8080)], vec![]))];
-    let (per_service, problems) = instance_targets("c", "i-1", &services, &registered);
+    let (per_service, problems) = instance_targets(&Place::default(), "c", "i-1", &services, &registered);
     assert!(problems.is_empty());
     assert_eq!(
         per_service,
         vec![(
-            ServiceRef { cluster: "c".into(), service: "legacy".into() },
+            ServiceRef::new("c", "legacy"),
             vec![("inst".to_string(), Target { id: "i-1".into(), port: 32768 })]
         )]
     );
@@ -258,7 +258,7 @@ fn an_instance_s_targets_are_its_live_registrations_in_instance_target_groups() 
 
 #[test]
 fn the_warning_fixture_parses() {
-    let Input::SpotWarning(SpotWarning { instance_id, instance_action }) =
+    let Input::SpotWarning(SpotWarning { instance_id, instance_action, .. }) =
         Input::parse(fixture("ec2-spot-warning")).unwrap()
     else {
         panic!()
