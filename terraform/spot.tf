@@ -1,18 +1,23 @@
 # EventBridge rules that send Spot interruptions to the Spot function (lambda.tf). The function
 # decides what to do (src/dispatch/spot.rs); the patterns only keep other events from invoking it.
+#
+# Rules are regional and see only this account's events of this region. The file's other
+# accounts, and this account's other regions, forward theirs to this region's default bus
+# (modules/target-account, accounts.tf); forwarded events keep their own `account` and `region`,
+# so the same rules match them once the Fargate pattern lists those clusters too.
 
 locals {
   spot_rule_definitions = {
-    # Fargate Spot: a task of one of the configured clusters being stopped for a Spot
-    # interruption, and not yet stopped. Every service of those clusters is covered, not only
-    # the ones in the schedule file.
+    # Fargate Spot: a task of one of the configured clusters (of every account and region of
+    # the file) being stopped for a Spot interruption, and not yet stopped. Every service of
+    # those clusters is covered, not only the ones in the schedule file.
     fargate-spot = {
       description = "Fargate Spot task interruptions in the clusters of ${basename(var.schedule_file)}"
       pattern = jsonencode({
         source        = ["aws.ecs"]
         "detail-type" = ["ECS Task State Change"]
         detail = {
-          clusterArn    = local.cluster_arns
+          clusterArn    = local.spot_cluster_arns
           desiredStatus = ["STOPPED"]
           lastStatus    = [{ "anything-but" = "STOPPED" }]
           "$or" = [
@@ -23,7 +28,8 @@ locals {
       })
     }
     # EC2 Spot: the warning names only the instance, so every warning in the account and region
-    # comes; the function looks the instance up in the configured clusters and skips the rest.
+    # (and every forwarded one) comes; the function looks the instance up in the configured
+    # clusters and skips the rest.
     ec2-spot = {
       description = "EC2 Spot interruption warnings (instances outside the clusters of ${basename(var.schedule_file)} are skipped)"
       pattern = jsonencode({
@@ -32,10 +38,12 @@ locals {
       })
     }
   }
+  # The hub's clusters in every region, and the other accounts' (accounts.tf).
+  spot_cluster_arns = sort(distinct(concat(local.cluster_arns, local.target_cluster_arns)))
   # A file with no services has no clusters to narrow the Fargate rule to: no rule then.
   spot_rules = {
     for name, rule in local.spot_rule_definitions : name => rule
-    if var.spot_events && (name != "fargate-spot" || length(local.cluster_arns) > 0)
+    if var.spot_events && (name != "fargate-spot" || length(local.spot_cluster_arns) > 0)
   }
 }
 
