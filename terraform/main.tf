@@ -16,9 +16,10 @@
 #   dashboard.tf      the CloudWatch dashboard
 #
 # The provider-free submodules hold what `terraform test` can check offline: modules/schedules
-# (the YAML -> schedules), modules/account-scope (one account's ARNs, each entry in its region)
-# and modules/monitoring (the notification rules and texts, the missed-stop alarm's cron
-# arithmetic, the dashboard's body). modules/target-account is applied in each other account.
+# (the YAML -> schedules), modules/account-scope (one account's ARNs, each entry in its region),
+# modules/spot-patterns (the Spot rules' event patterns) and modules/monitoring (the
+# notification rules and texts, the missed-stop alarm's cron arithmetic, the dashboard's body).
+# modules/target-account is applied in each other account and region.
 
 module "schedules" {
   source        = "./modules/schedules"
