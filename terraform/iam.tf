@@ -14,10 +14,16 @@
 # change without the other.
 #
 # Scope: whatever changes something is limited to the schedule file's services and clusters
-# (ECS) and Auto Scaling groups (EC2 Auto Scaling), to this account and region (ELB, Application
-# Auto Scaling) or to the overrides group (Scheduler). Reads stay as wide as a Spot event needs:
-# an interrupted task may belong to a service of a configured cluster that the file does not
-# list, and it is still deregistered.
+# (ECS) and Auto Scaling groups (EC2 Auto Scaling), to this account in the regions of its
+# entries (ELB, Application Auto Scaling) or to the overrides group (Scheduler). Reads stay as
+# wide as a Spot event needs: an interrupted task may belong to a service of a configured
+# cluster that the file does not list, and it is still deregistered.
+#
+# Hub and spoke (accounts.tf): only the entries that name no `account` are this account's, each
+# in its own `region` (default: this one). The other accounts' entries are reached through the
+# role each names (sts:AssumeRole below), whose policy modules/target-account scopes the same
+# way in that account. With no entry of its own the hub has no cluster, and the cluster-scoped
+# statements are left out (local.hub_has_clusters): an empty Resource is invalid.
 
 # Lambda alone assumes either role.
 data "aws_iam_policy_document" "function_trust" {
@@ -57,36 +63,48 @@ resource "aws_iam_role_policy" "spot" {
 
 locals {
   arn_prefix = "arn:${local.partition}"
-  # ECS ARNs of the configured clusters: services (any, for Spot), container instances, tasks.
-  cluster_services            = [for c in module.schedules.clusters : "${local.arn_prefix}:ecs:${local.region}:${local.account}:service/${c}/*"]
-  cluster_container_instances = [for c in module.schedules.clusters : "${local.arn_prefix}:ecs:${local.region}:${local.account}:container-instance/${c}/*"]
-  cluster_tasks               = [for c in module.schedules.clusters : "${local.arn_prefix}:ecs:${local.region}:${local.account}:task/${c}/*"]
-  # Any target group of this account and region (the services' are not in the file).
-  target_groups = "${local.arn_prefix}:elasticloadbalancing:${local.region}:${local.account}:targetgroup/*/*"
-  # The `capacity` groups. A group's ARN carries a random id before its name, hence the `*`.
-  autoscaling_group_arns = [for g in module.schedules.autoscaling_groups : "${local.arn_prefix}:autoscaling:${local.region}:${local.account}:autoScalingGroup:*:autoScalingGroupName/${g}"]
+  # ECS ARNs of this account's configured clusters (modules/account-scope), each in its region:
+  # services (any, for Spot), container instances, tasks.
+  cluster_services            = module.hub_scope.cluster_services
+  cluster_container_instances = module.hub_scope.cluster_container_instances
+  cluster_tasks               = module.hub_scope.cluster_tasks
+  # Any target group of this account in the regions of its entries (the services' are not in
+  # the file).
+  target_groups = module.hub_scope.target_group_arns
+  # The `capacity` groups of this account. A group's ARN carries a random id before its name.
+  autoscaling_group_arns = module.hub_scope.autoscaling_group_arns
+  # The roles the functions assume to act in the file's other accounts (accounts.tf).
+  target_role_arns = sort(distinct([for a in module.schedules.accounts : a.role_arn]))
 }
 
 data "aws_iam_policy_document" "function" {
   # --- ECS services: observe, stop and start (src/aws/sdk.rs `impl Services`) ---
 
-  statement {
-    sid       = "DescribeServicesOfTheClusters"
-    actions   = ["ecs:DescribeServices"]
-    resources = local.cluster_services
+  dynamic "statement" {
+    for_each = local.hub_has_clusters ? [1] : []
+
+    content {
+      sid       = "DescribeServicesOfTheClusters"
+      actions   = ["ecs:DescribeServices"]
+      resources = local.cluster_services
+    }
   }
 
   # ListServices is authorized on the cluster through the ecs:cluster condition key: the
   # selectors' clusters are read to choose their services (src/plan/select.rs).
-  statement {
-    sid       = "ListServicesOfTheClusters"
-    actions   = ["ecs:ListServices"]
-    resources = ["*"]
+  dynamic "statement" {
+    for_each = local.hub_has_clusters ? [1] : []
 
-    condition {
-      test     = "ArnEquals"
-      variable = "ecs:cluster"
-      values   = local.cluster_arns
+    content {
+      sid       = "ListServicesOfTheClusters"
+      actions   = ["ecs:ListServices"]
+      resources = ["*"]
+
+      condition {
+        test     = "ArnEquals"
+        variable = "ecs:cluster"
+        values   = local.cluster_arns
+      }
     }
   }
 
@@ -98,74 +116,103 @@ data "aws_iam_policy_document" "function" {
     resources = ["*"]
   }
 
-  statement {
-    sid       = "SetDesiredCountOfTheScheduledServices"
-    actions   = ["ecs:UpdateService"]
-    resources = local.service_arns
+  dynamic "statement" {
+    for_each = local.hub_has_clusters ? [1] : []
+
+    content {
+      sid       = "SetDesiredCountOfTheScheduledServices"
+      actions   = ["ecs:UpdateService"]
+      resources = local.service_arns
+    }
   }
 
   # Snapshots an earlier version kept in this one tag (src/state.rs SNAPSHOT_TAG): read, adopted
   # into the state table and removed; without a table (the CLI) the snapshot lives there.
-  statement {
-    sid       = "SnapshotTagOfTheScheduledServices"
-    actions   = ["ecs:TagResource", "ecs:UntagResource"]
-    resources = local.service_arns
+  dynamic "statement" {
+    for_each = local.hub_has_clusters ? [1] : []
 
-    condition {
-      test     = "ForAllValues:StringEquals"
-      variable = "aws:TagKeys"
-      values   = ["ecs-cost-saver:snapshot"]
+    content {
+      sid       = "SnapshotTagOfTheScheduledServices"
+      actions   = ["ecs:TagResource", "ecs:UntagResource"]
+      resources = local.service_arns
+
+      condition {
+        test     = "ForAllValues:StringEquals"
+        variable = "aws:TagKeys"
+        values   = ["ecs-cost-saver:snapshot"]
+      }
     }
   }
 
   # --- ECS tasks and container instances (`impl Tasks`) ---
 
   # ListTasks is authorized on the cluster through the ecs:cluster condition key.
-  statement {
-    sid       = "ListTasksOfTheClusters"
-    actions   = ["ecs:ListTasks"]
-    resources = ["*"]
+  dynamic "statement" {
+    for_each = local.hub_has_clusters ? [1] : []
 
-    condition {
-      test     = "ArnEquals"
-      variable = "ecs:cluster"
-      values   = local.cluster_arns
+    content {
+      sid       = "ListTasksOfTheClusters"
+      actions   = ["ecs:ListTasks"]
+      resources = ["*"]
+
+      condition {
+        test     = "ArnEquals"
+        variable = "ecs:cluster"
+        values   = local.cluster_arns
+      }
     }
   }
 
-  statement {
-    sid       = "DescribeTasksOfTheClusters"
-    actions   = ["ecs:DescribeTasks"]
-    resources = local.cluster_tasks
+  dynamic "statement" {
+    for_each = local.hub_has_clusters ? [1] : []
+
+    content {
+      sid       = "DescribeTasksOfTheClusters"
+      actions   = ["ecs:DescribeTasks"]
+      resources = local.cluster_tasks
+    }
   }
 
-  statement {
-    sid       = "DescribeContainerInstancesOfTheClusters"
-    actions   = ["ecs:DescribeContainerInstances"]
-    resources = local.cluster_container_instances
+  dynamic "statement" {
+    for_each = local.hub_has_clusters ? [1] : []
+
+    content {
+      sid       = "DescribeContainerInstancesOfTheClusters"
+      actions   = ["ecs:DescribeContainerInstances"]
+      resources = local.cluster_container_instances
+    }
   }
 
   # ListContainerInstances is authorized on the cluster: `capacity` and `status` read which
   # instances serve it.
-  statement {
-    sid       = "ListContainerInstancesOfTheClusters"
-    actions   = ["ecs:ListContainerInstances"]
-    resources = local.cluster_arns
+  dynamic "statement" {
+    for_each = local.hub_has_clusters ? [1] : []
+
+    content {
+      sid       = "ListContainerInstancesOfTheClusters"
+      actions   = ["ecs:ListContainerInstances"]
+      resources = local.cluster_arns
+    }
   }
 
   # Which Auto Scaling groups back the clusters' capacity providers (and whether ECS manages
   # their scaling): the clusters' provider names (DescribeClusters), then those providers. Their
-  # names come from the clusters, not the file, so any provider of this account and region.
-  statement {
-    sid       = "DescribeTheClusters"
-    actions   = ["ecs:DescribeClusters"]
-    resources = local.cluster_arns
+  # names come from the clusters, not the file, so any provider of this account in the regions
+  # of its entries.
+  dynamic "statement" {
+    for_each = local.hub_has_clusters ? [1] : []
+
+    content {
+      sid       = "DescribeTheClusters"
+      actions   = ["ecs:DescribeClusters"]
+      resources = local.cluster_arns
+    }
   }
 
   statement {
     sid       = "DescribeCapacityProviders"
     actions   = ["ecs:DescribeCapacityProviders"]
-    resources = ["${local.arn_prefix}:ecs:${local.region}:${local.account}:capacity-provider/*"]
+    resources = module.hub_scope.capacity_provider_arns
   }
 
   # --- EC2 Auto Scaling: the `capacity` groups (`impl AutoScalingGroups`) ---
@@ -221,7 +268,7 @@ data "aws_iam_policy_document" "function" {
   statement {
     sid       = "SetMinMaxOfEcsServiceScalableTargets"
     actions   = ["application-autoscaling:RegisterScalableTarget"]
-    resources = ["${local.arn_prefix}:application-autoscaling:${local.region}:${local.account}:scalable-target/*"]
+    resources = module.hub_scope.scalable_target_arns
 
     condition {
       test     = "StringEquals"
@@ -253,12 +300,12 @@ data "aws_iam_policy_document" "function" {
   }
 
   # The services' target groups are not in the schedule file (only extra ones are): any target
-  # group of this account and region. A start registers its tasks; deregistering is the Spot
-  # function's.
+  # group of this account in the regions of its entries. A start registers its tasks;
+  # deregistering is the Spot function's.
   statement {
     sid       = "RegisterStartedTasks"
     actions   = ["elasticloadbalancing:RegisterTargets"]
-    resources = [local.target_groups]
+    resources = local.target_groups
   }
 
   # --- EventBridge Scheduler: `until` overrides and continuations (`impl Schedules`) ---
@@ -286,6 +333,21 @@ data "aws_iam_policy_document" "function" {
       test     = "StringEquals"
       variable = "iam:PassedToService"
       values   = ["scheduler.amazonaws.com"]
+    }
+  }
+
+  # --- The file's other accounts (accounts.tf): the role each names, assumed to act there ---
+
+  # The function calls ECS, Application Auto Scaling, EC2 Auto Scaling and ELB of a target
+  # account with that role's credentials (sts:AssumeRole, with the account's external id);
+  # the state table and the schedules stay here. No statement without `accounts`.
+  dynamic "statement" {
+    for_each = length(local.target_role_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "AssumeTheTargetAccountRoles"
+      actions   = ["sts:AssumeRole"]
+      resources = local.target_role_arns
     }
   }
 
@@ -323,52 +385,76 @@ data "aws_iam_policy_document" "spot" {
   # --- The interrupted task's service (`impl Services`) ---
 
   # An interrupted task may belong to any service of a configured cluster.
-  statement {
-    sid       = "DescribeServicesOfTheClusters"
-    actions   = ["ecs:DescribeServices"]
-    resources = local.cluster_services
+  dynamic "statement" {
+    for_each = local.hub_has_clusters ? [1] : []
+
+    content {
+      sid       = "DescribeServicesOfTheClusters"
+      actions   = ["ecs:DescribeServices"]
+      resources = local.cluster_services
+    }
   }
 
   # --- The tasks and container instances (`impl Tasks`) ---
 
   # ListTasks (the tasks on a reclaimed instance) is authorized on the cluster through the
   # ecs:cluster condition key.
-  statement {
-    sid       = "ListTasksOfTheClusters"
-    actions   = ["ecs:ListTasks"]
-    resources = ["*"]
+  dynamic "statement" {
+    for_each = local.hub_has_clusters ? [1] : []
 
-    condition {
-      test     = "ArnEquals"
-      variable = "ecs:cluster"
-      values   = local.cluster_arns
+    content {
+      sid       = "ListTasksOfTheClusters"
+      actions   = ["ecs:ListTasks"]
+      resources = ["*"]
+
+      condition {
+        test     = "ArnEquals"
+        variable = "ecs:cluster"
+        values   = local.cluster_arns
+      }
     }
   }
 
-  statement {
-    sid       = "DescribeTasksOfTheClusters"
-    actions   = ["ecs:DescribeTasks"]
-    resources = local.cluster_tasks
+  dynamic "statement" {
+    for_each = local.hub_has_clusters ? [1] : []
+
+    content {
+      sid       = "DescribeTasksOfTheClusters"
+      actions   = ["ecs:DescribeTasks"]
+      resources = local.cluster_tasks
+    }
   }
 
-  statement {
-    sid       = "DescribeContainerInstancesOfTheClusters"
-    actions   = ["ecs:DescribeContainerInstances"]
-    resources = local.cluster_container_instances
+  dynamic "statement" {
+    for_each = local.hub_has_clusters ? [1] : []
+
+    content {
+      sid       = "DescribeContainerInstancesOfTheClusters"
+      actions   = ["ecs:DescribeContainerInstances"]
+      resources = local.cluster_container_instances
+    }
   }
 
   # ListContainerInstances is authorized on the cluster: the EC2 Spot warning's instance is
   # looked up in each configured cluster.
-  statement {
-    sid       = "ListContainerInstancesOfTheClusters"
-    actions   = ["ecs:ListContainerInstances"]
-    resources = local.cluster_arns
+  dynamic "statement" {
+    for_each = local.hub_has_clusters ? [1] : []
+
+    content {
+      sid       = "ListContainerInstancesOfTheClusters"
+      actions   = ["ecs:ListContainerInstances"]
+      resources = local.cluster_arns
+    }
   }
 
-  statement {
-    sid       = "DrainSpotInstancesOfTheClusters"
-    actions   = ["ecs:UpdateContainerInstancesState"]
-    resources = local.cluster_container_instances
+  dynamic "statement" {
+    for_each = local.hub_has_clusters ? [1] : []
+
+    content {
+      sid       = "DrainSpotInstancesOfTheClusters"
+      actions   = ["ecs:UpdateContainerInstancesState"]
+      resources = local.cluster_container_instances
+    }
   }
 
   # --- Elastic Load Balancing (`impl TargetGroups`) ---
@@ -381,11 +467,26 @@ data "aws_iam_policy_document" "spot" {
   }
 
   # The interrupted tasks' and instances' target groups are their services', which the schedule
-  # file does not name: any target group of this account and region.
+  # file does not name: any target group of this account in the regions of its entries.
   statement {
     sid       = "DeregisterInterruptedTargets"
     actions   = ["elasticloadbalancing:DeregisterTargets"]
-    resources = [local.target_groups]
+    resources = local.target_groups
+  }
+
+  # --- The file's other accounts (accounts.tf): the role each names, assumed to act there ---
+
+  # The function calls ECS, Application Auto Scaling, EC2 Auto Scaling and ELB of a target
+  # account with that role's credentials (sts:AssumeRole, with the account's external id);
+  # the state table and the schedules stay here. No statement without `accounts`.
+  dynamic "statement" {
+    for_each = length(local.target_role_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "AssumeTheTargetAccountRoles"
+      actions   = ["sts:AssumeRole"]
+      resources = local.target_role_arns
+    }
   }
 
   # --- What Lambda does with this role ---

@@ -87,3 +87,18 @@ output "dashboard_url" {
   description = "The dashboard in the CloudWatch console."
   value       = var.create_dashboard ? "https://${local.region}.console.aws.amazon.com/cloudwatch/home?region=${local.region}#dashboards/dashboard/${var.function_name}" : null
 }
+
+output "function_role_arn" {
+  description = "The stop/start function's role: one of the hub_role_arns of modules/target-account, which its role trusts."
+  value       = aws_iam_role.function.arn
+}
+
+output "spot_role_arn" {
+  description = "The Spot function's role: the other of the hub_role_arns of modules/target-account."
+  value       = aws_iam_role.spot.arn
+}
+
+output "event_bus_arn" {
+  description = "This account's default event bus in this region, where the Spot rules are: the hub_event_bus_arn of modules/target-account, whose rules forward their Spot events to it."
+  value       = local.destination_bus_arn
+}

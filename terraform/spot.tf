@@ -1,41 +1,35 @@
 # EventBridge rules that send Spot interruptions to the Spot function (lambda.tf). The function
 # decides what to do (src/dispatch/spot.rs); the patterns only keep other events from invoking it.
+#
+# Rules are regional and see only this account's events of this region. The file's other
+# accounts, and this account's other regions, forward theirs to this region's default bus
+# (modules/target-account, accounts.tf); forwarded events keep their own `account` and `region`,
+# so the same rules match them once the Fargate pattern lists those clusters too.
+
+# The patterns (modules/spot-patterns) are the ones the target accounts forward with.
+module "spot_patterns" {
+  source = "./modules/spot-patterns"
+
+  # The hub's clusters in every region, and the other accounts' (accounts.tf).
+  cluster_arns = sort(distinct(concat(local.cluster_arns, local.target_cluster_arns)))
+}
 
 locals {
-  spot_rule_definitions = {
-    # Fargate Spot: a task of one of the configured clusters being stopped for a Spot
-    # interruption, and not yet stopped. Every service of those clusters is covered, not only
-    # the ones in the schedule file.
-    fargate-spot = {
-      description = "Fargate Spot task interruptions in the clusters of ${basename(var.schedule_file)}"
-      pattern = jsonencode({
-        source        = ["aws.ecs"]
-        "detail-type" = ["ECS Task State Change"]
-        detail = {
-          clusterArn    = local.cluster_arns
-          desiredStatus = ["STOPPED"]
-          lastStatus    = [{ "anything-but" = "STOPPED" }]
-          "$or" = [
-            { stopCode = ["SpotInterruption", "TerminationNotice"] },
-            { stoppedReason = [{ prefix = "Your Spot Task was interrupted" }] },
-          ]
-        }
-      })
-    }
-    # EC2 Spot: the warning names only the instance, so every warning in the account and region
-    # comes; the function looks the instance up in the configured clusters and skips the rest.
-    ec2-spot = {
-      description = "EC2 Spot interruption warnings (instances outside the clusters of ${basename(var.schedule_file)} are skipped)"
-      pattern = jsonencode({
-        source        = ["aws.ec2"]
-        "detail-type" = ["EC2 Spot Instance Interruption Warning"]
-      })
-    }
+  spot_rule_descriptions = {
+    # Every service of the clusters is covered, not only the ones in the schedule file.
+    fargate-spot = "Fargate Spot task interruptions in the clusters of ${basename(var.schedule_file)}"
+    # The warning names only the instance, so every warning in the account and region (and every
+    # forwarded one) comes; the function looks the instance up in the configured clusters.
+    ec2-spot = "EC2 Spot interruption warnings (instances outside the clusters of ${basename(var.schedule_file)} are skipped)"
   }
-  # A file with no services has no clusters to narrow the Fargate rule to: no rule then.
+  # A file with no services has no clusters to narrow the Fargate rule to: no rule then (the
+  # module leaves that pattern out).
   spot_rules = {
-    for name, rule in local.spot_rule_definitions : name => rule
-    if var.spot_events && (name != "fargate-spot" || length(local.cluster_arns) > 0)
+    for name, pattern in module.spot_patterns.patterns : name => {
+      description = local.spot_rule_descriptions[name]
+      pattern     = pattern
+    }
+    if var.spot_events
   }
 }
 

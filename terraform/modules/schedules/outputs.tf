@@ -71,3 +71,75 @@ output "autoscaling_groups" {
     error_message = "ecs-cost-saver: ${var.schedule_file}: an Auto Scaling group belongs to one environment only: ${join("; ", local.shared_groups)}."
   }
 }
+
+# --- Hub and spoke: where each entry lives ---
+# The outputs above are the same for every account and region (names only); these carry, per
+# entry, `account` (a key of `accounts`, null for the function's own account) and `region` (null
+# for the function's region). modules/account-scope turns them into one account's ARNs.
+
+output "accounts" {
+  description = "The `accounts` table: key -> role_arn, external_id (null when the file gives none) and account_id (the 12 digits of role_arn). Empty without `accounts`."
+  value = {
+    for key, a in local.account_roles : key => {
+      role_arn    = a.role_arn
+      external_id = a.external_id
+      account_id  = try(regex(local.role_arn_pattern, a.role_arn)[1], null)
+    }
+  }
+
+  precondition {
+    condition     = length(local.bad_role_arns) == 0
+    error_message = "ecs-cost-saver: ${var.schedule_file}: every `accounts` entry needs a `role_arn` of one role, arn:PARTITION:iam::ACCOUNT:role/PATH/NAME with a 12-digit account and no wildcard (the functions assume exactly it): ${join("; ", local.bad_role_arns)}."
+  }
+}
+
+output "service_entries" {
+  description = "Every service the file names, as in `services`, with its account (null: the function's own) and region (null: the function's). An entry's own `account`/`region` win over its environment's."
+  value = [
+    for s in local.services : {
+      environment = s.environment
+      cluster     = s.cluster
+      service     = s.service
+      account     = s.account
+      region      = s.region
+    }
+  ]
+
+  # Every `account:` of the file is checked here, the environments' too (their capacity groups
+  # and selectors inherit them).
+  precondition {
+    condition     = length(local.unknown_accounts) == 0
+    error_message = "ecs-cost-saver: ${var.schedule_file}: `account` must name a key of `accounts` (${jsonencode(sort(keys(local.accounts_table)))}); leave it out for the function's own account: ${join("; ", local.unknown_accounts)}."
+  }
+}
+
+output "selector_entries" {
+  description = "Every `select` entry, as in `selectors`, with its account and region (null: the function's own)."
+  value       = [for s in local.selectors : { environment = s.environment, cluster = s.cluster, account = s.account, region = s.region }]
+}
+
+output "cluster_entries" {
+  description = "The distinct (account, region, cluster) of the services and selectors, sorted (the other accounts' first); null account or region: the function's own."
+  value = [
+    for key in sort(distinct([
+      for s in local.entries : jsonencode([s.account, s.region, s.cluster]) if s.cluster != null
+      ])) : {
+      account = jsondecode(key)[0]
+      region  = jsondecode(key)[1]
+      cluster = jsondecode(key)[2]
+    }
+  ]
+
+  precondition {
+    condition     = length(local.bad_regions) == 0
+    error_message = "ecs-cost-saver: ${var.schedule_file}: `region` must be an AWS region name such as ap-northeast-3 (it becomes part of every ARN in the policies): ${join("; ", local.bad_regions)}."
+  }
+}
+
+output "autoscaling_group_entries" {
+  description = "Every `capacity` group: environment, name, and the account and region of its environment (null: the function's own)."
+  value = [
+    for c in local.capacity_entries : { environment = c.environment, name = c.name, account = c.account, region = c.region }
+    if c.name != null
+  ]
+}

@@ -274,3 +274,113 @@ run "pricing_names_the_currency" {
     error_message = "currency: ${output.currency}"
   }
 }
+
+run "without_accounts_everything_is_the_functions_own" {
+  command = plan
+
+  variables {
+    schedule_file = "tests/fixtures/capacity.yaml"
+  }
+
+  assert {
+    condition     = length(output.accounts) == 0
+    error_message = "accounts: ${jsonencode(output.accounts)}"
+  }
+
+  assert {
+    condition = jsonencode(output.service_entries) == jsonencode([
+      { environment = "dev", cluster = "shop-dev", service = "api", account = null, region = null },
+      { environment = "staging", cluster = "shop-stg", service = "api", account = null, region = null },
+    ])
+    error_message = "service_entries: ${jsonencode(output.service_entries)}"
+  }
+
+  assert {
+    condition     = jsonencode(output.autoscaling_group_entries) == jsonencode([{ environment = "staging", name = "shop-stg-ecs", account = null, region = null }])
+    error_message = "autoscaling_group_entries: ${jsonencode(output.autoscaling_group_entries)}"
+  }
+}
+
+run "accounts_and_regions_are_inherited_and_an_entrys_own_win" {
+  command = plan
+
+  variables {
+    schedule_file = "tests/fixtures/accounts.yaml"
+  }
+
+  assert {
+    condition = jsonencode(output.accounts) == jsonencode({
+      prd = { role_arn = "arn:aws:iam::333333333333:role/ops/ecs-cost-saver-target", external_id = null, account_id = "333333333333" }
+      stg = { role_arn = "arn:aws:iam::222222222222:role/ecs-cost-saver-target", external_id = "stg-7f3a", account_id = "222222222222" }
+    })
+    error_message = "accounts: ${jsonencode(output.accounts)}"
+  }
+
+  assert {
+    condition = jsonencode(output.service_entries) == jsonencode([
+      { environment = "dev", cluster = "web", service = "api-dev", account = null, region = null },
+      { environment = "dev", cluster = "web", service = "api-dev-osaka", account = null, region = "ap-northeast-3" },
+      { environment = "staging", cluster = "web", service = "api", account = "stg", region = "ap-northeast-3" },
+      { environment = "staging", cluster = "web", service = "api", account = "stg", region = "ap-northeast-1" },
+    ])
+    error_message = "service_entries: ${jsonencode(output.service_entries)}"
+  }
+
+  assert {
+    condition     = jsonencode(output.selector_entries) == jsonencode([{ environment = "staging", cluster = "batch", account = "prd", region = "ap-northeast-3" }])
+    error_message = "selector_entries: ${jsonencode(output.selector_entries)}"
+  }
+
+  assert {
+    condition = jsonencode(output.cluster_entries) == jsonencode([
+      { account = "prd", region = "ap-northeast-3", cluster = "batch" },
+      { account = "stg", region = "ap-northeast-1", cluster = "web" },
+      { account = "stg", region = "ap-northeast-3", cluster = "web" },
+      { account = null, region = "ap-northeast-3", cluster = "web" },
+      { account = null, region = null, cluster = "web" },
+    ])
+    error_message = "cluster_entries: ${jsonencode(output.cluster_entries)}"
+  }
+
+  # Groups take their environment's account and region, whatever its services say.
+  assert {
+    condition     = jsonencode(output.autoscaling_group_entries) == jsonencode([{ environment = "staging", name = "asg-1", account = "stg", region = "ap-northeast-3" }])
+    error_message = "autoscaling_group_entries: ${jsonencode(output.autoscaling_group_entries)}"
+  }
+
+  # The name-only outputs are unchanged: one cluster name, wherever it lives.
+  assert {
+    condition     = output.clusters == tolist(["batch", "web"]) && output.autoscaling_groups == tolist(["asg-1"])
+    error_message = "clusters: ${jsonencode(output.clusters)}, autoscaling_groups: ${jsonencode(output.autoscaling_groups)}"
+  }
+}
+
+run "an_account_that_names_no_key_of_accounts_is_refused" {
+  command = plan
+
+  variables {
+    schedule_file = "tests/fixtures/unknown-account.yaml"
+  }
+
+  expect_failures = [output.service_entries]
+}
+
+run "a_role_arn_that_is_not_one_role_is_refused" {
+  command = plan
+
+  variables {
+    schedule_file = "tests/fixtures/bad-role-arn.yaml"
+  }
+
+  expect_failures = [output.accounts]
+}
+
+run "a_region_that_is_no_region_name_is_refused" {
+  command = plan
+
+  variables {
+    schedule_file = "tests/fixtures/bad-region.yaml"
+  }
+
+  expect_failures = [output.cluster_entries]
+}
