@@ -98,7 +98,11 @@ pub async fn handle<A: Aws>(
 /// A payload: the environment's services of each account and region run with that place's
 /// clients, all places at once (each has its own buckets), in one report. A place whose role
 /// cannot be assumed fails its services with `access_denied`; the others go on.
-async fn places<A: Aws>(ctx: &Context<'_, A>, intent: EnvironmentIntent<'_>, deadline: Instant) -> Result<Report, Error> {
+async fn places<A: Aws>(
+    ctx: &Context<'_, A>,
+    intent: EnvironmentIntent<'_>,
+    deadline: Instant,
+) -> Result<Report, Error> {
     let parts = plan::place::split(intent.environment);
     if let [only] = parts.as_slice()
         && only.place.is_home()
@@ -123,7 +127,10 @@ async fn places<A: Aws>(ctx: &Context<'_, A>, intent: EnvironmentIntent<'_>, dea
             let session = session_name(ctx.schedule, "ecs-cost-saver", &part.place);
             match ctx.aws.at(&part.place, role, &session).await {
                 Ok(aws) => {
-                    let settings = Settings { region: part.place.region.clone().or(ctx.settings.region.clone()), ..ctx.settings.clone() };
+                    let settings = Settings {
+                        region: part.place.region.clone().or(ctx.settings.region.clone()),
+                        ..ctx.settings.clone()
+                    };
                     environment(&ctx.at(&aws, &settings), intent, deadline).await
                 }
                 Err(e) => Ok(Report::unreachable(&intent, &e)),

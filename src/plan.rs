@@ -49,6 +49,10 @@ pub struct Plan {
 /// One service of the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per service of a run; an unread service's id and failure are read as often as a plan"
+)]
 pub enum Planned {
     Service(Box<ServicePlan>),
     /// It could not be read, so it is not touched.

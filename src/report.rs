@@ -375,7 +375,11 @@ impl Report {
     pub fn unreachable(intent: &EnvironmentIntent<'_>, error: &crate::error::AwsError) -> Report {
         let env = intent.environment;
         let mut report = Report::new(Handled::Payload(intent.action), env.name.clone(), intent.dry_run);
-        let ids = env.services.iter().map(|c| c.id.clone()).chain(env.selectors.iter().map(crate::plan::select::unread_selector));
+        let ids = env
+            .services
+            .iter()
+            .map(|c| c.id.clone())
+            .chain(env.selectors.iter().map(crate::plan::select::unread_selector));
         for id in ids {
             let mut s = ServiceReport::new(&id, Outcome::Failed);
             s.fail(Failure::aws(error, error.to_string()));
@@ -545,14 +549,7 @@ impl Report {
         let kind = |k: Option<ErrorKind>| k.map_or("failed", ErrorKind::as_str);
         let summary: Vec<String> = failed
             .iter()
-            .map(|s| {
-                format!(
-                    "{} [{}]: {}",
-                    s.id(),
-                    kind(s.error_kind),
-                    s.error.as_deref().unwrap_or("failed")
-                )
-            })
+            .map(|s| format!("{} [{}]: {}", s.id(), kind(s.error_kind), s.error.as_deref().unwrap_or("failed")))
             .chain(groups.iter().map(|g| {
                 format!("group {} [{}]: {}", g.group, kind(g.error_kind), g.error.as_deref().unwrap_or("failed"))
             }))
@@ -980,11 +977,7 @@ pub fn status_table(reports: &[&Report]) -> String {
                 exclusion,
             ]);
             if let Some(e) = &s.error {
-                errors.push(format!(
-                    "  {} [{}]: {e}",
-                    s.id(),
-                    s.error_kind.map_or("failed", ErrorKind::as_str)
-                ));
+                errors.push(format!("  {} [{}]: {e}", s.id(), s.error_kind.map_or("failed", ErrorKind::as_str)));
             }
         }
     }

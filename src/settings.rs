@@ -118,7 +118,11 @@ impl Settings {
         s.region = text("AWS_REGION").or_else(|| text("AWS_DEFAULT_REGION"));
         s.account = text("ECS_COST_SAVER_ACCOUNT_ID").or_else(|| {
             // arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME
-            s.function_arn.as_deref().and_then(|arn| arn.split(':').nth(4)).filter(|a| !a.is_empty()).map(str::to_string)
+            s.function_arn
+                .as_deref()
+                .and_then(|arn| arn.split(':').nth(4))
+                .filter(|a| !a.is_empty())
+                .map(str::to_string)
         });
         if let Some(v) = text("ECS_COST_SAVER_SERIAL_RUNS") {
             s.serial_runs = match v.as_str() {

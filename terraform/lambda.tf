@@ -33,6 +33,9 @@ locals {
 
   environment = merge(var.settings, {
     SCHEDULE_FILE = local.schedule_path
+    # The hub's own account: a Spot event forwarded from an account the file's `accounts`
+    # table does not name is skipped (src/dispatch/spot.rs).
+    ECS_COST_SAVER_ACCOUNT_ID = local.account
   })
 }
 

@@ -51,7 +51,7 @@ fn validate_prints_every_problem_with_file_line_and_column() {
             1,
             String::new(),
             "\
-bad.yaml:9:9: unknown field `desired_cuont`, expected one of cluster, service, select, except, desired_count, min_capacity, max_capacity, target_groups
+bad.yaml:9:9: unknown field `desired_cuont`, expected one of cluster, service, select, except, desired_count, min_capacity, max_capacity, target_groups, account, region
 bad-cron.yaml:3:12: cron(0 25 ? * MON-FRI *): hours: 25 is out of range 0-23
 bad-cron.yaml:4:13: cron(0 8 * * MON-FRI *): day-of-month and day-of-week cannot both be set; use ? in one of them
 bad-cron.yaml:7:3: environment name `Prod` must be 1-32 characters of a-z, 0-9 and -

@@ -6,12 +6,12 @@
 //! Terraform routes to them, which `dispatch::handle` hands to one handler each:
 //!
 //! - the stop/start function (`data "aws_iam_policy_document" "function"`) takes payloads:
-//!   `dispatch::environment`. Its path is everything `lambda::run` reaches with the Spot
+//!   `dispatch::places`. Its path is everything `lambda::run` reaches with the Spot
 //!   handlers (`src/dispatch/spot.rs`) cut off. It does not keep the Spot handlers' calls: a
 //!   Spot event sent to it by hand is refused by AWS (`access_denied` in the report).
 //! - the Spot function (`"spot"`) takes the Spot events (terraform/spot.tf):
-//!   `dispatch::spot::spot_task` and `spot_instance`. Its path is everything `lambda::run`
-//!   reaches with `dispatch::environment` cut off.
+//!   `dispatch::spot::spot_task_at` and `spot_instance_at`. Its path is everything `lambda::run`
+//!   reaches with `dispatch::places` cut off.
 //!
 //! The code side is a call graph of `src/`, read with `std` alone (as tests/architecture.rs
 //! reads the modules): comments and literals are blanked, the code is split into tokens, and
@@ -55,10 +55,11 @@ const ENTRY: &str = "crate::lambda::run";
 
 /// The handler of what Terraform routes to the stop/start function (schedules, overrides,
 /// manual invocations).
-const STOP_START_HANDLER: &str = "crate::dispatch::environment";
+const STOP_START_HANDLER: &str = "crate::dispatch::places";
 
 /// The handlers of what Terraform routes to the Spot function (terraform/spot.tf's rules).
-const SPOT_HANDLERS: &[&str] = &["crate::dispatch::spot::spot_task", "crate::dispatch::spot::spot_instance"];
+/// Each takes the event's place first (src/aws/spokes.rs for a target account's).
+const SPOT_HANDLERS: &[&str] = &["crate::dispatch::spot::spot_task_at", "crate::dispatch::spot::spot_instance_at"];
 
 /// Called by the code, but only by the CLI, never by either function, and why.
 const CLI_ONLY: &[(&str, &str)] = &[
@@ -73,6 +74,15 @@ const NOT_CALLS: &[(&str, &str)] = &[
     ("sqs:SendMessage", "Lambda sends the functions' dead letters with their role"),
     ("events:PutEvents", "Lambda sends the functions' destination records with their role"),
 ];
+
+/// Credentials providers that call AWS themselves when a reached body names them: aws-config's
+/// assume-role provider (src/aws/spokes.rs) calls AssumeRole with the function's own role.
+const CREDENTIAL_PROVIDERS: &[(&str, &str)] = &[("AssumeRoleProvider", "sts:AssumeRole")];
+
+/// The IAM prefixes of the calls made with a target account's role (src/aws/spokes.rs: ECS,
+/// Application Auto Scaling, EC2 Auto Scaling and ELB act there; DynamoDB and Scheduler stay the
+/// function's own).
+const TARGET_PREFIXES: &[&str] = &["ecs", "application-autoscaling", "autoscaling", "elasticloadbalancing"];
 
 /// Granted to a function whose path makes one of these calls, and why: only the stop/start
 /// function creates schedules today.
@@ -145,8 +155,9 @@ fn clients(sdk_rs: &str) -> Vec<(String, String)> {
     for line in body.lines().skip(1) {
         let line = line.trim().trim_end_matches(',');
         let Some((field, ty)) = line.strip_prefix("pub ").and_then(|l| l.split_once(':')) else { continue };
-        // The pacing of the clients' calls: no AWS client of its own.
-        if ty.trim() == "Pace" {
+        // The pacing of the clients' calls, and the other places' clients (`Sdk`s again, made of
+        // these same fields): no AWS client of their own.
+        if ty.trim() == "Pace" || ty.trim().ends_with("spokes::Spokes>>") {
             continue;
         }
         let krate = ty.trim().strip_suffix("::Client").unwrap_or_else(|| panic!("Sdk field `{line}` is not a Client"));
@@ -162,8 +173,10 @@ fn clients(sdk_rs: &str) -> Vec<(String, String)> {
 }
 
 /// Methods of an SDK client that send no request, and why: not IAM actions.
-const CLIENT_ACCESSORS: &[(&str, &str)] =
-    &[("config", "the client's own configuration (the region the figures are priced in)")];
+const CLIENT_ACCESSORS: &[(&str, &str)] = &[
+    ("config", "the client's own configuration (the region the figures are priced in)"),
+    ("clone", "a handle on the same client (a target account's runs keep the function's own DynamoDB and Scheduler)"),
+];
 
 fn is_operation(method: &str) -> bool {
     !CLIENT_ACCESSORS.iter().any(|(m, _)| *m == method)
@@ -893,6 +906,9 @@ impl<'c> Graph<'c> {
                 |name: &str, at: usize| f.params.iter().any(|p| p == name) || bound.get(name).is_some_and(|&b| b <= at);
             for (i, t) in body.iter().enumerate() {
                 let Some(word) = t.ident() else { continue };
+                if let Some((_, action)) = CREDENTIAL_PROVIDERS.iter().find(|(provider, _)| *provider == word) {
+                    ops.insert(action.to_string());
+                }
                 let prev = if i > 0 { body[i - 1].text.as_str() } else { "" };
                 let next = body.get(i + 1).map_or("", |t| t.text.as_str());
                 let called = next == "(" || next == "::";
@@ -1258,10 +1274,41 @@ fn the_spot_function_changes_nothing_but_targets_and_instance_states() {
         .keys()
         .filter(|a| {
             let op = a.split_once(':').unwrap().1;
-            !["Describe", "List", "Get"].iter().any(|read| op.starts_with(read))
+            // AssumeRole changes nothing: it acts in a target account with that account's role.
+            !["Describe", "List", "Get", "AssumeRole"].iter().any(|read| op.starts_with(read))
         })
         .collect();
     assert_eq!(writes, ["ecs:UpdateContainerInstancesState", "elasticloadbalancing:DeregisterTargets"]);
+}
+
+/// A target account's role (terraform/modules/target-account, `"target"`) grants exactly the
+/// calls either function makes there: both functions assume it.
+#[test]
+fn the_target_account_role_grants_exactly_what_the_functions_call_there() {
+    let s = sources();
+    let paths = paths(&s.rust);
+    let there: BTreeSet<String> = paths
+        .stop_start
+        .ops
+        .keys()
+        .chain(paths.spot.ops.keys())
+        .filter(|a| TARGET_PREFIXES.contains(&a.split_once(':').unwrap().0))
+        .cloned()
+        .collect();
+    let tf = read(&root().join("terraform/modules/target-account/iam.tf"));
+    let block = policy_block(&tf, "target");
+    assert!(!block.contains("not_actions"), "the policy must list its actions, not exclude some");
+    let granted = granted_actions(&block);
+    assert_eq!(
+        granted.difference(&there).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "granted in the target role, never called there"
+    );
+    assert_eq!(there.difference(&granted).collect::<Vec<_>>(), Vec::<&String>::new(), "called there, not granted");
+    assert!(there.len() >= 20, "only {there:?}");
+    for (role, path) in [("function", &paths.stop_start), ("spot", &paths.spot)] {
+        assert!(path.ops.contains_key("sts:AssumeRole"), "the {role} path assumes the target roles");
+    }
 }
 
 /// The scan found something for every client, and both paths are more than their entry: a
@@ -1412,7 +1459,7 @@ fn drift_on_either_side_is_reported() {
     };
     let spot_writes = "\"ecs:UpdateContainerInstancesState\"";
     let spot_rs = "src/dispatch/spot.rs";
-    let spot_line = "    let clusters = spot_plan::clusters(ctx.schedule);\n";
+    let spot_line = "    let clusters = spot_plan::clusters(ctx.schedule, place);\n";
 
     // A grant fewer, a grant more, on each policy.
     assert_eq!(
@@ -1453,7 +1500,7 @@ fn drift_on_either_side_is_reported() {
         with("called by the Spot function but not granted in terraform/iam.tf \"spot\": ecs:UpdateService")
     );
     assert!(
-        found.iter().any(|p| p.ends_with("(via lambda::run -> lambda::invocation -> dispatch::handle -> dispatch::spot::spot_instance -> aws::sdk::Sdk::set_desired_count)")),
+        found.iter().any(|p| p.ends_with("(via lambda::run -> lambda::invocation -> dispatch::handle -> dispatch::spot::spot_instance_at -> dispatch::spot::spot_instance -> aws::sdk::Sdk::set_desired_count)")),
         "{found:#?}"
     );
 

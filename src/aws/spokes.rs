@@ -125,8 +125,10 @@ impl Spokes {
         if let Some(assumed) = roles.get(&role.role_arn) {
             return Ok(assumed.clone());
         }
-        let mut builder =
-            AssumeRoleProvider::builder(&role.role_arn).configure(&self.base).session_name(session).session_length(SESSION);
+        let mut builder = AssumeRoleProvider::builder(&role.role_arn)
+            .configure(&self.base)
+            .session_name(session)
+            .session_length(SESSION);
         if let Some(id) = &role.external_id {
             builder = builder.external_id(id);
         }
@@ -148,11 +150,7 @@ fn assume_failed(role_arn: &str, session: &str, e: &CredentialsError) -> AwsErro
         _ => ErrorKind::AccessDenied,
     };
     let words = aws_sdk_ecs::error::DisplayErrorContext(e).to_string();
-    AwsError::in_response(
-        "AssumeRole",
-        kind,
-        format!("cannot assume role {role_arn} (session {session}): {words}"),
-    )
+    AwsError::in_response("AssumeRole", kind, format!("cannot assume role {role_arn} (session {session}): {words}"))
 }
 
 /// The credentials AssumeRole gave when the role was first checked, then the provider's: the

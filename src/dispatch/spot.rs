@@ -45,7 +45,8 @@ where
     let session = super::session_name(ctx.schedule, "ecs-cost-saver-spot", &place);
     match ctx.aws.at(&place, role, &session).await {
         Ok(aws) => {
-            let settings = Settings { region: place.region.clone().or(ctx.settings.region.clone()), ..ctx.settings.clone() };
+            let settings =
+                Settings { region: place.region.clone().or(ctx.settings.region.clone()), ..ctx.settings.clone() };
             handler(&ctx.at(&aws, &settings), &place).await
         }
         Err(e) => {
@@ -59,13 +60,16 @@ where
 
 /// A task's interruption, with the clients of where it comes from.
 pub(super) async fn spot_task_at<A: Aws>(ctx: &Context<'_, A>, event: &TaskStateChange) -> Report {
-    at_origin(ctx, &event.origin, Handled::SpotInterruption, async |ctx, place| spot_task(ctx, event, place).await).await
+    at_origin(ctx, &event.origin, Handled::SpotInterruption, async |ctx, place| spot_task(ctx, event, place).await)
+        .await
 }
 
 /// An instance's warning, with the clients of where it comes from.
 pub(super) async fn spot_instance_at<A: Aws>(ctx: &Context<'_, A>, event: &SpotWarning) -> Report {
-    at_origin(ctx, &event.origin, Handled::SpotInstanceWarning, async |ctx, place| spot_instance(ctx, event, place).await)
-        .await
+    at_origin(ctx, &event.origin, Handled::SpotInstanceWarning, async |ctx, place| {
+        spot_instance(ctx, event, place).await
+    })
+    .await
 }
 
 /// A Fargate Spot (or EC2) task about to be stopped: out of all its target groups, now. The
@@ -75,9 +79,7 @@ async fn spot_task<A: Aws>(ctx: &Context<'_, A>, event: &TaskStateChange, place:
     let mut report = Report::new(Handled::SpotInterruption, String::new(), false);
     let memory = spot_plan::Memory {
         handled: ctx.warm.handled(&event.task_arn, event.version),
-        remembered: event
-            .service()
-            .and_then(|s| ctx.warm.bindings(&ServiceRef::at(place, event.cluster(), s))),
+        remembered: event.service().and_then(|s| ctx.warm.bindings(&ServiceRef::at(place, event.cluster(), s))),
     };
     let plan = match spot_plan::task(ctx.schedule, event, place, memory, std::time::Instant::now()) {
         Ok(plan) => plan,

@@ -122,11 +122,7 @@ async fn daemons_among<A: Services>(
         for chunk in names.chunks(DESCRIBE_SERVICES_BATCH) {
             let described = aws.describe_services(cluster, chunk).await?;
             daemons.extend(
-                described
-                    .found
-                    .into_iter()
-                    .filter(|(_, s)| s.daemon)
-                    .map(|(name, _)| ServiceRef::new(cluster, name)),
+                described.found.into_iter().filter(|(_, s)| s.daemon).map(|(name, _)| ServiceRef::new(cluster, name)),
             );
         }
     }

@@ -20,7 +20,8 @@ pub fn split(env: &Environment) -> Vec<Environment> {
         .map(|place| {
             let services: Vec<_> = env.services.iter().filter(|s| &s.id.place == place).cloned().collect();
             let selectors: Vec<_> = env.selectors.iter().filter(|s| &s.place == place).cloned().collect();
-            let elsewhere = |name: &String| env.services.iter().any(|s| &s.id.place != place && order_names(name, &s.id));
+            let elsewhere =
+                |name: &String| env.services.iter().any(|s| &s.id.place != place && order_names(name, &s.id));
             let here = |name: &String| services.iter().any(|s| order_names(name, &s.id));
             let start_order = env
                 .start_order
@@ -71,7 +72,9 @@ environments:
     fn each_service_runs_where_it_lives_and_an_entrys_own_place_wins() {
         let schedule = Schedule::parse(FILE, "s.yaml").unwrap_or_else(|e| panic!("{e}"));
         let parts = split(&schedule.environments["staging"]);
-        let seen: Vec<(Place, Vec<String>, usize, usize, Vec<Vec<String>>)> = parts
+        // (place, services, selectors, groups, start order) of each part.
+        type Part = (Place, Vec<String>, usize, usize, Vec<Vec<String>>);
+        let seen: Vec<Part> = parts
             .iter()
             .map(|p| {
                 let names = p.services.iter().map(|s| s.id.to_string()).collect();
@@ -93,7 +96,10 @@ environments:
                 ),
                 (
                     place(Some("222222222222"), Some("ap-northeast-3")),
-                    vec!["222222222222/ap-northeast-3/shop/web".into(), "222222222222/ap-northeast-3/tools/hub-api".into()],
+                    vec![
+                        "222222222222/ap-northeast-3/shop/web".into(),
+                        "222222222222/ap-northeast-3/tools/hub-api".into()
+                    ],
                     1,
                     0,
                     order(&[&["hub-api"], &["web"]])
@@ -102,6 +108,9 @@ environments:
         );
         // One service, two regions: two services, not a duplicate.
         let own = split(&schedule.environments["own"]);
-        assert_eq!(own.iter().map(|p| p.place.clone()).collect::<Vec<_>>(), [place(None, None), place(None, Some("ap-northeast-3"))]);
+        assert_eq!(
+            own.iter().map(|p| p.place.clone()).collect::<Vec<_>>(),
+            [place(None, None), place(None, Some("ap-northeast-3"))]
+        );
     }
 }

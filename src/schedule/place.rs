@@ -114,10 +114,8 @@ pub(super) fn accounts(raw: Option<&Ordered<RawAccount>>, problems: &mut Vec<Pro
         if let Some(external) = &entry.external_id
             && !is_external_id(&external.value)
         {
-            problems.push(Problem::at(
-                external,
-                "`external_id` must be 2-1224 characters of letters, digits and +=,.@:/-",
-            ));
+            problems
+                .push(Problem::at(external, "`external_id` must be 2-1224 characters of letters, digits and +=,.@:/-"));
         }
         if let (true, Some(id)) = (problems.len() == before, id) {
             table.insert(
@@ -183,9 +181,7 @@ pub fn role_account(arn: &str) -> Option<String> {
                     !r.is_empty()
                         && !r.ends_with('/')
                         && !r.contains("//")
-                        && r.split('/').all(|p| {
-                            p.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
-                        })
+                        && r.split('/').all(|p| p.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b)))
                         && r.rsplit('/').next().is_some_and(|n| (1..=64).contains(&n.len()))
                 }) =>
         {
@@ -220,7 +216,10 @@ mod tests {
 
     #[test]
     fn role_arns_and_region_names_are_read_as_aws_writes_them() {
-        assert_eq!(role_account("arn:aws:iam::222222222222:role/ecs-cost-saver-target").as_deref(), Some("222222222222"));
+        assert_eq!(
+            role_account("arn:aws:iam::222222222222:role/ecs-cost-saver-target").as_deref(),
+            Some("222222222222")
+        );
         assert_eq!(role_account("arn:aws:iam::222222222222:role/ops/ecs-cost-saver").as_deref(), Some("222222222222"));
         for bad in [
             "arn:aws:iam::22222222222:role/x",

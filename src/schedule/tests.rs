@@ -281,3 +281,67 @@ environments:
         ]
     );
 }
+
+#[test]
+fn accounts_regions_and_their_references_are_checked_where_written() {
+    let yaml = "accounts:
+  stg: { role_arn: 'arn:aws:iam::222222222222:role/ecs-cost-saver-target', external_id: ext-1 }
+  again: { role_arn: 'arn:aws:iam::222222222222:role/other' }
+  Bad: { role_arn: 'arn:aws:iam::2222:role/x', external_id: 'a' }
+environments:
+  staging:
+    account: prod
+    region: osaka
+    services:
+      - { cluster: c, service: s, account: stg, region: ap-northeast-3 }
+      - { cluster: c, service: s, account: stg, region: ap-northeast-3 }
+";
+    assert_eq!(
+        problems(yaml),
+        [
+            "s.yaml:3:22: account 222222222222 is already named `stg` (line 2); an account has one entry and one role",
+            "s.yaml:4:3: account name `Bad` must be 1-32 characters of a-z, 0-9, - and _",
+            "s.yaml:4:20: `arn:aws:iam::2222:role/x` is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME, a path allowed before NAME)",
+            "s.yaml:4:61: `external_id` must be 2-1224 characters of letters, digits and +=,.@:/-",
+            "s.yaml:7:14: unknown account `prod`: `accounts` names stg",
+            "s.yaml:8:13: `osaka` is not an AWS region name (e.g. ap-northeast-1, ap-northeast-3)",
+            "s.yaml:11:32: service 222222222222/ap-northeast-3/c/s is already listed in environment `staging` (line 10); a service belongs to one environment only",
+        ]
+    );
+    assert_eq!(
+        problems("environments:\n  dev:\n    account: stg\n    services: [{cluster: c, service: s}]\n"),
+        ["s.yaml:3:14: unknown account `stg`: the file has no `accounts` table"]
+    );
+}
+
+#[test]
+fn one_service_name_in_two_places_is_two_services_and_events_find_their_place() {
+    let yaml = "accounts:
+  stg: { role_arn: 'arn:aws:iam::222222222222:role/t' }
+environments:
+  staging:
+    account: stg
+    services: [{ cluster: c, service: s }, { cluster: c, service: s, region: ap-northeast-3 }]
+  dev:
+    services: [{ cluster: c, service: s }]
+";
+    let s = Schedule::parse(yaml, "s.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let ids: Vec<String> = s.environments.values().flat_map(|e| &e.services).map(|c| c.id.to_string()).collect();
+    assert_eq!(ids, ["c/s", "222222222222/c/s", "222222222222/ap-northeast-3/c/s"]);
+    assert_eq!(s.account("222222222222").map(|a| a.name.as_str()), Some("stg"));
+    let home = Place { account: Some("123456789012".into()), region: Some("ap-northeast-1".into()) };
+    let place = |account: &str, region: &str| s.place_of(account, region, &home);
+    let stg = |region: Option<&str>| Place { account: Some("222222222222".into()), region: region.map(Into::into) };
+    assert_eq!(place("222222222222", "ap-northeast-1"), Some(stg(None)), "the function's region, named by none");
+    assert_eq!(place("222222222222", "ap-northeast-3"), Some(stg(Some("ap-northeast-3"))));
+    assert_eq!(place("222222222222", "eu-west-1"), None);
+    assert_eq!(place("123456789012", "ap-northeast-1"), Some(Place::default()));
+    assert_eq!(place("123456789012", "ap-northeast-3"), None, "the function's account has nothing in Osaka");
+    assert_eq!(place("444444444444", "ap-northeast-1"), None, "an account not in the file");
+    let unknown_home = Place { account: None, region: Some("ap-northeast-1".into()) };
+    assert_eq!(
+        s.place_of("444444444444", "ap-northeast-1", &unknown_home),
+        Some(Place::default()),
+        "the CLI: own account unknown"
+    );
+}

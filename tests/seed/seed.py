@@ -374,8 +374,19 @@ class Clients:
     asg: Any = field(repr=False)  # EC2 Auto Scaling (groups)
 
 
-def make_clients(endpoint: str) -> Clients:
+def make_clients(endpoint: str, role_arn: str | None = None) -> Clients:
+    """Clients of the test account, or of `role_arn`'s account: moto gives an assumed role's
+    credentials the role's account (a target account of the multi-account tests)."""
     config = Config(retries={"max_attempts": 1})
+    credentials = dict(CREDENTIALS)
+    if role_arn:
+        sts = boto3.client("sts", endpoint_url=endpoint, region_name=REGION, config=config, **CREDENTIALS)
+        assumed = sts.assume_role(RoleArn=role_arn, RoleSessionName="seed")["Credentials"]
+        credentials = {
+            "aws_access_key_id": assumed["AccessKeyId"],
+            "aws_secret_access_key": assumed["SecretAccessKey"],
+            "aws_session_token": assumed["SessionToken"],
+        }
 
     def client(service: str) -> Any:
         return boto3.client(
@@ -383,7 +394,7 @@ def make_clients(endpoint: str) -> Clients:
             endpoint_url=endpoint,
             region_name=REGION,
             config=config,
-            **CREDENTIALS,
+            **credentials,
         )
 
     return Clients(
@@ -1349,6 +1360,7 @@ class ArgumentParser(argparse.ArgumentParser):
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = ArgumentParser(description="Seed a moto server for ecs-cost-saver.")
     parser.add_argument("--endpoint", required=True, help="moto server URL")
+    parser.add_argument("--role-arn", help="seed the account of this role (assumed in moto)")
     sub = parser.add_subparsers(
         dest="scenario", required=True, parser_class=ArgumentParser
     )
@@ -1401,7 +1413,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        clients = make_clients(args.endpoint)
+        clients = make_clients(args.endpoint, args.role_arn)
         if args.scenario == "run-tasks":
             result = run_tasks(clients, args.cluster, args.service, args.count)
         elif args.scenario == "night-apply":

@@ -82,6 +82,9 @@ pub struct Options {
     /// How long ECS takes between starting a task and registering it: hidden from callers by
     /// the held-back reads (a test widens it to show that they are held back).
     pub register_lag: Duration,
+    /// Roles whose AssumeRole STS refuses (`AccessDenied`, as for a trust policy that does not
+    /// name the caller): moto assumes any role.
+    pub refused_roles: Vec<String>,
 }
 
 impl Options {
@@ -93,12 +96,13 @@ impl Options {
             delay: Duration::from_millis(20),
             task_start: Some(Duration::from_secs(3)),
             register_lag: Duration::ZERO,
+            refused_roles: Vec::new(),
         }
     }
 
     /// Only the delay and the log: moto as it is, a round trip away.
     pub fn plain(delay: Duration) -> Options {
-        Options { limits: None, delay, task_start: None, register_lag: Duration::ZERO }
+        Options { limits: None, delay, task_start: None, register_lag: Duration::ZERO, refused_roles: Vec::new() }
     }
 
     pub fn limits(self, limits: Limits) -> Options {
@@ -115,6 +119,11 @@ impl Options {
 
     pub fn register_lag(self, register_lag: Duration) -> Options {
         Options { register_lag, ..self }
+    }
+
+    pub fn refuse_role(mut self, role_arn: &str) -> Options {
+        self.refused_roles.push(role_arn.to_string());
+        self
     }
 }
 
@@ -385,6 +394,26 @@ fn throttled_answer(protocol: Protocol, request_id: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// STS's answer to an AssumeRole the role's trust policy does not allow.
+fn access_denied(role_arn: &str) -> Vec<u8> {
+    let body = format!(
+        "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type>\
+         <Code>AccessDenied</Code><Message>User: arn:aws:sts::123456789012:assumed-role/ecs-cost-saver/hub is not \
+         authorized to perform: sts:AssumeRole on resource: {role_arn}</Message></Error>\
+         <RequestId>00000000-0000-4000-8000-000000000403</RequestId></ErrorResponse>"
+    );
+    format!(
+        "HTTP/1.1 403 Forbidden\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// A form value as the query protocol encodes it (`:` and `/` escaped).
+fn url_encoded(value: &str) -> String {
+    value.replace(':', "%3A").replace('/', "%2F")
+}
+
 /// Send `req` to moto and read its whole response. The request says `Connection: close`, so
 /// the client opens a new connection for its next one.
 fn forward(upstream: u16, req: &Incoming) -> Vec<u8> {
@@ -453,9 +482,14 @@ impl Shared {
             std::thread::sleep(self.options.delay);
         }
         let throttled = !self.admit(group);
+        let refused = (operation == "AssumeRole")
+            .then(|| String::from_utf8_lossy(&req.body).into_owned())
+            .and_then(|body| self.options.refused_roles.iter().find(|r| body.contains(&url_encoded(r))).cloned());
         let response = if throttled {
             let n = self.requests.fetch_add(1, Ordering::Relaxed);
             throttled_answer(protocol, &format!("{:08x}-0000-4000-8000-{:012x}", self.upstream, n))
+        } else if let Some(role) = refused {
+            access_denied(&role)
         } else {
             self.pass(&operation, &req)
         };

@@ -117,13 +117,19 @@ fn a_duplicate_delivery_or_a_task_of_no_service_is_skipped() {
         format!("task {} belongs to no service (group family:batch)", e.task_arn)
     );
     let exit = task_event("task-essential-exit");
-    assert!(task(&s, &exit, &Place::default(), Memory { handled: true, remembered: None }, now).unwrap_err().starts_with("not a Spot"));
+    assert!(
+        task(&s, &exit, &Place::default(), Memory { handled: true, remembered: None }, now)
+            .unwrap_err()
+            .starts_with("not a Spot")
+    );
 }
 
 #[test]
 fn cold_and_unlisted_nothing_goes_before_the_service_is_described() {
     let now = Instant::now();
-    let plan = task(&schedule(PLAIN), &task_event("fargate-spot-interruption"), &Place::default(), Memory::default(), now).unwrap();
+    let plan =
+        task(&schedule(PLAIN), &task_event("fargate-spot-interruption"), &Place::default(), Memory::default(), now)
+            .unwrap();
     assert_eq!(plan.id, ServiceRef::new("spot", "web"));
     assert_eq!(plan.environment.as_deref(), Some("spot"));
     assert!(plan.early.is_empty() && plan.known.is_none() && plan.instance_lookup.is_none());
@@ -249,10 +255,7 @@ fn an_instance_s_targets_are_its_live_registrations_in_instance_target_groups() 
     assert!(problems.is_empty());
     assert_eq!(
         per_service,
-        vec![(
-            ServiceRef::new("c", "legacy"),
-            vec![("inst".to_string(), Target { id: "i-1".into(), port: 32768 })]
-        )]
+        vec![(ServiceRef::new("c", "legacy"), vec![("inst".to_string(), Target { id: "i-1".into(), port: 32768 })])]
     );
 }
 
