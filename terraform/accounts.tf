@@ -1,4 +1,4 @@
-# Hub and spoke (issue 17): the schedule file's `accounts` table names, per other account, the
+# Hub and spoke: the schedule file's `accounts` table names, per other account, the
 # role the functions assume there (modules/target-account creates it, one instance per account
 # and region). The functions then call ECS, Application Auto Scaling, EC2 Auto Scaling and ELB
 # of that account and region with the role's credentials; the state table, the schedules and

@@ -13,14 +13,15 @@ use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ecs::config::{Credentials, SharedCredentialsProvider};
 use aws_sdk_ecs::types::ContainerDefinition;
-use ecs_cost_saver::aws::Sdk;
+use ecs_cost_saver::aws::spokes::Spokes;
+use ecs_cost_saver::aws::{Places, Sdk};
 use ecs_cost_saver::error::ErrorKind;
 use ecs_cost_saver::report::{Outcome, Report, TargetChange};
 use ecs_cost_saver::schedule::Schedule;
 use ecs_cost_saver::{Context, Settings, handle};
 use serde_json::{Value, json};
 use support::world::{Options, World};
-use support::{Moto, REGION, e2e_settings, frictionless};
+use support::{Moto, REGION, e2e_settings, frictionless, spot_interruption};
 
 const HUB: &str = "123456789012";
 const STG: &str = "222222222222";
@@ -177,29 +178,6 @@ async fn each_place_is_stopped_and_started_with_its_own_clients_and_a_role_is_as
     assert_eq!(assume_roles(&world), 1);
 }
 
-/// The documented Fargate Spot event (fixture) from `account` in `region`, for a task there.
-fn interruption(account: &str, region: &str, task_arn: &str, ip: &str) -> Value {
-    let text = std::fs::read_to_string(format!(
-        "{}/tests/fixtures/events/fargate-spot-interruption.json",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    let mut event: Value = serde_json::from_str(&text).unwrap();
-    event["account"] = json!(account);
-    event["region"] = json!(region);
-    let d = &mut event["detail"];
-    d["clusterArn"] = json!(format!("arn:aws:ecs:{region}:{account}:cluster/spot"));
-    d["taskArn"] = json!(task_arn);
-    d["group"] = json!("service:web");
-    d["containers"][0]["networkInterfaces"][0]["privateIpv4Address"] = json!(ip);
-    for detail in d["attachments"][0]["details"].as_array_mut().unwrap() {
-        if detail["name"] == "privateIPv4Address" {
-            detail["value"] = json!(ip);
-        }
-    }
-    event
-}
-
 async fn targets(elb: &aws_sdk_elasticloadbalancingv2::Client, tg: &str) -> BTreeSet<String> {
     let out = elb.describe_target_health().target_group_arn(tg).send().await.unwrap();
     out.target_health_descriptions().iter().filter_map(|d| d.target()?.id().map(str::to_string)).collect()
@@ -224,7 +202,7 @@ async fn a_spot_interruption_from_a_target_account_is_handled_there_and_one_from
     let ctx = Context::new(&sdk, &schedule, &settings);
     world.take();
 
-    let report = run(&ctx, interruption(STG, REGION, &arn, &ip)).await;
+    let report = run(&ctx, spot_interruption(STG, REGION, &arn, &ip)).await;
     assert!(report.error().is_none(), "{report}");
     assert_eq!(report.environment, "spot-stg");
     let gone: Vec<(&str, &str, TargetChange)> =
@@ -237,9 +215,40 @@ async fn a_spot_interruption_from_a_target_account_is_handled_there_and_one_from
     // From an account, or a region of a known account, where the file has no services: skipped
     // with no call at all.
     for (account, region) in [("444444444444", REGION), (STG, "eu-west-1")] {
-        let report = run(&ctx, interruption(account, region, &arn, &ip)).await;
+        let report = run(&ctx, spot_interruption(account, region, &arn, &ip)).await;
         let reason = report.skipped_reason.as_deref().unwrap_or_default();
         assert!(reason.contains(&format!("account {account} in {region}")), "{report}");
         assert!(world.take().is_empty(), "no call for an event from {account} {region}");
     }
+}
+
+#[tokio::test]
+async fn a_roles_credentials_are_assumed_again_before_they_expire_and_the_clients_are_kept() {
+    let moto = Moto::start();
+    let world = World::start(moto.port, Options::plain(Duration::ZERO));
+    seed_api(&ecs(&moto, Some(STG_ROLE), REGION).await, 1).await;
+    let config = config(&world.endpoint(), None, REGION).await;
+    let mut sdk = Sdk::paced(&config, &frictionless());
+    // A session of 8 s, taken as expired 4 s (less a jitter of up to 2 s) before its end.
+    let spokes =
+        Spokes::new(&config, &frictionless(), &sdk).with_session(Duration::from_secs(8), Duration::from_secs(4));
+    sdk.spokes = Some(std::sync::Arc::new(spokes));
+    let schedule = schedule();
+    let (stg, place) =
+        (schedule.account(STG).unwrap(), ecs_cost_saver::schedule::Place { account: Some(STG.into()), region: None });
+    let began = std::time::Instant::now();
+    let list = |sdk: Sdk| async move { sdk.ecs.list_clusters().send().await.unwrap().cluster_arns().len() };
+
+    let first = sdk.at(&place, Some(stg), "ecs-cost-saver-staging").await.unwrap();
+    assert_eq!(list(first.clone()).await, 1, "the target account's one cluster");
+    assert_eq!(assume_roles(&world), 1);
+    assert!(began.elapsed() < Duration::from_secs(2), "the first calls fit in the session's first 2 s");
+    let again = sdk.at(&place, Some(stg), "ecs-cost-saver-staging").await.unwrap();
+    assert_eq!(list(again.clone()).await, 1);
+    assert_eq!(assume_roles(&world), 0, "within the session: the same credentials");
+
+    tokio::time::sleep(Duration::from_secs(6).saturating_sub(began.elapsed()) + Duration::from_millis(500)).await;
+    assert_eq!(list(again).await, 1);
+    assert_eq!(assume_roles(&world), 1, "past the margin: assumed again, by the same clients");
+    assert_eq!(sdk.spokes.as_ref().unwrap().keys(), [(Some(STG_ROLE.into()), REGION.into())]);
 }

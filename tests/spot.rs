@@ -43,20 +43,10 @@ async fn targets(sdk: &Sdk, tg: &str) -> BTreeSet<(String, i32)> {
         .collect()
 }
 
-/// The documented Fargate Spot event (fixture), pointed at a task the emulator runs.
+/// The documented Fargate Spot event (fixture) from the test account, for a task the emulator
+/// runs.
 fn interruption(task_arn: &str, ip: &str) -> Value {
-    let mut event = repo_file("tests/fixtures/events/fargate-spot-interruption.json");
-    let d = &mut event["detail"];
-    d["clusterArn"] = json!("arn:aws:ecs:ap-northeast-1:123456789012:cluster/spot");
-    d["taskArn"] = json!(task_arn);
-    d["group"] = json!("service:web");
-    d["containers"][0]["networkInterfaces"][0]["privateIpv4Address"] = json!(ip);
-    for detail in d["attachments"][0]["details"].as_array_mut().unwrap() {
-        if detail["name"] == "privateIPv4Address" {
-            detail["value"] = json!(ip);
-        }
-    }
-    event
+    support::spot_interruption("123456789012", "ap-northeast-1", task_arn, ip)
 }
 
 #[tokio::test]

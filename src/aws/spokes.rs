@@ -3,7 +3,7 @@
 //! made the first time a run needs them and kept for the life of a warm container. The state
 //! table and Scheduler stay the function's own. Each role is assumed once (its session lasts an
 //! hour) and its credentials are shared by every region it acts in; the SDK's identity cache
-//! assumes it again [`REFRESH_BEFORE`] it expires.
+//! assumes it again some [`REFRESH_BEFORE`] before it expires.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -23,9 +23,12 @@ use crate::schedule::{Account, Place};
 
 /// How long an assumed role's session lasts (AssumeRole's default and the role's default maximum).
 pub const SESSION: Duration = Duration::from_secs(3600);
-/// How long before the session ends its credentials are replaced: longer than an invocation may
-/// run, so no call of a run is signed with credentials about to lapse.
-pub const REFRESH_BEFORE: Duration = Duration::from_secs(15 * 60 + 60);
+/// How long before the session ends its credentials are replaced: the SDK's identity cache takes
+/// them as expired this long before their end, less a random jitter of up to half of it (so
+/// between 10 and 5 minutes before). Every call asks the cache, so each is signed with credentials
+/// good for minutes more, and an AssumeRole that is slow or throttled (retried) still has minutes
+/// to succeed before anything needs the new ones.
+pub const REFRESH_BEFORE: Duration = Duration::from_secs(10 * 60);
 
 /// The cache key of a place's clients: the role assumed (None: the function's own credentials)
 /// and the region they call.
@@ -41,6 +44,9 @@ pub struct Spokes {
     /// Per role ARN: its credentials provider and their cache, shared by all its regions.
     roles: tokio::sync::Mutex<HashMap<String, Assumed>>,
     clients: Mutex<HashMap<Key, Sdk>>,
+    /// [`SESSION`] and [`REFRESH_BEFORE`] (a test's are seconds).
+    session: Duration,
+    refresh_before: Duration,
 }
 
 impl std::fmt::Debug for Spokes {
@@ -82,7 +88,14 @@ impl Spokes {
             hub: (hub.scheduler.clone(), hub.dynamodb.clone()),
             roles: tokio::sync::Mutex::new(HashMap::new()),
             clients: Mutex::new(HashMap::new()),
+            session: SESSION,
+            refresh_before: REFRESH_BEFORE,
         }
+    }
+
+    /// The same with another session length and refresh margin (a test of the refresh).
+    pub fn with_session(self, session: Duration, refresh_before: Duration) -> Spokes {
+        Spokes { session, refresh_before, ..self }
     }
 
     fn clients(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Sdk>> {
@@ -128,7 +141,7 @@ impl Spokes {
         let mut builder = AssumeRoleProvider::builder(&role.role_arn)
             .configure(&self.base)
             .session_name(session)
-            .session_length(SESSION);
+            .session_length(self.session);
         if let Some(id) = &role.external_id {
             builder = builder.external_id(id);
         }
@@ -136,7 +149,7 @@ impl Spokes {
         let first = provider.provide_credentials().await.map_err(|e| assume_failed(&role.role_arn, session, &e))?;
         let assumed = Assumed {
             provider: SharedCredentialsProvider::new(FirstThen { first: Mutex::new(Some(first)), then: provider }),
-            cache: IdentityCache::lazy().buffer_time(REFRESH_BEFORE).build(),
+            cache: IdentityCache::lazy().buffer_time(self.refresh_before).build(),
         };
         roles.insert(role.role_arn.clone(), assumed.clone());
         Ok(assumed)

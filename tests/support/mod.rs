@@ -376,3 +376,27 @@ pub fn outcomes(report: &serde_json::Value) -> Vec<(&str, &str, i64)> {
         })
         .collect()
 }
+
+/// The documented Fargate Spot event (fixture) from `account` in `region`, pointed at a task of
+/// service `web` of cluster `spot` there that the emulator runs.
+pub fn spot_interruption(account: &str, region: &str, task_arn: &str, ip: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/events/fargate-spot-interruption.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut event: serde_json::Value = serde_json::from_str(&text).unwrap();
+    event["account"] = serde_json::json!(account);
+    event["region"] = serde_json::json!(region);
+    let d = &mut event["detail"];
+    d["clusterArn"] = serde_json::json!(format!("arn:aws:ecs:{region}:{account}:cluster/spot"));
+    d["taskArn"] = serde_json::json!(task_arn);
+    d["group"] = serde_json::json!("service:web");
+    d["containers"][0]["networkInterfaces"][0]["privateIpv4Address"] = serde_json::json!(ip);
+    for detail in d["attachments"][0]["details"].as_array_mut().unwrap() {
+        if detail["name"] == "privateIPv4Address" {
+            detail["value"] = serde_json::json!(ip);
+        }
+    }
+    event
+}

@@ -4,7 +4,7 @@
 # here, so a target role is scoped exactly as the hub's statements would be in that account.
 #
 # Entries that name no region are in default_region, the hub function's: the schedule file
-# cannot say which region that is, and the function reads them there (issue 17).
+# cannot say which region that is, and the function reads them there.
 
 locals {
   target = var.account == null ? null : try(var.schedule.accounts[var.account], null)

@@ -1,4 +1,4 @@
-# The spoke of hub and spoke (issue 17), applied with a provider for one target account and
+# The spoke of hub and spoke, applied with a provider for one target account and
 # region of the hub's schedule file:
 #
 #   iam.tf     the role the hub's functions assume here (named as the file's role_arn), trusting
