@@ -190,7 +190,8 @@ async fn statuses(schedule: &Schedule, environments: &[&Environment]) -> Result<
     let mut settings = Settings::from_env().map_err(Error::InvalidInput)?;
     let aws = Sdk::from_env(&settings.limits).await.map_err(Error::InvalidInput)?;
     settings.region = settings.region.or_else(|| aws.region());
-    let ctx = Context::new(&aws, schedule, &settings);
+    let schedule = schedule.clone().in_region(settings.region.as_deref());
+    let ctx = Context::new(&aws, &schedule, &settings);
     let mut reports = Vec::new();
     for env in environments {
         let payload = serde_json::json!({"action": "status", "environment": env.name});
@@ -324,6 +325,7 @@ async fn invoke(
     if settings.state_table.is_none() {
         eprintln!("note: {}", Settings::NO_STATE_TABLE);
     }
+    let schedule = schedule.in_region(settings.region.as_deref());
     let report = handle(&Context::new(&aws, &schedule, &settings), input, now, deadline).await?;
     match format {
         Format::Text => emit(format_args!("{report}\n")),

@@ -27,6 +27,7 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     if settings.state_table.is_none() {
         tracing::warn!("{}", Settings::NO_STATE_TABLE);
     }
+    let schedule = schedule.in_region(settings.region.as_deref());
     let ctx = &Context::new(&aws, &schedule, &settings);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move { invocation(ctx, event).await })).await
 }

@@ -43,6 +43,7 @@ environments:
   dev:
     services:
       - {{ cluster: shop, service: api }}
+      - {{ cluster: shop, service: api, region: {OSAKA} }}
       - {{ cluster: shop, service: api, account: locked }}
   spot-stg:
     account: stg
@@ -128,7 +129,9 @@ async fn each_place_is_stopped_and_started_with_its_own_clients_and_a_role_is_as
         ecs(&moto, Some(STG_ROLE), REGION).await,
         ecs(&moto, Some(STG_ROLE), OSAKA).await,
     );
+    let own_osaka = ecs(&moto, None, OSAKA).await;
     seed_api(&own, 1).await;
+    seed_api(&own_osaka, 4).await;
     seed_api(&stg_tokyo, 2).await;
     seed_api(&stg_osaka, 3).await;
     let sdk = hub(&world).await;
@@ -144,7 +147,7 @@ async fn each_place_is_stopped_and_started_with_its_own_clients_and_a_role_is_as
         [(format!("{STG}/shop/api"), Outcome::Changed), (format!("{STG}/{OSAKA}/shop/api"), Outcome::Changed)]
     );
     assert_eq!((desired(&stg_tokyo).await, desired(&stg_osaka).await), (0, 0));
-    assert_eq!(desired(&own).await, 1, "the function's own shop/api is another service");
+    assert_eq!((desired(&own).await, desired(&own_osaka).await), (1, 4), "the function's own are other services");
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!((&json["services"][0]["account"], &json["services"][0].get("region")), (&json!(STG), &None));
     assert_eq!((&json["services"][1]["account"], &json["services"][1]["region"]), (&json!(STG), &json!(OSAKA)));
@@ -157,25 +160,34 @@ async fn each_place_is_stopped_and_started_with_its_own_clients_and_a_role_is_as
     let keys = sdk.spokes.as_ref().unwrap().keys();
     assert_eq!(keys, [(Some(STG_ROLE.into()), REGION.into()), (Some(STG_ROLE.into()), OSAKA.into())]);
 
-    // A role that cannot be assumed fails its services, naming the role; the others go on.
+    // A role that cannot be assumed fails its services, naming the role; the others (the
+    // function's own account, in its region and in Osaka with its own credentials) go on.
     let report = run(&ctx, json!({"action": "stop", "environment": "dev"})).await;
     assert_eq!(
         named(&report),
-        [("shop/api".into(), Outcome::Changed), ("333333333333/shop/api".into(), Outcome::Failed)]
+        [
+            ("shop/api".into(), Outcome::Changed),
+            (format!("{OSAKA}/shop/api"), Outcome::Changed),
+            ("333333333333/shop/api".into(), Outcome::Failed)
+        ]
     );
-    let locked = &report.services[1];
+    let locked = &report.services[2];
     assert_eq!(locked.error_kind, Some(ErrorKind::AccessDenied));
     let error = locked.error.as_deref().unwrap();
     assert!(error.contains(LOCKED_ROLE) && error.contains("AccessDenied"), "{error}");
     assert!(error.contains("session ecs-cost-saver-dev"), "{error}");
-    assert_eq!(desired(&own).await, 0);
+    assert_eq!((desired(&own).await, desired(&own_osaka).await), (0, 0));
     assert_eq!((desired(&stg_tokyo).await, desired(&stg_osaka).await), (2, 3), "another environment's services");
     let failed = report.error().unwrap().to_string();
-    assert!(failed.starts_with("stop dev: 1 of 2 failed: 333333333333/shop/api [access_denied]"), "{failed}");
+    assert!(failed.starts_with("stop dev: 1 of 3 failed: 333333333333/shop/api [access_denied]"), "{failed}");
     assert_eq!(assume_roles(&world), 1, "refused once, not retried");
     // Refused, it is tried again the next time (nothing of it is kept).
-    let _ = run(&ctx, json!({"action": "stop", "environment": "dev"})).await;
+    let report = run(&ctx, json!({"action": "start", "environment": "dev"})).await;
+    assert_eq!(report.services[2].error_kind, Some(ErrorKind::AccessDenied));
+    assert_eq!((desired(&own).await, desired(&own_osaka).await), (1, 4), "restored in both regions");
     assert_eq!(assume_roles(&world), 1);
+    let keys = sdk.spokes.as_ref().unwrap().keys();
+    assert_eq!(keys[0], (None, OSAKA.into()), "the function's own credentials in Osaka: {keys:?}");
 }
 
 async fn targets(elb: &aws_sdk_elasticloadbalancingv2::Client, tg: &str) -> BTreeSet<String> {

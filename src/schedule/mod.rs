@@ -219,6 +219,25 @@ impl Schedule {
         self.environments.keys().map(String::as_str).collect()
     }
 
+    /// The file as the function in `region` reads it: a `region` that names the function's own
+    /// is the same as naming none (one service, one set of clients and buckets). Called once,
+    /// when the region is known; a service the file then lists twice is claimed by two
+    /// environments and left alone by both (`plan::select`).
+    pub fn in_region(mut self, region: Option<&str>) -> Schedule {
+        let Some(region) = region else { return self };
+        let settle = |place: &mut Place| {
+            if place.region.as_deref() == Some(region) {
+                place.region = None;
+            }
+        };
+        for env in self.environments.values_mut() {
+            settle(&mut env.place);
+            env.services.iter_mut().for_each(|s| settle(&mut s.id.place));
+            env.selectors.iter_mut().for_each(|s| settle(&mut s.place));
+        }
+        self
+    }
+
     /// The `accounts` entry of an account id.
     pub fn account(&self, id: &str) -> Option<&Account> {
         self.accounts.values().find(|a| a.id == id)

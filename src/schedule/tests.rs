@@ -345,3 +345,23 @@ environments:
         "the CLI: own account unknown"
     );
 }
+
+#[test]
+fn the_functions_own_region_named_is_the_same_as_none() {
+    let yaml = "environments:
+  staging:
+    region: ap-northeast-1
+    services:
+      - { cluster: c, service: a }
+      - { cluster: c, service: b, region: ap-northeast-3 }
+      - { cluster: d, select: all, region: ap-northeast-1 }
+";
+    let s = Schedule::parse(yaml, "s.yaml").unwrap().in_region(Some("ap-northeast-1"));
+    let env = &s.environments["staging"];
+    assert!(env.place.is_home() && env.selectors[0].place.is_home());
+    let ids: Vec<String> = env.services.iter().map(|c| c.id.to_string()).collect();
+    assert_eq!(ids, ["c/a", "ap-northeast-3/c/b"]);
+    let osaka = Schedule::parse(yaml, "s.yaml").unwrap().in_region(Some("ap-northeast-3"));
+    let ids: Vec<String> = osaka.environments["staging"].services.iter().map(|c| c.id.to_string()).collect();
+    assert_eq!(ids, ["ap-northeast-1/c/a", "c/b"], "a function in Osaka");
+}
