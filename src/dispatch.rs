@@ -124,7 +124,7 @@ async fn places<A: Aws>(
                 return Ok(Report::skipped(&intent, reason.clone()));
             }
             let role = part.place.account.as_deref().and_then(|id| ctx.schedule.account(id));
-            let session = session_name(ctx.schedule, "ecs-cost-saver", &part.place);
+            let session = plan::place::session_name(ctx.schedule, "ecs-cost-saver", &part.place);
             match ctx.aws.at(&part.place, role, &session).await {
                 Ok(aws) => {
                     let settings = Settings {
@@ -141,19 +141,8 @@ async fn places<A: Aws>(
     Ok(Report::merge(reports).unwrap_or_else(|| Report::skipped(&intent, "no services".into())))
 }
 
-/// The session name of a place's role: the environments of the file that act in its account.
-fn session_name(schedule: &Schedule, prefix: &str, place: &crate::schedule::Place) -> String {
-    let names: Vec<&str> = schedule
-        .environments
-        .values()
-        .filter(|e| plan::place::split(e).iter().any(|p| p.place.account == place.account))
-        .map(|e| e.name.as_str())
-        .collect();
-    crate::aws::spokes::session_name(prefix, &names)
-}
-
-/// One place's part of a payload: every call paced to AWS's buckets and bounded by the deadline, from the first
-/// read to the last write; the report counts the throttled answers.
+/// One place's part of a payload: every call paced to AWS's buckets and bounded by the
+/// deadline, from the first read to the last write; the report counts the throttled answers.
 async fn environment<A: Aws>(
     ctx: &Context<'_, A>,
     intent: EnvironmentIntent<'_>,

@@ -68,18 +68,6 @@ pub fn key(place: &Place, role: Option<&Account>, home_region: Option<&str>) -> 
     Some((role.map(|r| r.role_arn.clone()), region.to_string()))
 }
 
-/// What a role's name is in CloudTrail: `PREFIX-ENV1+ENV2…`, the environments that act with it,
-/// cut to STS's 64 characters.
-pub fn session_name(prefix: &str, environments: &[&str]) -> String {
-    let mut name = prefix.to_string();
-    for (i, env) in environments.iter().enumerate() {
-        name.push(if i == 0 { '-' } else { '+' });
-        name.push_str(env);
-    }
-    name.truncate(64);
-    name
-}
-
 impl Spokes {
     pub fn new(base: &SdkConfig, limits: &Limits, hub: &Sdk) -> Spokes {
         Spokes {
@@ -209,15 +197,5 @@ mod tests {
         let named_tokyo = Place { region: Some("ap-northeast-1".into()), ..stg.clone() };
         assert_eq!(key(&named_tokyo, Some(&role), tokyo), key(&stg, Some(&role), tokyo));
         assert_eq!(key(&stg, Some(&role), None), None, "no region known: no clients");
-    }
-
-    #[test]
-    fn a_session_names_its_environments_within_stss_limit() {
-        assert_eq!(session_name("ecs-cost-saver", &["staging"]), "ecs-cost-saver-staging");
-        assert_eq!(session_name("ecs-cost-saver-spot", &["staging", "dev"]), "ecs-cost-saver-spot-staging+dev");
-        let long = ["a".repeat(32), "b".repeat(32)];
-        let name = session_name("ecs-cost-saver", &[&long[0], &long[1]]);
-        assert_eq!(name.len(), 64);
-        assert!(name.starts_with("ecs-cost-saver-aaaa"));
     }
 }

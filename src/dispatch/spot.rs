@@ -42,7 +42,7 @@ where
         return handler(ctx, &place).await;
     }
     let role = place.account.as_deref().and_then(|id| ctx.schedule.account(id));
-    let session = super::session_name(ctx.schedule, "ecs-cost-saver-spot", &place);
+    let session = crate::plan::place::session_name(ctx.schedule, "ecs-cost-saver-spot", &place);
     match ctx.aws.at(&place, role, &session).await {
         Ok(aws) => {
             let settings =

@@ -1,7 +1,7 @@
 //! An environment's services by the account and region they live in (README, "Many accounts and
 //! regions"): each part is run with its place's clients and buckets (`dispatch::places`). Pure.
 
-use crate::schedule::{Environment, Place, order_names};
+use crate::schedule::{Environment, Place, Schedule, order_names};
 
 /// The parts of `env`, one per place, the environment's own first: each with the services and
 /// selectors of its place, the `capacity` groups in the environment's own part, and the
@@ -36,6 +36,24 @@ pub fn split(env: &Environment) -> Vec<Environment> {
         })
         .filter(|part| !part.services.is_empty() || !part.selectors.is_empty() || !part.capacity.is_empty())
         .collect()
+}
+
+/// The session name a place's role is assumed with: `PREFIX-ENV1+ENV2…`, the environments of
+/// the file that act in its account, as CloudTrail shows them (cut to STS's 64 characters).
+pub fn session_name(schedule: &Schedule, prefix: &str, place: &Place) -> String {
+    let names: Vec<&str> = schedule
+        .environments
+        .values()
+        .filter(|e| split(e).iter().any(|p| p.place.account == place.account))
+        .map(|e| e.name.as_str())
+        .collect();
+    let mut name = prefix.to_string();
+    for (i, env) in names.iter().enumerate() {
+        name.push(if i == 0 { '-' } else { '+' });
+        name.push_str(env);
+    }
+    name.truncate(64);
+    name
 }
 
 #[cfg(test)]
@@ -112,5 +130,30 @@ environments:
             own.iter().map(|p| p.place.clone()).collect::<Vec<_>>(),
             [place(None, None), place(None, Some("ap-northeast-3"))]
         );
+    }
+
+    #[test]
+    fn a_session_names_the_environments_that_act_in_its_account_within_stss_limit() {
+        let schedule = Schedule::parse(FILE, "s.yaml").unwrap_or_else(|e| panic!("{e}"));
+        let stg = place(Some("222222222222"), Some("ap-northeast-3"));
+        assert_eq!(session_name(&schedule, "ecs-cost-saver", &stg), "ecs-cost-saver-staging");
+        // The function's own account: only `own` acts there (`staging` is all in stg).
+        assert_eq!(session_name(&schedule, "ecs-cost-saver-spot", &place(None, None)), "ecs-cost-saver-spot-own");
+        let long = format!(
+            "accounts:\n  stg: {{ role_arn: 'arn:aws:iam::222222222222:role/t' }}\nenvironments:\n{}",
+            ["a", "b", "c"]
+                .map(|n| format!(
+                    "  {}:\n    account: stg\n    services: [{{ cluster: c, service: {n} }}]\n",
+                    n.repeat(30)
+                ))
+                .concat()
+        );
+        let name = session_name(
+            &Schedule::parse(&long, "s.yaml").unwrap(),
+            "ecs-cost-saver",
+            &place(Some("222222222222"), None),
+        );
+        assert_eq!(name.len(), 64, "{name}");
+        assert!(name.starts_with(&format!("ecs-cost-saver-{}+b", "a".repeat(30))), "{name}");
     }
 }
