@@ -1013,6 +1013,46 @@ mod tests {
         Some(Counts { desired, min: capacity.map(|c| c.0), max: capacity.map(|c| c.1) })
     }
 
+    /// A part of a start: its services' outcomes, its time to ready, its throttles and notes.
+    fn part(services: &[(&str, Outcome)], ready_ms: Option<u64>, throttled: u64, notes: &[&str]) -> Report {
+        let mut r = Report::new(Handled::Payload(Action::Start), "staging".into(), false);
+        r.services = services
+            .iter()
+            .map(|(id, outcome)| {
+                let (place, name) = id.rsplit_once(':').map_or((None, *id), |(p, n)| (Some(p.to_string()), n));
+                ServiceReport::new(&ServiceRef::at(&Place { account: place, region: None }, "c", name), *outcome)
+            })
+            .collect();
+        (r.time_to_ready_ms, r.throttled) = (ready_ms, throttled);
+        r.notes = notes.iter().map(|n| n.to_string()).collect();
+        r
+    }
+
+    #[test]
+    fn the_parts_of_an_environment_in_several_places_are_one_report() {
+        let home = part(&[("a", Outcome::Changed)], Some(4_000), 1, &["start_order: [a]"]);
+        let stg = part(&[("222222222222:a", Outcome::Changed)], Some(9_000), 2, &["start_order: [a]", "x"]);
+        let whole = Report::merge(vec![home.clone(), stg.clone()]).unwrap();
+        let ids: Vec<String> = whole.services.iter().map(|s| s.id().to_string()).collect();
+        assert_eq!(ids, ["c/a", "222222222222/c/a"]);
+        assert_eq!((whole.time_to_ready_ms, whole.throttled), (Some(9_000), 3), "ready when the last part is");
+        assert_eq!(whole.notes, ["start_order: [a]", "x"]);
+        // A part whose started services were not all ready: the whole is not either.
+        let late = part(&[("222222222222:a", Outcome::Changed)], None, 0, &[]);
+        assert_eq!(Report::merge(vec![home.clone(), late]).unwrap().time_to_ready_ms, None);
+        // A part that started nothing does not hold the time back.
+        let idle = part(&[("222222222222:a", Outcome::Unchanged)], None, 0, &[]);
+        assert_eq!(Report::merge(vec![home.clone(), idle]).unwrap().time_to_ready_ms, Some(4_000));
+        // Skipped only when every part is, for the one reason they give.
+        let skipped = |r: &Report| Report { skipped_reason: Some("a holiday".into()), ..r.clone() };
+        assert_eq!(
+            Report::merge(vec![skipped(&home), skipped(&stg)]).unwrap().skipped_reason.as_deref(),
+            Some("a holiday")
+        );
+        assert_eq!(Report::merge(vec![skipped(&home), stg]).unwrap().skipped_reason, None);
+        assert!(Report::merge(Vec::new()).is_none());
+    }
+
     #[test]
     fn text_report_reads_at_a_glance() {
         let mut web = ServiceReport::new(&ServiceRef::new("shop", "web"), Outcome::Changed);
