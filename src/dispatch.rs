@@ -22,7 +22,7 @@ use crate::intent::{EnvironmentIntent, Intent, override_name};
 use crate::plan::targets::{self, Waiting};
 use crate::plan::{self, Plan, Planned};
 use crate::report::{Outcome, Report};
-use crate::schedule::{Schedule, ServiceRef};
+use crate::schedule::{Place, Schedule, ServiceRef};
 use crate::settings::Settings;
 use crate::state::{Holder, Placement};
 use crate::warm::Warm;
@@ -53,6 +53,20 @@ impl<'a, A> Context<'a, A> {
     /// The same container's context with another place's clients and settings.
     fn at<'b>(&'b self, aws: &'b A, settings: &'b Settings) -> Context<'b, A> {
         Context { aws, schedule: self.schedule, settings, warm: self.warm.clone(), runs: self.runs.clone() }
+    }
+
+    /// The clients of `place`, its account's role assumed (session `PREFIX-ENVIRONMENTS`), and
+    /// the settings of a run there: to run there with [`Context::at`].
+    async fn place_clients(&self, place: &Place, prefix: &str) -> Result<(A, Settings), crate::error::AwsError>
+    where
+        A: Aws,
+    {
+        let role = place.account.as_deref().and_then(|id| self.schedule.account(id));
+        let session = plan::place::session_name(self.schedule, prefix, place);
+        let aws = self.aws.at(place, role, &session).await?;
+        let settings =
+            Settings { region: place.region.clone().or(self.settings.region.clone()), ..self.settings.clone() };
+        Ok((aws, settings))
     }
 
     /// This run, as the state table records it: a new id, the time on the clock (not the
@@ -123,16 +137,8 @@ async fn places<A: Aws>(
             if let Err(reason) = &intent.effect {
                 return Ok(Report::skipped(&intent, reason.clone()));
             }
-            let role = part.place.account.as_deref().and_then(|id| ctx.schedule.account(id));
-            let session = plan::place::session_name(ctx.schedule, "ecs-cost-saver", &part.place);
-            match ctx.aws.at(&part.place, role, &session).await {
-                Ok(aws) => {
-                    let settings = Settings {
-                        region: part.place.region.clone().or(ctx.settings.region.clone()),
-                        ..ctx.settings.clone()
-                    };
-                    environment(&ctx.at(&aws, &settings), intent, deadline).await
-                }
+            match ctx.place_clients(&part.place, "ecs-cost-saver").await {
+                Ok((aws, settings)) => environment(&ctx.at(&aws, &settings), intent, deadline).await,
                 Err(e) => Ok(Report::unreachable(&intent, &e)),
             }
         }

@@ -310,9 +310,18 @@ pub trait Places: Sync + Sized {
         _role: Option<&Account>,
         _session: &str,
     ) -> impl Future<Output = Result<Self, AwsError>> + Send {
-        let words = format!("no clients for {place}: these reach only the function's own account and region");
-        async move { Err(AwsError::in_response("AssumeRole", ErrorKind::AccessDenied, words)) }
+        let error = no_other_place(place);
+        async move { Err(error) }
     }
+}
+
+/// What clients that reach only the function's own account and region answer for `place`.
+pub fn no_other_place(place: &Place) -> AwsError {
+    AwsError::in_response(
+        "AssumeRole",
+        ErrorKind::AccessDenied,
+        format!("no clients for {place}: these reach only the function's own account and region"),
+    )
 }
 
 /// Everything the handler needs.

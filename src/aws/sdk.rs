@@ -133,11 +133,7 @@ impl Places for Sdk {
     async fn at(&self, place: &Place, role: Option<&Account>, session: &str) -> Result<Sdk, AwsError> {
         match &self.spokes {
             Some(spokes) => spokes.at(place, role, session).await,
-            None => Err(AwsError::in_response(
-                "AssumeRole",
-                ErrorKind::AccessDenied,
-                format!("no clients for {place}: these reach only their own account and region"),
-            )),
+            None => Err(super::no_other_place(place)),
         }
     }
 }

@@ -9,7 +9,6 @@ use crate::event::{Origin, SpotWarning, TaskStateChange};
 use crate::plan::spot::{self as spot_plan, TaskReads};
 use crate::report::{self, Handled, Report};
 use crate::schedule::{Place, ServiceRef};
-use crate::settings::Settings;
 use crate::{apply, observe};
 
 /// The place of the file an event comes from (its `account` and `region`; one that says neither,
@@ -41,16 +40,11 @@ where
     if place.is_home() {
         return handler(ctx, &place).await;
     }
-    let role = place.account.as_deref().and_then(|id| ctx.schedule.account(id));
-    let session = crate::plan::place::session_name(ctx.schedule, "ecs-cost-saver-spot", &place);
-    match ctx.aws.at(&place, role, &session).await {
-        Ok(aws) => {
-            let settings =
-                Settings { region: place.region.clone().or(ctx.settings.region.clone()), ..ctx.settings.clone() };
-            handler(&ctx.at(&aws, &settings), &place).await
-        }
+    match ctx.place_clients(&place, "ecs-cost-saver-spot").await {
+        Ok((aws, settings)) => handler(&ctx.at(&aws, &settings), &place).await,
         Err(e) => {
             let mut report = Report::new(handled, String::new(), false);
+            let role = place.account.as_deref().and_then(|id| ctx.schedule.account(id));
             let id = ServiceRef::at(&place, "-", format!("role {}", role.map_or("-", |r| r.role_arn.as_str())));
             report.record_spot_service(&id, vec![crate::error::Failure::aws(&e, e.to_string())]);
             report

@@ -7,15 +7,9 @@ use crate::schedule::{Environment, Place, Schedule, order_names};
 /// selectors of its place, the `capacity` groups in the environment's own part, and the
 /// `start_order` names of its services (the order holds within a place; a name no part's named
 /// services match stays with the parts that have selectors, which may choose it). A part with
-/// nothing in it is left out.
+/// nothing in it is left out ([`Environment::places`]).
 pub fn split(env: &Environment) -> Vec<Environment> {
-    let mut places: Vec<&Place> = vec![&env.place];
-    for place in env.services.iter().map(|s| &s.id.place).chain(env.selectors.iter().map(|s| &s.place)) {
-        if !places.contains(&place) {
-            places.push(place);
-        }
-    }
-    places
+    env.places()
         .into_iter()
         .map(|place| {
             let services: Vec<_> = env.services.iter().filter(|s| &s.id.place == place).cloned().collect();
@@ -34,7 +28,6 @@ pub fn split(env: &Environment) -> Vec<Environment> {
             let capacity = if place == &env.place { env.capacity.clone() } else { Vec::new() };
             Environment { place: place.clone(), services, selectors, start_order, capacity, ..env.clone() }
         })
-        .filter(|part| !part.services.is_empty() || !part.selectors.is_empty() || !part.capacity.is_empty())
         .collect()
 }
 
@@ -44,7 +37,7 @@ pub fn session_name(schedule: &Schedule, prefix: &str, place: &Place) -> String 
     let names: Vec<&str> = schedule
         .environments
         .values()
-        .filter(|e| split(e).iter().any(|p| p.place.account == place.account))
+        .filter(|e| e.places().iter().any(|p| p.account == place.account))
         .map(|e| e.name.as_str())
         .collect();
     let mut name = prefix.to_string();

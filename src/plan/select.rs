@@ -41,14 +41,17 @@ pub fn described(listings: Listings, place: &Place) -> HashMap<ServiceRef, Servi
 /// `env` is one place's part of an environment (its `place`): clusters of other places are other
 /// clusters.
 pub fn clusters_to_read(schedule: &Schedule, env: &Environment) -> BTreeMap<String, bool> {
-    let here = |s: &Selector, cluster: &str| s.place == env.place && s.cluster == cluster;
     let needs_tags = |cluster: &str| {
-        schedule.environments.values().flat_map(|e| &e.selectors).any(|s| here(s, cluster) && s.needs_tags())
+        schedule
+            .environments
+            .values()
+            .flat_map(|e| &e.selectors)
+            .any(|s| s.is_on(&env.place, cluster) && s.needs_tags())
     };
     let mut clusters: BTreeMap<String, bool> = BTreeMap::new();
     let own = env.selectors.iter().map(|s| s.cluster.as_str());
     let shared = env.services.iter().map(|s| s.id.cluster.as_str()).filter(|c| {
-        schedule.environments.values().any(|e| e.name != env.name && e.selectors.iter().any(|s| here(s, c)))
+        schedule.environments.values().any(|e| e.name != env.name && e.selectors.iter().any(|s| s.is_on(&env.place, c)))
     });
     for cluster in own.chain(shared) {
         clusters.insert(cluster.to_string(), needs_tags(cluster));
@@ -154,10 +157,8 @@ fn claims(schedule: &Schedule, env: &Environment, id: &ServiceRef, listings: &Li
         if !listing.names.contains(&id.service) {
             continue;
         }
-        if let Some(s) = other
-            .selectors
-            .iter()
-            .find(|s| s.place == id.place && s.cluster == id.cluster && selects(s, &id.service, listing))
+        if let Some(s) =
+            other.selectors.iter().find(|s| s.is_on(&id.place, &id.cluster) && selects(s, &id.service, listing))
         {
             found.push(format!("`{}` ({})", other.name, s.entry));
         }

@@ -255,7 +255,7 @@ fn configured(schedule: &Schedule, id: &ServiceRef) -> (Option<String>, Vec<Targ
     }
     // A service `select: all` chooses (a selector by tags cannot be told without its tags).
     let chooses = |s: &crate::schedule::Selector| {
-        s.place == id.place && s.cluster == id.cluster && !s.needs_tags() && s.selects(&id.service, &Default::default())
+        s.is_on(&id.place, &id.cluster) && !s.needs_tags() && s.selects(&id.service, &Default::default())
     };
     let environment = schedule.environments.values().find(|e| e.selectors.iter().any(chooses)).map(|e| e.name.clone());
     (environment, Vec::new())

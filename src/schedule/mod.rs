@@ -100,7 +100,32 @@ pub enum Select {
     Tags(BTreeMap<String, String>),
 }
 
+impl Environment {
+    /// The places this environment has something in (a service, a selector, its `capacity`
+    /// groups), its own first, each once.
+    pub fn places(&self) -> Vec<&Place> {
+        let mut places: Vec<&Place> = vec![&self.place];
+        for place in self.services.iter().map(|s| &s.id.place).chain(self.selectors.iter().map(|s| &s.place)) {
+            if !places.contains(&place) {
+                places.push(place);
+            }
+        }
+        let own_used = !self.capacity.is_empty()
+            || self.services.iter().any(|s| s.id.place == self.place)
+            || self.selectors.iter().any(|s| s.place == self.place);
+        if !own_used {
+            places.remove(0);
+        }
+        places
+    }
+}
+
 impl Selector {
+    /// Whether this selector chooses among the services of `cluster` at `place`.
+    pub fn is_on(&self, place: &Place, cluster: &str) -> bool {
+        &self.place == place && self.cluster == cluster
+    }
+
     /// Whether the service `name` with `tags` is chosen by this selector.
     pub fn selects(&self, name: &str, tags: &BTreeMap<String, String>) -> bool {
         !self.except.iter().any(|e| e == name)
@@ -248,8 +273,7 @@ impl Schedule {
         let mut places = BTreeSet::new();
         for env in self.environments.values() {
             places.insert(env.place.clone());
-            places.extend(env.services.iter().map(|s| s.id.place.clone()));
-            places.extend(env.selectors.iter().map(|s| s.place.clone()));
+            places.extend(env.places().into_iter().cloned());
         }
         places
     }
